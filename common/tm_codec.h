@@ -1,0 +1,144 @@
+/*  tm_codec: the only module that packs and unpacks taskmill's protobuf
+    envelopes (proto/taskmill.proto). Callers see plain C views whose strings
+    and bytes are borrowed from the decoded message; they never allocate or
+    free protobuf structs.
+
+    Where it sits: the master encodes TaskBatch frames for the tasks socket,
+    workers decode them and encode ResultBatch and Heartbeat frames, the sink
+    decodes those. Decoding checks, in order: size, protobuf parse (with a
+    bounded allocator), version, body kind, then every field's range.
+    It never asserts on bytes from the network.
+*/
+#ifndef TM_CODEC_H_INCLUDED
+#define TM_CODEC_H_INCLUDED
+
+#include <czmq.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TM_PROTOCOL_VERSION 1
+#define TM_MAX_FRAME_BYTES (64 * 1024 * 1024)   //  ZMQ_MAXMSGSIZE on every socket
+#define TM_MAX_JOB_ID_BYTES 64
+#define TM_MAX_ID_BYTES 1024
+#define TM_MAX_TYPE_BYTES 64
+#define TM_MAX_WORKER_ID_BYTES 256
+#define TM_MAX_ERROR_BYTES 4096
+#define TM_MAX_HELD_SEQS 1000000
+
+typedef enum {
+    TM_DECODE_OK = 0,
+    TM_DECODE_MALFORMED,        //  not a protobuf message of the expected envelope
+    TM_DECODE_TOO_BIG,          //  over TM_MAX_FRAME_BYTES
+    TM_DECODE_VERSION,          //  a protocol version we do not speak
+    TM_DECODE_WRONG_KIND,       //  a valid envelope with no body or a body we do not take here
+    TM_DECODE_INVALID,          //  a field out of range (empty type, seq 0, bad status, ...)
+    TM_DECODE_COUNT             //  number of codes, for counters
+} tm_decode_status_t;
+
+//  Status of one attempt; values match the wire enum.
+typedef enum {
+    TM_STATUS_OK = 1,
+    TM_STATUS_FAILED = 2,
+    TM_STATUS_TIMEOUT = 3,
+    TM_STATUS_NO_HANDLER = 4,
+    TM_STATUS_REJECTED = 5,
+} tm_status_t;
+#define TM_STATUS_MIN TM_STATUS_OK
+#define TM_STATUS_MAX TM_STATUS_REJECTED
+
+typedef enum {
+    TM_CONTROL_JOB_START = 1,
+    TM_CONTROL_JOB_END = 2,
+    TM_CONTROL_DRAIN = 3,
+    TM_CONTROL_SHUTDOWN = 4,
+} tm_control_kind_t;
+
+//  A task, as the master builds it or as a worker reads it. Strings are
+//  NUL-terminated; all pointers are borrowed.
+typedef struct {
+    const char *job_id;
+    uint64_t seq;
+    const char *id;
+    const char *type;
+    const uint8_t *payload;
+    size_t payload_size;
+    uint32_t timeout_ms;
+    uint32_t attempt;
+    uint32_t max_attempts;
+} tm_task_t;
+
+//  The result of one attempt. Strings are NUL-terminated; pointers borrowed.
+typedef struct {
+    const char *job_id;
+    uint64_t seq;
+    const char *id;
+    uint32_t attempt;
+    tm_status_t status;
+    const uint8_t *output;
+    size_t output_size;
+    const char *error;
+    const char *worker_id;
+    int64_t start_us;
+    int64_t duration_us;
+    int32_t exit_code;
+} tm_result_t;
+
+typedef struct {
+    const char *worker_id;
+    const char *host;
+    uint32_t pid;
+    uint32_t threads_busy;
+    uint32_t threads_total;
+    uint64_t tasks_done;
+    const uint64_t *held_seqs;
+    size_t held_count;
+    const char *job_id;
+    bool draining;
+} tm_heartbeat_t;
+
+//  Decoded messages: opaque, own the unpacked protobuf.
+typedef struct _tm_task_batch_t tm_task_batch_t;
+typedef struct _tm_worker_msg_t tm_worker_msg_t;
+
+//  Short name of a decode status, for logs and counters.
+const char *tm_decode_status_name (tm_decode_status_t status);
+//  Lower-case name of a status ("ok", "failed", ...), or "unknown".
+const char *tm_status_name (tm_status_t status);
+
+//  --- tasks socket ---------------------------------------------------------
+//  Encodes count tasks as one MasterToWorker frame. Returns a frame the caller
+//  owns. Never fails (aborts on OOM).
+zframe_t *tm_codec_encode_tasks (const tm_task_t *tasks, size_t count);
+//  Decodes a MasterToWorker frame into *batch_p (caller destroys it) on
+//  TM_DECODE_OK; *batch_p is NULL otherwise.
+tm_decode_status_t tm_codec_decode_tasks (const void *data, size_t size,
+                                          tm_task_batch_t **batch_p);
+size_t tm_task_batch_size (tm_task_batch_t *self);
+//  Fills *task with borrowed views of the index'th task (index < size).
+void tm_task_batch_get (tm_task_batch_t *self, size_t index, tm_task_t *task);
+void tm_task_batch_destroy (tm_task_batch_t **self_p);
+
+//  --- results socket -------------------------------------------------------
+zframe_t *tm_codec_encode_results (const tm_result_t *results, size_t count);
+zframe_t *tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat);
+//  Decodes a WorkerToMaster frame (a result batch or a heartbeat).
+tm_decode_status_t tm_codec_decode_worker_msg (const void *data, size_t size,
+                                               tm_worker_msg_t **msg_p);
+//  True if the message is a heartbeat, false if a result batch.
+bool tm_worker_msg_is_heartbeat (tm_worker_msg_t *self);
+//  Number of results (0 for a heartbeat).
+size_t tm_worker_msg_result_count (tm_worker_msg_t *self);
+void tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result);
+//  Fills *heartbeat; only valid when tm_worker_msg_is_heartbeat.
+void tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat);
+void tm_worker_msg_destroy (tm_worker_msg_t **self_p);
+
+//  --- control socket -------------------------------------------------------
+zframe_t *tm_codec_encode_control (tm_control_kind_t kind, const char *job_id);
+//  Decodes a ControlMessage; on OK copies the job id into job_id (size bytes).
+tm_decode_status_t tm_codec_decode_control (const void *data, size_t size,
+                                            tm_control_kind_t *kind,
+                                            char *job_id, size_t job_id_size);
+
+#endif

@@ -1,0 +1,209 @@
+/*  tm_json: buffer, escaping and base64 for JSON output. */
+#include "tm_json.h"
+#include <czmq.h>
+#include <openssl/evp.h>
+#include <stdarg.h>
+
+void
+tm_json_buf_init (tm_json_buf_t *self)
+{
+    self->capacity = 256;
+    self->data = (char *) zmalloc (self->capacity);
+    self->size = 0;
+}
+
+void
+tm_json_buf_fini (tm_json_buf_t *self)
+{
+    free (self->data);
+    self->data = NULL;
+    self->size = self->capacity = 0;
+}
+
+void
+tm_json_buf_reset (tm_json_buf_t *self)
+{
+    self->size = 0;
+    self->data [0] = 0;
+}
+
+static void
+s_reserve (tm_json_buf_t *self, size_t more)
+{
+    if (self->size + more + 1 <= self->capacity)
+        return;
+    while (self->size + more + 1 > self->capacity)
+        self->capacity *= 2;
+    self->data = (char *) realloc (self->data, self->capacity);
+    assert (self->data);
+}
+
+void
+tm_json_buf_append (tm_json_buf_t *self, const char *data, size_t size)
+{
+    s_reserve (self, size);
+    memcpy (self->data + self->size, data, size);
+    self->size += size;
+    self->data [self->size] = 0;
+}
+
+void
+tm_json_buf_append_str (tm_json_buf_t *self, const char *text)
+{
+    tm_json_buf_append (self, text, strlen (text));
+}
+
+void
+tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
+{
+    va_list args;
+    va_start (args, format);
+    int needed = vsnprintf (self->data + self->size, self->capacity - self->size, format, args);
+    va_end (args);
+    assert (needed >= 0);
+    if ((size_t) needed >= self->capacity - self->size) {
+        s_reserve (self, (size_t) needed);
+        va_start (args, format);
+        vsnprintf (self->data + self->size, self->capacity - self->size, format, args);
+        va_end (args);
+    }
+    self->size += (size_t) needed;
+}
+
+//  Length of the valid UTF-8 sequence at data, or 0 if it is not one.
+static size_t
+s_utf8_length (const uint8_t *data, size_t size)
+{
+    uint8_t lead = data [0];
+    size_t length;
+    uint32_t min;
+    if (lead < 0x80)
+        return 1;
+    else
+    if ((lead & 0xE0) == 0xC0) { length = 2; min = 0x80; }
+    else
+    if ((lead & 0xF0) == 0xE0) { length = 3; min = 0x800; }
+    else
+    if ((lead & 0xF8) == 0xF0) { length = 4; min = 0x10000; }
+    else
+        return 0;
+    if (length > size)
+        return 0;
+    uint32_t code = lead & (0x7F >> length);
+    for (size_t i = 1; i < length; i++) {
+        if ((data [i] & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (data [i] & 0x3F);
+    }
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+bool
+tm_json_is_text (const uint8_t *data, size_t size)
+{
+    size_t at = 0;
+    while (at < size) {
+        if (data [at] == 0)
+            return false;
+        size_t length = s_utf8_length (data + at, size - at);
+        if (length == 0)
+            return false;
+        at += length;
+    }
+    return true;
+}
+
+void
+tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
+{
+    const uint8_t *data = (const uint8_t *) text;
+    //  Worst case: every byte becomes \u00XX (6) or U+FFFD (3).
+    s_reserve (self, size * 6 + 2);
+    char *out = self->data + self->size;
+    *out++ = '"';
+    size_t at = 0;
+    while (at < size) {
+        uint8_t byte = data [at];
+        if (byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\') {
+            *out++ = (char) byte;
+            at++;
+            continue;
+        }
+        if (byte >= 0x80) {
+            size_t length = s_utf8_length (data + at, size - at);
+            if (length == 0) {
+                memcpy (out, "\xEF\xBF\xBD", 3);
+                out += 3;
+                at++;
+            }
+            else {
+                memcpy (out, data + at, length);
+                out += length;
+                at += length;
+            }
+            continue;
+        }
+        *out++ = '\\';
+        switch (byte) {
+            case '"':  *out++ = '"'; break;
+            case '\\': *out++ = '\\'; break;
+            case '\n': *out++ = 'n'; break;
+            case '\r': *out++ = 'r'; break;
+            case '\t': *out++ = 't'; break;
+            default:
+                out += sprintf (out, "u%04x", byte);
+        }
+        at++;
+    }
+    *out++ = '"';
+    self->size = (size_t) (out - self->data);
+    self->data [self->size] = 0;
+}
+
+void
+tm_json_append_base64 (tm_json_buf_t *self, const uint8_t *data, size_t size)
+{
+    size_t encoded = 4 * ((size + 2) / 3);
+    s_reserve (self, encoded + 2);
+    char *out = self->data + self->size;
+    *out++ = '"';
+    if (size > 0)
+        EVP_EncodeBlock ((unsigned char *) out, data, (int) size);
+    out += encoded;
+    *out++ = '"';
+    self->size = (size_t) (out - self->data);
+    self->data [self->size] = 0;
+}
+
+int
+tm_base64_decode (const char *text, size_t length, uint8_t **out, size_t *out_size)
+{
+    *out = NULL;
+    *out_size = 0;
+    if (length % 4 != 0 || length > INT32_MAX)
+        return -1;
+    uint8_t *decoded = (uint8_t *) zmalloc (length / 4 * 3 + 1);
+    if (length > 0) {
+        //  EVP_DecodeBlock skips surrounding blanks and counts padding as
+        //  zero bytes; neither belongs in strict base64.
+        for (size_t i = 0; i < length; i++) {
+            char c = text [i];
+            bool pad_ok = c == '=' && i >= length - 2 && (i == length - 1 || text [length - 1] == '=');
+            if (!(isalnum ((unsigned char) c) || c == '+' || c == '/' || pad_ok)) {
+                free (decoded);
+                return -1;
+            }
+        }
+        int size = EVP_DecodeBlock (decoded, (const unsigned char *) text, (int) length);
+        if (size < 0) {
+            free (decoded);
+            return -1;
+        }
+        size_t padding = (text [length - 1] == '=') + (text [length - 2] == '=');
+        *out_size = (size_t) size - padding;
+    }
+    *out = decoded;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/*  tm_json: the small JSON writing the data path needs (results lines,
+    status replies): a growable buffer, string escaping with invalid UTF-8
+    replaced, and base64. Parsing JSON is jansson's job, not this module's;
+    writing goes through here because the results path emits a line per task
+    and jansson's object building costs more than the rest of that path.
+*/
+#ifndef TM_JSON_H_INCLUDED
+#define TM_JSON_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    char *data;         //  heap, NUL-terminated when size < capacity
+    size_t size;        //  bytes used
+    size_t capacity;    //  bytes allocated
+} tm_json_buf_t;
+
+void tm_json_buf_init (tm_json_buf_t *self);
+void tm_json_buf_fini (tm_json_buf_t *self);
+void tm_json_buf_reset (tm_json_buf_t *self);
+void tm_json_buf_append (tm_json_buf_t *self, const char *data, size_t size);
+void tm_json_buf_append_str (tm_json_buf_t *self, const char *text);
+void tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
+    __attribute__ ((format (printf, 2, 3)));
+
+//  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become
+//  U+FFFD, so the output is always valid JSON.
+void tm_json_append_string (tm_json_buf_t *self, const char *data, size_t size);
+//  True if data is valid UTF-8 with no NUL byte: safe to write as a string.
+bool tm_json_is_text (const uint8_t *data, size_t size);
+//  Appends "..." holding the base64 encoding of data.
+void tm_json_append_base64 (tm_json_buf_t *self, const uint8_t *data, size_t size);
+//  Decodes base64 text into a new heap buffer (*out, *out_size; caller frees).
+//  Returns 0, or -1 if the text is not valid base64.
+int tm_base64_decode (const char *text, size_t length, uint8_t **out, size_t *out_size);
+
+#endif

@@ -1,0 +1,139 @@
+/*  tm_socket: socket roles and their options.
+
+    No ZMTP heartbeats (ZMQ_HEARTBEAT_*) on tasks or results sockets: in
+    libzmq 4.3.4 a busy PULL misses the PINGs, the connection is reset and the
+    tasks queued in it are lost (zeromq/libzmq#3937, #4767). Liveness comes
+    from application heartbeats plus TCP keepalive and ZMQ_TCP_MAXRT.
+*/
+#include "tm_socket.h"
+#include "tm_codec.h"
+#include "tm_endpoint.h"
+
+//  Per-connection high-water marks, in messages (a message is a batch).
+#define S_TASKS_SNDHWM 64       //  master side: the lease window bounds the rest
+#define S_TASKS_RCVHWM 64       //  worker side: the executor queue bounds the rest
+#define S_RESULTS_SNDHWM 1000
+#define S_RESULTS_RCVHWM 1000
+#define S_CONTROL_HWM 1000
+#define S_RECONNECT_IVL_MS 100
+#define S_RECONNECT_IVL_MAX_MS 2000
+#define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
+#define S_KEEPALIVE_IDLE_S 10
+#define S_KEEPALIVE_INTVL_S 5
+#define S_KEEPALIVE_CNT 3
+#define S_RESULTS_SNDTIMEO_MS 1000
+
+static void
+s_set_common (zsock_t *sock)
+{
+    zsock_set_maxmsgsize (sock, TM_MAX_FRAME_BYTES);
+    zsock_set_tcp_keepalive (sock, 1);
+    zsock_set_tcp_keepalive_idle (sock, S_KEEPALIVE_IDLE_S);
+    zsock_set_tcp_keepalive_intvl (sock, S_KEEPALIVE_INTVL_S);
+    zsock_set_tcp_keepalive_cnt (sock, S_KEEPALIVE_CNT);
+    int maxrt = S_TCP_MAXRT_MS;
+    zmq_setsockopt (zsock_resolve (sock), ZMQ_TCP_MAXRT, &maxrt, sizeof maxrt);
+    zsock_set_reconnect_ivl (sock, S_RECONNECT_IVL_MS);
+    zsock_set_reconnect_ivl_max (sock, S_RECONNECT_IVL_MAX_MS);
+    zsock_set_linger (sock, 0);
+}
+
+static zsock_t *
+s_bind (zsock_t *sock, const char *endpoint, const char *role)
+{
+    if (zsock_bind (sock, "%s", endpoint) == -1) {
+        zsys_error ("cannot bind %s socket to %s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    if (!tm_endpoint_is_local (endpoint))
+        zsys_warning ("%s socket bound to %s in plaintext, reachable beyond this host", role, endpoint);
+    return sock;
+}
+
+static zsock_t *
+s_connect (zsock_t *sock, const char *endpoint, const char *role)
+{
+    if (zsock_connect (sock, "%s", endpoint) == -1) {
+        zsys_error ("cannot connect %s socket to %s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
+        zsock_destroy (&sock);
+    }
+    return sock;
+}
+
+zsock_t *
+tm_socket_tasks_push (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_PUSH);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
+    //  Keep tasks off connections that are not complete: they would sit in a
+    //  queue that may never drain.
+    zsock_set_immediate (sock, 1);
+    return s_bind (sock, endpoint, "tasks");
+}
+
+zsock_t *
+tm_socket_tasks_pull (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_PULL);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
+    return s_connect (sock, endpoint, "tasks");
+}
+
+zsock_t *
+tm_socket_results_push (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_PUSH);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_sndhwm (sock, S_RESULTS_SNDHWM);
+    zsock_set_sndtimeo (sock, S_RESULTS_SNDTIMEO_MS);
+    return s_connect (sock, endpoint, "results");
+}
+
+zsock_t *
+tm_socket_results_pull (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_PULL);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
+    return s_bind (sock, endpoint, "results");
+}
+
+zsock_t *
+tm_socket_control_pub (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_PUB);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_sndhwm (sock, S_CONTROL_HWM);
+    return s_bind (sock, endpoint, "control");
+}
+
+zsock_t *
+tm_socket_control_sub (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_SUB);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_rcvhwm (sock, S_CONTROL_HWM);
+    zsock_set_subscribe (sock, "");
+    return s_connect (sock, endpoint, "control");
+}
+
+int
+tm_socket_bound_port (zsock_t *sock)
+{
+    char *last = zsock_last_endpoint (sock);
+    if (!last)
+        return -1;
+    const char *colon = strrchr (last, ':');
+    int port = colon ? atoi (colon + 1) : -1;
+    zstr_free (&last);
+    return port;
+}

@@ -1,0 +1,30 @@
+/*  tm_socket: one constructor per socket role, so every ZeroMQ option that
+    matters for reliability is set in one place, deliberately (README.md,
+    "Socket settings", explains each value).
+
+    Binding constructors return NULL after logging if the bind fails.
+    Connecting constructors never fail on an unreachable peer: ZeroMQ
+    reconnects by itself.
+*/
+#ifndef TM_SOCKET_H_INCLUDED
+#define TM_SOCKET_H_INCLUDED
+
+#include <czmq.h>
+
+//  Master: PUSH tasks to workers (bound).
+zsock_t *tm_socket_tasks_push (const char *endpoint);
+//  Worker: PULL tasks from the master (connected).
+zsock_t *tm_socket_tasks_pull (const char *endpoint);
+//  Worker: PUSH results and heartbeats to the sink (connected).
+zsock_t *tm_socket_results_push (const char *endpoint);
+//  Sink: PULL results and heartbeats from workers (bound).
+zsock_t *tm_socket_results_pull (const char *endpoint);
+//  Master: PUB control messages (bound).
+zsock_t *tm_socket_control_pub (const char *endpoint);
+//  Worker: SUB to control messages (connected, subscribed to all).
+zsock_t *tm_socket_control_sub (const char *endpoint);
+
+//  The port a bound socket actually got (for tcp://...:0 or :*), or -1.
+int tm_socket_bound_port (zsock_t *sock);
+
+#endif

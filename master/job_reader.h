@@ -1,0 +1,75 @@
+/*  job_reader: turns the job input into tasks, one at a time, in constant
+    memory: JSON Lines (the default), plain lines (--format lines) or a
+    synthetic job (--generate N). The first step of a task's path: job file
+    -> job_reader -> dispatcher -> tasks socket.
+
+    It does not assign seqs, send, or know about workers. A malformed line is
+    an error that names its line number; the reader stops there.
+*/
+#ifndef JOB_READER_H_INCLUDED
+#define JOB_READER_H_INCLUDED
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define JOB_READER_MAX_LINE_BYTES (4 * 1024 * 1024)
+#define JOB_READER_MAX_RETRIES 100
+
+typedef enum {
+    JOB_FORMAT_JSONL,       //  {"id":..,"type":..,"payload"|"payload_b64":..,"timeout_ms":..,"retries":..}
+    JOB_FORMAT_LINES,       //  each line is one payload, of the default type
+    JOB_FORMAT_GENERATE     //  generate_count synthetic tasks, no input
+} job_format_t;
+
+typedef struct {
+    job_format_t format;
+    const char *default_type;       //  --type; NULL: every JSON line must name one
+    uint32_t default_timeout_ms;    //  --timeout; 0: none
+    uint32_t default_retries;       //  --retries
+    uint64_t generate_count;        //  --generate N
+    size_t payload_size;            //  --payload-size, for generated tasks
+    const char *payload;            //  --payload, for generated tasks (overrides payload_size)
+    size_t max_line_bytes;          //  0: JOB_READER_MAX_LINE_BYTES
+} job_reader_config_t;
+
+//  One task as read. Pointers are borrowed from the reader and valid until
+//  the next call to job_reader_next or job_reader_destroy.
+typedef struct {
+    uint64_t line;              //  1-based input line (generated: task number)
+    const char *id;             //  the user's id, or the line number as text
+    const char *type;
+    const uint8_t *payload;
+    size_t payload_size;
+    uint32_t timeout_ms;
+    uint32_t max_attempts;      //  retries + 1
+} job_entry_t;
+
+typedef enum {
+    JOB_READER_OK,          //  *entry holds the next task
+    JOB_READER_END,         //  no more tasks
+    JOB_READER_ERROR        //  bad input or I/O error: see job_reader_error
+} job_reader_status_t;
+
+typedef struct _job_reader_t job_reader_t;
+
+//  Opens path ("-" for stdin; ignored for JOB_FORMAT_GENERATE). Returns NULL
+//  and writes a message into error (error_size bytes) if it cannot be opened
+//  or the config is unusable (e.g. --format lines without a type).
+job_reader_t *job_reader_new (const char *path, const job_reader_config_t *config,
+                              char *error, size_t error_size);
+//  Closes the input (not stdin) and frees the reader.
+void job_reader_destroy (job_reader_t **self_p);
+//  Reads the next task. Blank lines of JSON Lines are skipped. An input with
+//  no task at all is an error ("no tasks").
+job_reader_status_t job_reader_next (job_reader_t *self, job_entry_t *entry);
+//  The last error as "line N: what is wrong", or "" if none.
+const char *job_reader_error (job_reader_t *self);
+//  Tasks returned so far.
+uint64_t job_reader_count (job_reader_t *self);
+//  True if the input is a regular file (so it can be read twice, e.g. to
+//  validate it before anything is sent).
+bool job_reader_seekable (job_reader_t *self);
+
+#endif

@@ -1,0 +1,65 @@
+/*  handler_registry: task type name -> handler function. The worker's
+    executor threads look up each task's type here and call the handler.
+    Built-in handlers (worker/handlers/) register themselves through
+    handler_registry_add_builtins; plugins (later) add to the same table.
+
+    The registry is filled before the executor threads start and only read
+    after, so lookups take no lock.
+*/
+#ifndef HANDLER_REGISTRY_H_INCLUDED
+#define HANDLER_REGISTRY_H_INCLUDED
+
+#include "tm_codec.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HANDLER_MAX_OUTPUT_BYTES (1024 * 1024)   //  output beyond this is cut
+
+//  What a handler gets: the task's payload and its deadline.
+typedef struct {
+    const uint8_t *payload;     //  borrowed, not NUL-terminated
+    size_t payload_size;
+    uint32_t timeout_ms;        //  0: no timeout
+    int64_t deadline_us;        //  monotonic (tm_clock_now_us); 0: none
+    bool allow_exec;            //  the worker was started with --allow-exec
+} handler_input_t;
+
+//  What a handler returns. Output and error are heap strings owned by the
+//  struct; handler_output_fini frees them.
+typedef struct {
+    tm_status_t status;
+    uint8_t *output;            //  NULL or heap, output_size bytes
+    size_t output_size;
+    char *error;                //  NULL or heap NUL-terminated
+    int32_t exit_code;          //  exec only
+} handler_output_t;
+
+typedef void (handler_fn_t) (const handler_input_t *input, handler_output_t *output);
+
+typedef struct _handler_registry_t handler_registry_t;
+
+handler_registry_t *handler_registry_new (void);
+void handler_registry_destroy (handler_registry_t **self_p);
+//  Adds or replaces the handler for type. Returns 0, or -1 if the name is
+//  empty or too long.
+int handler_registry_add (handler_registry_t *self, const char *type, handler_fn_t *handler);
+//  Registers echo, noop, sleep, sha256, exec, count-words.
+void handler_registry_add_builtins (handler_registry_t *self);
+//  The handler for type, or NULL.
+handler_fn_t *handler_registry_lookup (handler_registry_t *self, const char *type);
+
+//  Runs the handler for type, or sets NO_HANDLER. output is initialised here.
+void handler_registry_run (handler_registry_t *self, const char *type,
+                           const handler_input_t *input, handler_output_t *output);
+
+//  Helpers for handlers.
+void handler_output_init (handler_output_t *self);
+void handler_output_fini (handler_output_t *self);
+//  Sets status and a copy of the message as error.
+void handler_output_fail (handler_output_t *self, tm_status_t status, const char *format, ...)
+    __attribute__ ((format (printf, 3, 4)));
+//  Sets OK and a copy of size bytes as output.
+void handler_output_set (handler_output_t *self, const void *data, size_t size);
+
+#endif
