@@ -1,0 +1,572 @@
+/*  job_reader: turns the job input into tasks in constant memory. Input is
+    read in fixed blocks and cut into lines no longer than max_line_bytes, so
+    a job of any length, or a file that is not a job at all (one huge line,
+    binary bytes), costs at most one block and one line buffer.
+
+    It is not the dispatcher: it assigns no seqs and sends nothing. Strings
+    and bytes in a returned entry are borrowed from the reader (its buffers
+    or the last parsed JSON object) until the next call.
+*/
+#include "job_reader.h"
+#include "tm_codec.h"
+#include "tm_json.h"
+#include <czmq.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define S_BLOCK_BYTES (64 * 1024)
+#define S_LINE_START_BYTES (64 * 1024)
+#define S_MAX_TIMEOUT_MS 2147483647
+#define S_NUMBER_BYTES 64
+
+typedef enum {
+    S_READING,
+    S_ENDED,
+    S_FAILED
+} s_state_t;
+
+struct _job_reader_t {
+    job_reader_config_t config;     //  copy; its strings are our own copies
+    char *path;                     //  for messages: the name as given
+    FILE *file;                     //  NULL when generating
+    bool is_stdin;                  //  never closed by us
+    uint8_t *block;                 //  S_BLOCK_BYTES read buffer
+    size_t block_size;              //  bytes in block
+    size_t block_at;                //  next unread byte in block
+    bool at_eof;                    //  fread has reported end of input
+    uint8_t *line;                  //  current line, without its newline
+    size_t line_size;               //  bytes in line
+    size_t line_capacity;           //  grows up to max_line_bytes + 1
+    uint64_t line_number;           //  1-based number of the current line
+    uint64_t count;                 //  tasks returned
+    s_state_t state;                //  reading, or finished for good
+    json_t *root;                   //  last parsed line; entry strings point into it
+    uint8_t *decoded;               //  last payload_b64, decoded
+    uint8_t *pattern;               //  generated payload, built once
+    size_t pattern_size;            //  bytes in pattern
+    bool have_payload;              //  the current line named a payload already
+    char id_text [24];              //  a numeric id as text
+    char number_text [S_NUMBER_BYTES];  //  a numeric payload as text
+    char error [512];               //  last error, "" if none
+};
+
+static char *
+s_strdup (const char *text)
+{
+    if (!text)
+        return NULL;
+    size_t size = strlen (text) + 1;
+    char *copy = (char *) zmalloc (size);
+    memcpy (copy, text, size);
+    return copy;
+}
+
+//  Records an error for the current line and stops the reader for good.
+static job_reader_status_t
+s_fail (job_reader_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
+
+static job_reader_status_t
+s_fail (job_reader_t *self, const char *format, ...)
+{
+    int prefix = snprintf (self->error, sizeof self->error, "line %" PRIu64 ": ",
+                           self->line_number);
+    va_list args;
+    va_start (args, format);
+    vsnprintf (self->error + prefix, sizeof self->error - (size_t) prefix, format, args);
+    va_end (args);
+    self->state = S_FAILED;
+    return JOB_READER_ERROR;
+}
+
+//  Checks what job_reader_new can check before reading; fills error.
+static int
+s_config_check (const job_reader_config_t *config, char *error, size_t error_size)
+{
+    const char *type = config->default_type;
+    if (config->format != JOB_FORMAT_JSONL && !type)
+        snprintf (error, error_size, "--format lines and --generate need --type");
+    else
+    if (type && (*type == 0 || strlen (type) > TM_MAX_TYPE_BYTES))
+        snprintf (error, error_size, "--type must be 1 to %d bytes", TM_MAX_TYPE_BYTES);
+    else
+    if (config->default_retries > JOB_READER_MAX_RETRIES)
+        snprintf (error, error_size, "--retries must be from 0 to %d", JOB_READER_MAX_RETRIES);
+    else
+    if (config->default_timeout_ms > S_MAX_TIMEOUT_MS)
+        snprintf (error, error_size, "--timeout must be from 0 to %d", S_MAX_TIMEOUT_MS);
+    else
+    if (config->max_line_bytes > TM_MAX_FRAME_BYTES)
+        snprintf (error, error_size, "the line limit must be at most %d bytes", TM_MAX_FRAME_BYTES);
+    else
+        return 0;
+    return -1;
+}
+
+//  Opens the input; "-" is stdin. A directory opens fine with fopen but
+//  fails at the first read, so it is refused here with a clearer message.
+static int
+s_open_input (job_reader_t *self, char *error, size_t error_size)
+{
+    if (streq (self->path, "-")) {
+        self->file = stdin;
+        self->is_stdin = true;
+        return 0;
+    }
+    self->file = fopen (self->path, "rb");
+    int reason = errno;
+    struct stat info;
+    if (self->file && fstat (fileno (self->file), &info) == 0 && S_ISDIR (info.st_mode))
+        reason = EISDIR;
+    else
+    if (self->file)
+        return 0;
+    snprintf (error, error_size, "cannot open %s: %s", self->path, strerror (reason));
+    return -1;
+}
+
+//  The generated payload is the same for every task: built once.
+static void
+s_build_pattern (job_reader_t *self)
+{
+    if (self->config.payload) {
+        self->pattern_size = strlen (self->config.payload);
+        self->pattern = (uint8_t *) s_strdup (self->config.payload);
+        return;
+    }
+    self->pattern_size = self->config.payload_size;
+    self->pattern = (uint8_t *) zmalloc (self->pattern_size + 1);
+    for (size_t i = 0; i < self->pattern_size; i++)
+        self->pattern [i] = (uint8_t) ('a' + i % 26);
+}
+
+job_reader_t *
+job_reader_new (const char *path, const job_reader_config_t *config,
+                char *error, size_t error_size)
+{
+    assert (config);
+    char scratch [8];
+    if (!error || error_size == 0) {
+        error = scratch;
+        error_size = sizeof scratch;
+    }
+    if (s_config_check (config, error, error_size))
+        return NULL;
+    if (config->format != JOB_FORMAT_GENERATE && !path) {
+        snprintf (error, error_size, "no job input given");
+        return NULL;
+    }
+    job_reader_t *self = (job_reader_t *) zmalloc (sizeof (job_reader_t));
+    self->config = *config;
+    self->config.default_type = s_strdup (config->default_type);
+    self->config.payload = s_strdup (config->payload);
+    if (self->config.max_line_bytes == 0)
+        self->config.max_line_bytes = JOB_READER_MAX_LINE_BYTES;
+    if (config->format == JOB_FORMAT_GENERATE) {
+        self->path = s_strdup ("(generated)");
+        s_build_pattern (self);
+        return self;
+    }
+    self->path = s_strdup (path);
+    if (s_open_input (self, error, error_size)) {
+        job_reader_destroy (&self);
+        return NULL;
+    }
+    self->block = (uint8_t *) zmalloc (S_BLOCK_BYTES);
+    return self;
+}
+
+void
+job_reader_destroy (job_reader_t **self_p)
+{
+    assert (self_p);
+    job_reader_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->file && !self->is_stdin)
+        fclose (self->file);
+    json_decref (self->root);
+    free (self->decoded);
+    free (self->pattern);
+    free (self->line);
+    free (self->block);
+    free (self->path);
+    free ((char *) self->config.default_type);
+    free ((char *) self->config.payload);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --- lines -------------------------------------------------------------------
+
+//  Refills the block. Returns 0 (block_size 0 at end of input) or -1.
+static int
+s_fill_block (job_reader_t *self)
+{
+    self->block_at = 0;
+    self->block_size = 0;
+    if (self->at_eof)
+        return 0;
+    self->block_size = fread (self->block, 1, S_BLOCK_BYTES, self->file);
+    if (self->block_size < S_BLOCK_BYTES) {
+        if (ferror (self->file)) {
+            snprintf (self->error, sizeof self->error, "cannot read %s: %s",
+                      self->path, strerror (errno));
+            self->state = S_FAILED;
+            return -1;
+        }
+        self->at_eof = true;
+    }
+    return 0;
+}
+
+//  Adds bytes to the line, growing its buffer only up to the limit (one
+//  byte over it, for a '\r' that is stripped later).
+static int
+s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
+{
+    size_t limit = self->config.max_line_bytes + 1;
+    if (size == 0)
+        return 0;           //  an empty line may have no buffer yet
+    if (size > limit - self->line_size) {
+        s_fail (self, "longer than %zu bytes", self->config.max_line_bytes);
+        return -1;
+    }
+    size_t needed = self->line_size + size;
+    if (needed > self->line_capacity) {
+        size_t capacity = self->line_capacity ? self->line_capacity : S_LINE_START_BYTES;
+        while (capacity < needed)
+            capacity *= 2;
+        if (capacity > limit)
+            capacity = limit;
+        self->line = (uint8_t *) realloc (self->line, capacity);
+        if (!self->line)
+            abort ();
+        self->line_capacity = capacity;
+    }
+    memcpy (self->line + self->line_size, data, size);
+    self->line_size = needed;
+    return 0;
+}
+
+//  Reads the next line into self->line. Returns 1 with a line, 0 at the end
+//  of input, -1 on error. A last line without a newline is still a line; the
+//  final newline does not start another one.
+static int
+s_read_line (job_reader_t *self)
+{
+    self->line_size = 0;
+    if (self->block_at == self->block_size && s_fill_block (self))
+        return -1;
+    if (self->block_size == 0)
+        return 0;
+    self->line_number++;
+    while (self->block_size > 0) {
+        const uint8_t *start = self->block + self->block_at;
+        size_t available = self->block_size - self->block_at;
+        const uint8_t *newline = (const uint8_t *) memchr (start, '\n', available);
+        size_t take = newline ? (size_t) (newline - start) : available;
+        if (s_line_append (self, start, take))
+            return -1;
+        self->block_at += take + (newline ? 1 : 0);
+        if (newline)
+            break;
+        if (s_fill_block (self))
+            return -1;
+    }
+    if (self->line_size > 0 && self->line [self->line_size - 1] == '\r')
+        self->line_size--;
+    if (self->line_size > self->config.max_line_bytes) {
+        s_fail (self, "longer than %zu bytes", self->config.max_line_bytes);
+        return -1;
+    }
+    return 1;
+}
+
+static bool
+s_line_is_blank (job_reader_t *self)
+{
+    for (size_t i = 0; i < self->line_size; i++)
+        if (!strchr (" \t\r\f\v", self->line [i]) || self->line [i] == 0)
+            return false;
+    return true;
+}
+
+//  --- JSON fields ---------------------------------------------------------------
+
+typedef job_reader_status_t (s_field_fn) (job_reader_t *self, json_t *value,
+                                          job_entry_t *entry);
+
+static job_reader_status_t
+s_field_id (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    if (json_is_integer (value)) {
+        snprintf (self->id_text, sizeof self->id_text, "%" JSON_INTEGER_FORMAT,
+                  json_integer_value (value));
+        entry->id = self->id_text;
+    }
+    else
+    if (json_is_string (value) && json_string_length (value) <= TM_MAX_ID_BYTES)
+        entry->id = json_string_value (value);
+    else
+        return s_fail (self, "\"id\" must be a string of at most %d bytes or an integer",
+                       TM_MAX_ID_BYTES);
+    return JOB_READER_OK;
+}
+
+static job_reader_status_t
+s_field_type (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    size_t length = json_string_length (value);
+    if (!json_is_string (value) || length == 0 || length > TM_MAX_TYPE_BYTES)
+        return s_fail (self, "\"type\" must be a string of 1 to %d bytes",
+                       TM_MAX_TYPE_BYTES);
+    entry->type = json_string_value (value);
+    return JOB_READER_OK;
+}
+
+//  jansson keeps a real's value, not its text: write the shortest text that
+//  reads back as the same double, which is what the user most likely wrote.
+static void
+s_format_real (double value, char *text, size_t size)
+{
+    for (int precision = 1; precision <= 17; precision++) {
+        snprintf (text, size, "%.*g", precision, value);
+        if (strtod (text, NULL) == value)
+            break;
+    }
+    if (!strpbrk (text, ".eE"))
+        strncat (text, ".0", size - strlen (text) - 1);
+}
+
+static job_reader_status_t
+s_field_payload (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    if (self->have_payload)
+        return s_fail (self, "give \"payload\" or \"payload_b64\", not both");
+    self->have_payload = true;
+    if (json_is_string (value)) {
+        entry->payload = (const uint8_t *) json_string_value (value);
+        entry->payload_size = json_string_length (value);
+        return JOB_READER_OK;
+    }
+    if (json_is_integer (value))
+        snprintf (self->number_text, sizeof self->number_text,
+                  "%" JSON_INTEGER_FORMAT, json_integer_value (value));
+    else
+    if (json_is_real (value))
+        s_format_real (json_real_value (value), self->number_text, sizeof self->number_text);
+    else
+        return s_fail (self, "\"payload\" must be a string or a number");
+    entry->payload = (const uint8_t *) self->number_text;
+    entry->payload_size = strlen (self->number_text);
+    return JOB_READER_OK;
+}
+
+static job_reader_status_t
+s_field_payload_b64 (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    if (self->have_payload)
+        return s_fail (self, "give \"payload\" or \"payload_b64\", not both");
+    self->have_payload = true;
+    if (!json_is_string (value))
+        return s_fail (self, "\"payload_b64\" must be a base64 string");
+    if (tm_base64_decode (json_string_value (value), json_string_length (value),
+                          &self->decoded, &entry->payload_size))
+        return s_fail (self, "\"payload_b64\" is not valid base64");
+    entry->payload = self->decoded;
+    return JOB_READER_OK;
+}
+
+//  Reads an integer field in 0..max; an error names the field.
+static job_reader_status_t
+s_uint_field (job_reader_t *self, json_t *value, const char *name, json_int_t max,
+              uint32_t *out)
+{
+    if (!json_is_integer (value) || json_integer_value (value) < 0
+    ||  json_integer_value (value) > max)
+        return s_fail (self, "\"%s\" must be an integer from 0 to %" JSON_INTEGER_FORMAT,
+                       name, max);
+    *out = (uint32_t) json_integer_value (value);
+    return JOB_READER_OK;
+}
+
+static job_reader_status_t
+s_field_timeout (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    return s_uint_field (self, value, "timeout_ms", S_MAX_TIMEOUT_MS, &entry->timeout_ms);
+}
+
+static job_reader_status_t
+s_field_retries (job_reader_t *self, json_t *value, job_entry_t *entry)
+{
+    uint32_t retries = 0;
+    if (s_uint_field (self, value, "retries", JOB_READER_MAX_RETRIES, &retries)
+        != JOB_READER_OK)
+        return JOB_READER_ERROR;
+    entry->max_attempts = retries + 1;
+    return JOB_READER_OK;
+}
+
+static const struct {
+    const char *name;
+    s_field_fn *take;
+} s_fields [] = {
+    { "id", s_field_id },
+    { "type", s_field_type },
+    { "payload", s_field_payload },
+    { "payload_b64", s_field_payload_b64 },
+    { "timeout_ms", s_field_timeout },
+    { "retries", s_field_retries },
+};
+
+static job_reader_status_t
+s_take_field (job_reader_t *self, const char *key, json_t *value, job_entry_t *entry)
+{
+    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields [0]; i++)
+        if (streq (key, s_fields [i].name))
+            return s_fields [i].take (self, value, entry);
+    //  Bounded: a key can be as long as the line.
+    return s_fail (self, "unknown field \"%.64s\"", key);
+}
+
+//  --- formats ---------------------------------------------------------------------
+
+static void
+s_entry_defaults (job_reader_t *self, job_entry_t *entry)
+{
+    snprintf (self->id_text, sizeof self->id_text, "%" PRIu64, self->line_number);
+    entry->line = self->line_number;
+    entry->id = self->id_text;
+    entry->type = self->config.default_type;
+    entry->payload = (const uint8_t *) "";
+    entry->payload_size = 0;
+    entry->timeout_ms = self->config.default_timeout_ms;
+    entry->max_attempts = self->config.default_retries + 1;
+}
+
+static job_reader_status_t
+s_parse_json_line (job_reader_t *self, job_entry_t *entry)
+{
+    json_error_t error;
+    //  Without JSON_ALLOW_NUL, jansson refuses NUL bytes and invalid UTF-8.
+    self->root = json_loadb ((const char *) self->line, self->line_size,
+                             JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &error);
+    if (!self->root)
+        return s_fail (self, "invalid JSON: %s", error.text);
+    if (!json_is_object (self->root))
+        return s_fail (self, "not a JSON object");
+    s_entry_defaults (self, entry);
+    self->have_payload = false;
+    const char *key;
+    json_t *value;
+    json_object_foreach (self->root, key, value) {
+        if (s_take_field (self, key, value, entry) != JOB_READER_OK)
+            return JOB_READER_ERROR;
+    }
+    if (!entry->type)
+        return s_fail (self, "no \"type\" (give one or use --type)");
+    return JOB_READER_OK;
+}
+
+//  At the end of input: a job with no task at all is an error.
+static job_reader_status_t
+s_end (job_reader_t *self)
+{
+    if (self->count == 0) {
+        snprintf (self->error, sizeof self->error, "no tasks in input");
+        self->state = S_FAILED;
+        return JOB_READER_ERROR;
+    }
+    self->state = S_ENDED;
+    return JOB_READER_END;
+}
+
+static job_reader_status_t
+s_next_jsonl (job_reader_t *self, job_entry_t *entry)
+{
+    while (true) {
+        int rc = s_read_line (self);
+        if (rc <= 0)
+            return rc == 0 ? s_end (self) : JOB_READER_ERROR;
+        if (!s_line_is_blank (self))
+            return s_parse_json_line (self, entry);
+    }
+}
+
+static job_reader_status_t
+s_next_line (job_reader_t *self, job_entry_t *entry)
+{
+    int rc = s_read_line (self);
+    if (rc <= 0)
+        return rc == 0 ? s_end (self) : JOB_READER_ERROR;
+    s_entry_defaults (self, entry);
+    entry->payload = self->line_size ? self->line : (const uint8_t *) "";
+    entry->payload_size = self->line_size;
+    return JOB_READER_OK;
+}
+
+static job_reader_status_t
+s_next_generated (job_reader_t *self, job_entry_t *entry)
+{
+    if (self->count == self->config.generate_count)
+        return s_end (self);
+    self->line_number = self->count + 1;
+    s_entry_defaults (self, entry);
+    entry->payload = self->pattern;
+    entry->payload_size = self->pattern_size;
+    return JOB_READER_OK;
+}
+
+job_reader_status_t
+job_reader_next (job_reader_t *self, job_entry_t *entry)
+{
+    assert (self);
+    assert (entry);
+    if (self->state == S_ENDED)
+        return JOB_READER_END;
+    if (self->state == S_FAILED)
+        return JOB_READER_ERROR;
+    //  What the last entry borrowed is released now, not kept for the job.
+    json_decref (self->root);
+    self->root = NULL;
+    free (self->decoded);
+    self->decoded = NULL;
+    job_reader_status_t status;
+    if (self->config.format == JOB_FORMAT_GENERATE)
+        status = s_next_generated (self, entry);
+    else
+    if (self->config.format == JOB_FORMAT_LINES)
+        status = s_next_line (self, entry);
+    else
+        status = s_next_jsonl (self, entry);
+    if (status == JOB_READER_OK)
+        self->count++;
+    return status;
+}
+
+const char *
+job_reader_error (job_reader_t *self)
+{
+    assert (self);
+    return self->error;
+}
+
+uint64_t
+job_reader_count (job_reader_t *self)
+{
+    assert (self);
+    return self->count;
+}
+
+bool
+job_reader_seekable (job_reader_t *self)
+{
+    assert (self);
+    struct stat info;
+    return self->file && fstat (fileno (self->file), &info) == 0 && S_ISREG (info.st_mode);
+}

@@ -1,0 +1,425 @@
+/*  master: the loop. A task's path through this file: s_fill_window takes
+    it from the job reader into the lease table and the dispatcher's queue;
+    dispatcher_flush sends it; the sink hands back its result, and
+    s_handle_result makes it final (results writer, summary) or sends it
+    again. s_tick expires leases and reaps silent workers.
+*/
+#include "master.h"
+#include "dispatcher.h"
+#include "lease_table.h"
+#include "progress.h"
+#include "results_writer.h"
+#include "sink.h"
+#include "summary.h"
+#include "tm_clock.h"
+#include "tm_codec.h"
+#include "tm_exit.h"
+#include "tm_socket.h"
+#include <czmq.h>
+#include <unistd.h>
+
+#define S_TICK_US 100000            //  lease expiry, reaping, flushing
+#define S_ANNOUNCE_US 1000000       //  JOB_START repeated for late workers
+#define S_WORKER_SILENCE_US 3000000 //  a worker silent this long is gone
+#define S_EVENT_BURST 1024          //  sink events handled per loop turn
+#define S_EXPIRED_BATCH 4096        //  leases expired per tick
+#define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
+
+struct _master_t {
+    const master_options_t *options;
+    char job_id [TM_MAX_JOB_ID_BYTES + 1];
+    zsock_t *tasks;                 //  PUSH to workers
+    zsock_t *control;               //  PUB to workers
+    sink_t *sink;                   //  results actor
+    job_reader_t *reader;
+    lease_table_t *leases;
+    dispatcher_t *dispatcher;
+    results_writer_t *writer;
+    summary_t *summary;
+    progress_t *progress;
+    zhashx_t *workers;              //  worker id -> int64_t last seen (monotonic)
+    uint64_t *expired;              //  scratch for lease_table_expired
+    bool input_done;                //  the reader reached the end (or failed)
+    bool input_failed;              //  a bad job line or read error stopped it
+    bool output_failed;             //  the results file could not be written
+    int64_t start_us;
+    int64_t next_tick_us;
+    int64_t next_announce_us;
+};
+
+int
+master_check_job (const master_options_t *options)
+{
+    //  Standard input cannot be read twice, even when it is a file.
+    if (options->job.format == JOB_FORMAT_GENERATE || strcmp (options->job_path, "-") == 0)
+        return TM_EXIT_OK;
+    char error [512];
+    job_reader_t *reader = job_reader_new (options->job_path, &options->job, error, sizeof error);
+    if (!reader) {
+        fprintf (stderr, "taskmill-master: %s\n", error);
+        return TM_EXIT_USAGE;
+    }
+    int rc = TM_EXIT_OK;
+    if (job_reader_seekable (reader)) {
+        job_entry_t entry;
+        job_reader_status_t status;
+        while ((status = job_reader_next (reader, &entry)) == JOB_READER_OK)
+            ;
+        if (status == JOB_READER_ERROR) {
+            fprintf (stderr, "taskmill-master: %s: %s\n", options->job_path, job_reader_error (reader));
+            rc = TM_EXIT_USAGE;
+        }
+    }
+    job_reader_destroy (&reader);
+    return rc;
+}
+
+static void
+s_free_item (void **item)
+{
+    free (*item);
+    *item = NULL;
+}
+
+static int
+s_open_sockets (master_t *self)
+{
+    const master_options_t *options = self->options;
+    self->tasks = tm_socket_tasks_push (options->bind_tasks);
+    self->control = tm_socket_control_pub (options->bind_control);
+    self->sink = sink_new (options->bind_results);
+    if (!self->tasks || !self->control || !self->sink)
+        return -1;
+    zsys_info ("job %s: tasks on %s, results on %s, control on %s",
+               self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
+    return 0;
+}
+
+master_t *
+master_new (const master_options_t *options)
+{
+    master_t *self = (master_t *) zmalloc (sizeof (master_t));
+    self->options = options;
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (self->job_id, sizeof self->job_id, "%.16s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+    char error [512];
+    self->reader = job_reader_new (options->job_path, &options->job, error, sizeof error);
+    if (!self->reader)
+        zsys_error ("%s", error);
+    if (!self->reader || s_open_sockets (self) == -1) {
+        master_destroy (&self);
+        return NULL;
+    }
+    self->writer = results_writer_new (options->out_path);
+    if (!self->writer) {
+        master_destroy (&self);
+        return NULL;
+    }
+    self->leases = lease_table_new (options->window);
+    self->dispatcher = dispatcher_new (self->tasks, self->leases, self->job_id,
+                                       (int64_t) options->lease_grace_ms * 1000);
+    self->summary = summary_new (self->job_id);
+    self->workers = zhashx_new ();
+    zhashx_set_destructor (self->workers, s_free_item);
+    self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
+    self->start_us = tm_clock_now_us ();
+    self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
+    return self;
+}
+
+void
+master_destroy (master_t **self_p)
+{
+    assert (self_p);
+    master_t *self = *self_p;
+    if (!self)
+        return;
+    progress_destroy (&self->progress);
+    free (self->expired);
+    zhashx_destroy (&self->workers);
+    summary_destroy (&self->summary);
+    dispatcher_destroy (&self->dispatcher);
+    lease_table_destroy (&self->leases);
+    results_writer_destroy (&self->writer);
+    sink_destroy (&self->sink);
+    if (self->control)
+        zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->tasks);
+    job_reader_destroy (&self->reader);
+    free (self);
+    *self_p = NULL;
+}
+
+//  --- workers ---------------------------------------------------------------
+
+static void
+s_worker_seen (master_t *self, const char *worker_id, int64_t now_us)
+{
+    int64_t *last = (int64_t *) zhashx_lookup (self->workers, worker_id);
+    if (!last) {
+        last = (int64_t *) zmalloc (sizeof (int64_t));
+        zhashx_insert (self->workers, worker_id, last);
+        zsys_info ("worker joined: %s", worker_id);
+    }
+    *last = now_us;
+}
+
+static void
+s_reap_workers (master_t *self, int64_t now_us)
+{
+    zlist_t *gone = zlist_new ();
+    for (int64_t *last = (int64_t *) zhashx_first (self->workers);
+         last; last = (int64_t *) zhashx_next (self->workers))
+        if (now_us - *last > S_WORKER_SILENCE_US)
+            zlist_append (gone, (void *) zhashx_cursor (self->workers));
+    for (const char *id = (const char *) zlist_first (gone); id; id = (const char *) zlist_next (gone)) {
+        zsys_info ("worker lost: %s (silent for %d s)", id, S_WORKER_SILENCE_US / 1000000);
+        zhashx_delete (self->workers, id);
+    }
+    zlist_destroy (&gone);
+}
+
+//  --- input -----------------------------------------------------------------
+
+static void
+s_fill_window (master_t *self)
+{
+    if (self->input_done || zhashx_size (self->workers) < self->options->min_workers)
+        return;
+    while (lease_table_size (self->leases) < lease_table_capacity (self->leases)) {
+        job_entry_t entry;
+        job_reader_status_t status = job_reader_next (self->reader, &entry);
+        if (status != JOB_READER_OK) {
+            self->input_done = true;
+            if (status == JOB_READER_ERROR) {
+                self->input_failed = true;
+                zsys_error ("job input: %s; no further tasks read", job_reader_error (self->reader));
+            }
+            return;
+        }
+        lease_t *lease = lease_table_issue (self->leases, entry.id, entry.type,
+                                            entry.payload, entry.payload_size,
+                                            entry.timeout_ms, entry.max_attempts);
+        dispatcher_enqueue (self->dispatcher, lease);
+    }
+}
+
+//  --- results -----------------------------------------------------------------
+
+static void
+s_finish (master_t *self, lease_t *lease, const tm_result_t *result, int64_t now_us)
+{
+    if (results_writer_write (self->writer, lease, result) == -1 && !self->output_failed) {
+        zsys_error ("cannot write results: %s", strerror (errno));
+        self->output_failed = true;
+    }
+    summary_add (self->summary, lease->type, result->status, result->worker_id,
+                 now_us - lease->first_sent_us);
+    lease_table_finish (self->leases, lease->seq);
+}
+
+static void
+s_retry (master_t *self, lease_t *lease)
+{
+    lease->attempt++;
+    dispatcher_enqueue (self->dispatcher, lease);
+    summary_count (self->summary, SUMMARY_RETRIES, 1);
+}
+
+static void
+s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
+{
+    if (strcmp (result->job_id, self->job_id) != 0) {
+        summary_count (self->summary, SUMMARY_STALE, 1);
+        return;
+    }
+    lease_t *lease;
+    lease_lookup_t found = lease_table_lookup (self->leases, result->seq, &lease);
+    if (found != LEASE_FOUND) {
+        summary_count (self->summary,
+                       found == LEASE_FINAL ? SUMMARY_DUPLICATES : SUMMARY_UNKNOWN_SEQ, 1);
+        return;
+    }
+    if (result->status == TM_STATUS_OK) {
+        s_finish (self, lease, result, now_us);
+        return;
+    }
+    //  A failure of an attempt we already replaced, or of one whose retry
+    //  is already queued, changes nothing: the newer attempt decides.
+    if (result->attempt != lease->attempt || lease->state == LEASE_QUEUED) {
+        summary_count (self->summary, SUMMARY_DUPLICATES, 1);
+        return;
+    }
+    if (lease->attempt < lease->max_attempts)
+        s_retry (self, lease);
+    else
+        s_finish (self, lease, result, now_us);
+}
+
+static void
+s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
+{
+    if (tm_worker_msg_is_heartbeat (msg)) {
+        tm_heartbeat_t heartbeat;
+        tm_worker_msg_heartbeat (msg, &heartbeat);
+        s_worker_seen (self, heartbeat.worker_id, now_us);
+        return;
+    }
+    size_t count = tm_worker_msg_result_count (msg);
+    for (size_t i = 0; i < count; i++) {
+        tm_result_t result;
+        tm_worker_msg_result (msg, i, &result);
+        if (i == 0)
+            s_worker_seen (self, result.worker_id, now_us);
+        s_handle_result (self, &result, now_us);
+    }
+}
+
+static void
+s_drain_sink (master_t *self)
+{
+    int64_t now_us = tm_clock_now_us ();
+    for (int i = 0; i < S_EVENT_BURST; i++) {
+        if (!(zsock_events (sink_pipe (self->sink)) & ZMQ_POLLIN))
+            break;
+        sink_event_t event;
+        if (sink_recv (self->sink, &event) == -1)
+            break;
+        if (event.kind == SINK_EVENT_MESSAGE) {
+            s_handle_message (self, event.msg, now_us);
+            tm_worker_msg_destroy (&event.msg);
+        }
+    }
+}
+
+//  --- tick --------------------------------------------------------------------
+
+static void
+s_expire_leases (master_t *self, int64_t now_us)
+{
+    size_t count = lease_table_expired (self->leases, now_us, self->expired, S_EXPIRED_BATCH);
+    for (size_t i = 0; i < count; i++) {
+        lease_t *lease;
+        if (lease_table_lookup (self->leases, self->expired [i], &lease) != LEASE_FOUND)
+            continue;
+        summary_count (self->summary, SUMMARY_LEASES_EXPIRED, 1);
+        if (lease->attempt < lease->max_attempts) {
+            s_retry (self, lease);
+            continue;
+        }
+        if (results_writer_write_status (self->writer, lease, TM_STATUS_TIMEOUT,
+                                         "lease expired: no result from any worker") == -1)
+            self->output_failed = true;
+        summary_add (self->summary, lease->type, TM_STATUS_TIMEOUT, NULL,
+                     now_us - lease->first_sent_us);
+        lease_table_finish (self->leases, lease->seq);
+    }
+}
+
+static void
+s_tick (master_t *self, int64_t now_us)
+{
+    self->next_tick_us = now_us + S_TICK_US;
+    s_expire_leases (self, now_us);
+    s_reap_workers (self, now_us);
+    if (results_writer_flush (self->writer) == -1 && !self->output_failed) {
+        zsys_error ("cannot flush results: %s", strerror (errno));
+        self->output_failed = true;
+    }
+    if (now_us >= self->next_announce_us) {
+        self->next_announce_us = now_us + S_ANNOUNCE_US;
+        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
+        zmq_send (zsock_resolve (self->control), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
+        zframe_destroy (&frame);
+    }
+    progress_update (self->progress, now_us, summary_done (self->summary),
+                     summary_not_ok (self->summary), lease_table_size (self->leases),
+                     self->input_done ? job_reader_count (self->reader) : 0,
+                     zhashx_size (self->workers));
+}
+
+//  --- run -----------------------------------------------------------------------
+
+static bool
+s_job_done (master_t *self)
+{
+    return self->input_done && lease_table_size (self->leases) == 0;
+}
+
+static void
+s_poll_once (master_t *self)
+{
+    int64_t now_us = tm_clock_now_us ();
+    long timeout_ms = (long) ((self->next_tick_us - now_us) / 1000);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    zmq_pollitem_t items [2] = {
+        { zsock_resolve (sink_pipe (self->sink)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->tasks), 0, ZMQ_POLLOUT, 0 }
+    };
+    int count = dispatcher_queued (self->dispatcher) > 0 ? 2 : 1;
+    if (zmq_poll (items, count, timeout_ms) == -1)
+        return;     //  EINTR: the caller checks zsys_interrupted
+    if (items [0].revents & ZMQ_POLLIN)
+        s_drain_sink (self);
+}
+
+static void
+s_finish_job (master_t *self, int exit_status)
+{
+    zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
+    zmq_send (zsock_resolve (self->control), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
+    zframe_destroy (&frame);
+    if (results_writer_flush (self->writer) == -1)
+        self->output_failed = true;
+    sink_stats_t stats;
+    sink_stop (self->sink, &stats);
+    uint64_t garbage = 0;
+    for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
+        garbage += stats.dropped [status];
+    summary_count (self->summary, SUMMARY_GARBAGE, garbage);
+    summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
+    progress_clear (self->progress);
+    if (!self->options->quiet)
+        summary_print (self->summary, stderr);
+    if (self->options->summary_path)
+        summary_write_json (self->summary, self->options->summary_path);
+}
+
+static int
+s_exit_status (master_t *self, bool interrupted)
+{
+    if (interrupted || self->output_failed)
+        return TM_EXIT_RUNTIME;
+    if (self->input_failed)
+        return TM_EXIT_USAGE;
+    return summary_not_ok (self->summary) > 0 ? TM_EXIT_TASKS_FAILED : TM_EXIT_OK;
+}
+
+int
+master_run (master_t *self)
+{
+    bool interrupted = false;
+    while (!s_job_done (self)) {
+        if (zsys_interrupted) {
+            interrupted = true;
+            zsys_warning ("interrupted: %zu tasks still in flight", lease_table_size (self->leases));
+            break;
+        }
+        s_fill_window (self);
+        if (dispatcher_queued (self->dispatcher) > 0)
+            dispatcher_flush (self->dispatcher, tm_clock_now_us (), zhashx_size (self->workers));
+        s_poll_once (self);
+        int64_t now_us = tm_clock_now_us ();
+        if (now_us >= self->next_tick_us)
+            s_tick (self, now_us);
+    }
+    int exit_status = s_exit_status (self, interrupted);
+    s_finish_job (self, exit_status);
+    if (!interrupted)
+        zsys_info ("job %s done: %" PRIu64 " tasks, exit status %d",
+                   self->job_id, summary_done (self->summary), exit_status);
+    return exit_status;
+}

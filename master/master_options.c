@@ -1,0 +1,215 @@
+/*  master_options: getopt_long over the documented options. */
+#include "master_options.h"
+#include "tm_exit.h"
+#include <czmq.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *s_usage =
+"Usage: taskmill-master [JOB | -] [options]\n"
+"Runs a job on the workers connected to this master and writes one result\n"
+"line per task. Exit status: 0 all tasks ok, 1 some task not ok, 2 bad usage\n"
+"or input, 3 runtime failure.\n"
+"\n"
+"Input:\n"
+"  JOB                  JSON Lines job file, one task per line; - for stdin\n"
+"  --format jsonl|lines jsonl (default): {\"id\",\"type\",\"payload\"|\"payload_b64\",\n"
+"                       \"timeout_ms\",\"retries\"}; lines: each line is a payload\n"
+"  --type T             default task type (required with lines and --generate)\n"
+"  --generate N         run N synthetic tasks instead of reading a job\n"
+"  --payload-size BYTES payload size of generated tasks (default 0)\n"
+"  --payload TEXT       payload of every generated task (e.g. 10 for sleep)\n"
+"  --timeout MS         default task timeout (default 60000; 0: none)\n"
+"  --retries N          default retries after a failure (default 2)\n"
+"Output:\n"
+"  --out FILE           results file, appended (default: stdout)\n"
+"  --summary FILE       write the aggregate as JSON to FILE\n"
+"  --quiet              no progress line and no summary on stderr\n"
+"  --verbose            debug logging\n"
+"Dispatch:\n"
+"  --window N           most tasks in flight at once (default 20000)\n"
+"  --min-workers N      wait until N workers are connected before sending\n"
+"  --lease-grace MS     added to a task's timeout to form its lease (default 5000)\n"
+"Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
+"  --bind-tasks EP      tasks endpoint (PUSH to workers)\n"
+"  --bind-results EP    results endpoint (PULL from workers)\n"
+"  --bind-control EP    control endpoint (PUB to workers)\n"
+"  --bind-admin EP      admin endpoint (status queries; reserved)\n"
+"  --help               this text\n";
+
+enum {
+    OPT_OUT = 256, OPT_SUMMARY, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
+    OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_WINDOW,
+    OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_BIND_TASKS, OPT_BIND_RESULTS,
+    OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
+};
+
+static const struct option s_options [] = {
+    { "out", required_argument, NULL, OPT_OUT },
+    { "summary", required_argument, NULL, OPT_SUMMARY },
+    { "format", required_argument, NULL, OPT_FORMAT },
+    { "type", required_argument, NULL, OPT_TYPE },
+    { "generate", required_argument, NULL, OPT_GENERATE },
+    { "payload-size", required_argument, NULL, OPT_PAYLOAD_SIZE },
+    { "payload", required_argument, NULL, OPT_PAYLOAD },
+    { "timeout", required_argument, NULL, OPT_TIMEOUT },
+    { "retries", required_argument, NULL, OPT_RETRIES },
+    { "window", required_argument, NULL, OPT_WINDOW },
+    { "min-workers", required_argument, NULL, OPT_MIN_WORKERS },
+    { "lease-grace", required_argument, NULL, OPT_LEASE_GRACE },
+    { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
+    { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
+    { "bind-control", required_argument, NULL, OPT_BIND_CONTROL },
+    { "bind-admin", required_argument, NULL, OPT_BIND_ADMIN },
+    { "quiet", no_argument, NULL, OPT_QUIET },
+    { "verbose", no_argument, NULL, OPT_VERBOSE },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 }
+};
+
+static int
+s_usage_error (const char *format, const char *value)
+{
+    fprintf (stderr, "taskmill-master: ");
+    fprintf (stderr, format, value);
+    fprintf (stderr, "\nTry 'taskmill-master --help'.\n");
+    return TM_EXIT_USAGE;
+}
+
+static int
+s_number (const char *name, const char *text, long long min, long long max, long long *value)
+{
+    if (tm_parse_int (text, min, max, value) == 0)
+        return 0;
+    fprintf (stderr, "taskmill-master: --%s wants a whole number from %lld to %lld, not '%s'\n",
+             name, min, max, text);
+    return -1;
+}
+
+static int
+s_endpoint (char *target, const char *text)
+{
+    if (!tm_endpoint_valid (text))
+        return -1;
+    snprintf (target, TM_ENDPOINT_MAX, "%s", text);
+    return 0;
+}
+
+static void
+s_defaults (master_options_t *options)
+{
+    memset (options, 0, sizeof *options);
+    options->job.format = JOB_FORMAT_JSONL;
+    options->job.default_timeout_ms = MASTER_DEFAULT_TIMEOUT_MS;
+    options->job.default_retries = MASTER_DEFAULT_RETRIES;
+    options->window = MASTER_DEFAULT_WINDOW;
+    options->lease_grace_ms = MASTER_DEFAULT_LEASE_GRACE_MS;
+    tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
+    tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
+    tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
+    tm_endpoint_format (options->bind_admin, TM_ENDPOINT_MAX, "*", TM_PORT_ADMIN);
+}
+
+//  Applies one option. Returns 0, or an exit status.
+static int
+s_apply (master_options_t *options, int option, const char *arg)
+{
+    long long value;
+    switch (option) {
+        case OPT_OUT: options->out_path = arg; break;
+        case OPT_SUMMARY: options->summary_path = arg; break;
+        case OPT_FORMAT:
+            if (streq (arg, "jsonl")) options->job.format = JOB_FORMAT_JSONL;
+            else if (streq (arg, "lines")) options->job.format = JOB_FORMAT_LINES;
+            else return s_usage_error ("--format is jsonl or lines, not '%s'", arg);
+            break;
+        case OPT_TYPE: options->job.default_type = arg; break;
+        case OPT_GENERATE:
+            if (s_number ("generate", arg, 1, 1000000000000LL, &value)) return TM_EXIT_USAGE;
+            options->job.generate_count = (uint64_t) value;
+            break;
+        case OPT_PAYLOAD_SIZE:
+            if (s_number ("payload-size", arg, 0, 16 * 1024 * 1024, &value)) return TM_EXIT_USAGE;
+            options->job.payload_size = (size_t) value;
+            break;
+        case OPT_PAYLOAD: options->job.payload = arg; break;
+        case OPT_TIMEOUT:
+            if (s_number ("timeout", arg, 0, 2147483647, &value)) return TM_EXIT_USAGE;
+            options->job.default_timeout_ms = (uint32_t) value;
+            break;
+        case OPT_RETRIES:
+            if (s_number ("retries", arg, 0, JOB_READER_MAX_RETRIES, &value)) return TM_EXIT_USAGE;
+            options->job.default_retries = (uint32_t) value;
+            break;
+        case OPT_WINDOW:
+            if (s_number ("window", arg, 1, 10000000, &value)) return TM_EXIT_USAGE;
+            options->window = (uint32_t) value;
+            break;
+        case OPT_MIN_WORKERS:
+            if (s_number ("min-workers", arg, 0, 100000, &value)) return TM_EXIT_USAGE;
+            options->min_workers = (uint32_t) value;
+            break;
+        case OPT_LEASE_GRACE:
+            if (s_number ("lease-grace", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
+            options->lease_grace_ms = (uint32_t) value;
+            break;
+        case OPT_BIND_TASKS:
+            if (s_endpoint (options->bind_tasks, arg)) return s_usage_error ("bad endpoint '%s'", arg);
+            break;
+        case OPT_BIND_RESULTS:
+            if (s_endpoint (options->bind_results, arg)) return s_usage_error ("bad endpoint '%s'", arg);
+            break;
+        case OPT_BIND_CONTROL:
+            if (s_endpoint (options->bind_control, arg)) return s_usage_error ("bad endpoint '%s'", arg);
+            break;
+        case OPT_BIND_ADMIN:
+            if (s_endpoint (options->bind_admin, arg)) return s_usage_error ("bad endpoint '%s'", arg);
+            break;
+        case OPT_QUIET: options->quiet = true; break;
+        case OPT_VERBOSE: options->verbose = true; break;
+        case OPT_HELP:
+            fputs (s_usage, stdout);
+            return TM_EXIT_HELP_SHOWN;
+        default:
+            fprintf (stderr, "Try 'taskmill-master --help'.\n");
+            return TM_EXIT_USAGE;
+    }
+    return 0;
+}
+
+static int
+s_check_input (master_options_t *options, int argc, char *argv [])
+{
+    if (optind < argc - 1)
+        return s_usage_error ("one job at a time, but got '%s' too", argv [optind + 1]);
+    options->job_path = optind < argc ? argv [optind] : NULL;
+    if (options->job.generate_count) {
+        if (options->job_path)
+            return s_usage_error ("--generate takes no job file ('%s')", options->job_path);
+        options->job.format = JOB_FORMAT_GENERATE;
+        if (!options->job.default_type)
+            options->job.default_type = "noop";
+    }
+    else
+    if (!options->job_path)
+        return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
+    if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
+        return s_usage_error ("%s", "--format lines needs --type");
+    return 0;
+}
+
+int
+master_options_parse (master_options_t *options, int argc, char *argv [])
+{
+    s_defaults (options);
+    optind = 1;
+    opterr = 1;
+    int option;
+    while ((option = getopt_long (argc, argv, "", s_options, NULL)) != -1) {
+        int rc = s_apply (options, option, optarg);
+        if (rc != 0)
+            return rc;
+    }
+    return s_check_input (options, argc, argv) ? TM_EXIT_USAGE : TM_EXIT_OK;
+}

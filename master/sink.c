@@ -1,0 +1,198 @@
+/*  sink: results actor. The master talks to it with strings ("STOP",
+    "$TERM"); it answers with sink_event_t frames. Decoded messages cross the
+    pipe as pointers, so no result is copied between threads.
+*/
+#include "sink.h"
+#include "tm_clock.h"
+#include "tm_log.h"
+#include "tm_socket.h"
+#include <signal.h>
+
+struct _sink_t {
+    zactor_t *actor;
+    int port;
+    bool stopped;       //  sink_stop ran: the pipe holds no message
+};
+
+typedef struct {
+    zsock_t *pipe;
+    zsock_t *results;
+    sink_stats_t stats;
+    tm_log_limiter_t limiter;
+    bool stopping;
+} s_state_t;
+
+static void
+s_send_event (zsock_t *pipe, const sink_event_t *event)
+{
+    int rc = zmq_send (zsock_resolve (pipe), event, sizeof *event, 0);
+    assert (rc == (int) sizeof *event);
+}
+
+static void
+s_count_drop (s_state_t *self, tm_decode_status_t status, size_t size)
+{
+    self->stats.dropped [status]++;
+    uint64_t suppressed;
+    if (tm_log_limiter_allow (&self->limiter, tm_clock_now_us (), &suppressed))
+        zsys_warning ("sink: dropped a %s frame of %zu bytes (%" PRIu64 " more not logged)",
+                      tm_decode_status_name (status), size, suppressed);
+}
+
+static void
+s_receive_frame (s_state_t *self)
+{
+    zmq_msg_t part;
+    zmq_msg_init (&part);
+    if (zmq_msg_recv (&part, zsock_resolve (self->results), ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&part);
+        return;
+    }
+    self->stats.frames++;
+    if (zmq_msg_more (&part)) {
+        //  One frame per message is the protocol: drain and drop the rest.
+        while (zmq_msg_more (&part))
+            zmq_msg_recv (&part, zsock_resolve (self->results), 0);
+        self->stats.multipart_dropped++;
+        s_count_drop (self, TM_DECODE_MALFORMED, zmq_msg_size (&part));
+        zmq_msg_close (&part);
+        return;
+    }
+    tm_worker_msg_t *msg;
+    tm_decode_status_t status = tm_codec_decode_worker_msg (
+        zmq_msg_data (&part), zmq_msg_size (&part), &msg);
+    if (status == TM_DECODE_OK) {
+        sink_event_t event = { .kind = SINK_EVENT_MESSAGE, .msg = msg };
+        s_send_event (self->pipe, &event);
+    }
+    else
+        s_count_drop (self, status, zmq_msg_size (&part));
+    zmq_msg_close (&part);
+}
+
+//  Returns false when the actor should end.
+static bool
+s_handle_pipe (s_state_t *self)
+{
+    char *command = zstr_recv (self->pipe);
+    if (!command)
+        return false;
+    bool go_on = true;
+    if (streq (command, "STOP")) {
+        zsock_destroy (&self->results);
+        sink_event_t event = { .kind = SINK_EVENT_STOPPED, .stats = self->stats };
+        s_send_event (self->pipe, &event);
+    }
+    else
+    if (streq (command, "$TERM"))
+        go_on = false;
+    zstr_free (&command);
+    return go_on;
+}
+
+static void
+s_sink_actor (zsock_t *pipe, void *args)
+{
+    s_state_t self = { .pipe = pipe };
+    self.results = tm_socket_results_pull ((const char *) args);
+    if (!self.results) {
+        zsock_signal (pipe, 1);
+        return;
+    }
+    zsock_signal (pipe, 0);
+    zstr_sendf (pipe, "%d", tm_socket_bound_port (self.results));
+    zmq_pollitem_t items [2] = {
+        { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
+        { NULL, 0, ZMQ_POLLIN, 0 }
+    };
+    while (true) {
+        items [1].socket = self.results ? zsock_resolve (self.results) : NULL;
+        int rc = zmq_poll (items, self.results ? 2 : 1, -1);
+        if (rc == -1 && zmq_errno () == EINTR)
+            continue;
+        if (rc == -1)
+            break;
+        if (items [0].revents & ZMQ_POLLIN && !s_handle_pipe (&self))
+            break;
+        //  Drain a bounded burst so the pipe is polled between bursts.
+        if (self.results && items [1].revents & ZMQ_POLLIN)
+            for (int i = 0; i < 256; i++) {
+                uint32_t events = zsock_events (self.results);
+                if (!(events & ZMQ_POLLIN))
+                    break;
+                s_receive_frame (&self);
+            }
+    }
+    zsock_destroy (&self.results);
+}
+
+sink_t *
+sink_new (const char *endpoint)
+{
+    //  Only the main thread should see SIGINT/SIGTERM.
+    sigset_t block, previous;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &block, &previous);
+    zactor_t *actor = zactor_new (s_sink_actor, (void *) endpoint);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    if (!actor)
+        return NULL;
+    sink_t *self = (sink_t *) zmalloc (sizeof (sink_t));
+    self->actor = actor;
+    char *port = zstr_recv (actor);
+    self->port = port ? atoi (port) : -1;
+    zstr_free (&port);
+    return self;
+}
+
+zsock_t *
+sink_pipe (sink_t *self)
+{
+    return zactor_sock (self->actor);
+}
+
+int
+sink_recv (sink_t *self, sink_event_t *event)
+{
+    int rc = zmq_recv (zsock_resolve (zactor_sock (self->actor)), event, sizeof *event, 0);
+    return rc == (int) sizeof *event ? 0 : -1;
+}
+
+void
+sink_stop (sink_t *self, sink_stats_t *stats)
+{
+    zstr_send (self->actor, "STOP");
+    self->stopped = true;
+    sink_event_t event;
+    while (true) {
+        if (sink_recv (self, &event) == -1)
+            continue;
+        if (event.kind == SINK_EVENT_STOPPED)
+            break;
+        tm_worker_msg_destroy (&event.msg);
+    }
+    if (stats)
+        *stats = event.stats;
+}
+
+void
+sink_destroy (sink_t **self_p)
+{
+    assert (self_p);
+    sink_t *self = *self_p;
+    if (self) {
+        if (!self->stopped)
+            sink_stop (self, NULL);
+        zactor_destroy (&self->actor);
+        free (self);
+        *self_p = NULL;
+    }
+}
+
+int
+sink_port (sink_t *self)
+{
+    return self->port;
+}

@@ -1,0 +1,357 @@
+/*  executor: a bounded ring of (batch, index) items under one mutex, N
+    threads that pop and run them, and one inproc PULL socket where threads
+    report completions as pointers to heap blocks.
+
+    Threads share only the ring (under the mutex) and read-only task memory;
+    reference counts on batches are touched by the main thread alone.
+*/
+#include "executor.h"
+#include "tm_clock.h"
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#define S_BLOCK_MAX 64              //  completions sent together at most
+#define S_BLOCK_MAX_AGE_US 1000     //  a completion waits at most this for company
+#define S_THREAD_LINGER_MS 1000
+
+//  A decoded batch and its references (main thread only).
+typedef struct {
+    tm_task_batch_t *batch;
+    size_t size;
+    size_t refs;                //  tasks not yet released
+    uint8_t *released;          //  per task: released (or purged)
+} s_holder_t;
+
+typedef struct {
+    s_holder_t *holder;
+    size_t index;
+} s_item_t;
+
+struct _executor_t {
+    handler_registry_t *registry;
+    bool allow_exec;
+    pthread_mutex_t lock;
+    pthread_cond_t ready;
+    s_item_t *ring;             //  queued tasks
+    size_t capacity;
+    size_t head;
+    size_t count;
+    bool stopping;
+    atomic_size_t busy;         //  threads running a handler
+    size_t thread_count;
+    pthread_t *threads;
+    zsock_t *completions;       //  PULL, bound to endpoint
+    char endpoint [64];
+    zlist_t *holders;           //  live s_holder_t
+};
+
+//  --- threads ------------------------------------------------------------------
+
+static void
+s_send_block (zsock_t *push, executor_batch_t **block_p)
+{
+    if (*block_p && (*block_p)->count > 0) {
+        zmq_send (zsock_resolve (push), block_p, sizeof *block_p, 0);
+        *block_p = NULL;
+    }
+}
+
+static void
+s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
+{
+    tm_task_batch_get (item.holder->batch, item.index, &done->task);
+    done->holder = item.holder;
+    done->index = item.index;
+    int64_t start_us = tm_clock_now_us ();
+    handler_input_t input = {
+        .payload = done->task.payload,
+        .payload_size = done->task.payload_size,
+        .timeout_ms = done->task.timeout_ms,
+        .deadline_us = done->task.timeout_ms ? start_us + (int64_t) done->task.timeout_ms * 1000 : 0,
+        .allow_exec = self->allow_exec,
+    };
+    done->start_us = tm_clock_wall_us ();
+    handler_registry_run (self->registry, done->task.type, &input, &done->output);
+    done->duration_us = tm_clock_now_us () - start_us;
+}
+
+//  Pops the next item, first sending what is pending if the queue is empty
+//  or the pending block is old. Returns false when the pool stops.
+static bool
+s_next_item (executor_t *self, zsock_t *push, executor_batch_t **block_p,
+             int64_t *first_us, s_item_t *item)
+{
+    pthread_mutex_lock (&self->lock);
+    while (true) {
+        if (self->stopping) {
+            pthread_mutex_unlock (&self->lock);
+            return false;
+        }
+        bool stale = *block_p && tm_clock_now_us () - *first_us > S_BLOCK_MAX_AGE_US;
+        if (*block_p && (self->count == 0 || stale)) {
+            pthread_mutex_unlock (&self->lock);
+            s_send_block (push, block_p);
+            pthread_mutex_lock (&self->lock);
+            continue;
+        }
+        if (self->count > 0)
+            break;
+        pthread_cond_wait (&self->ready, &self->lock);
+    }
+    *item = self->ring [self->head];
+    self->head = (self->head + 1) % self->capacity;
+    self->count--;
+    atomic_fetch_add (&self->busy, 1);
+    pthread_mutex_unlock (&self->lock);
+    return true;
+}
+
+static void *
+s_thread (void *args)
+{
+    executor_t *self = (executor_t *) args;
+    zsock_t *push = zsock_new_push (self->endpoint);
+    assert (push);
+    zsock_set_linger (push, S_THREAD_LINGER_MS);
+    executor_batch_t *block = NULL;
+    int64_t first_us = 0;
+    s_item_t item;
+    while (s_next_item (self, push, &block, &first_us, &item)) {
+        if (!block) {
+            block = (executor_batch_t *) zmalloc (sizeof (executor_batch_t)
+                                                  + S_BLOCK_MAX * sizeof (executor_done_t));
+            first_us = tm_clock_now_us ();
+        }
+        s_run_item (self, item, &block->items [block->count++]);
+        atomic_fetch_sub (&self->busy, 1);
+        if (block->count == S_BLOCK_MAX)
+            s_send_block (push, &block);
+    }
+    s_send_block (push, &block);
+    zsock_destroy (&push);
+    return NULL;
+}
+
+//  --- main thread ----------------------------------------------------------------
+
+executor_t *
+executor_new (handler_registry_t *registry, size_t threads, size_t queue_capacity,
+              bool allow_exec)
+{
+    assert (threads > 0 && queue_capacity > 0);
+    executor_t *self = (executor_t *) zmalloc (sizeof (executor_t));
+    self->registry = registry;
+    self->allow_exec = allow_exec;
+    pthread_mutex_init (&self->lock, NULL);
+    pthread_cond_init (&self->ready, NULL);
+    self->capacity = queue_capacity;
+    self->ring = (s_item_t *) zmalloc (queue_capacity * sizeof (s_item_t));
+    self->holders = zlist_new ();
+    snprintf (self->endpoint, sizeof self->endpoint, "@inproc://executor-%p", (void *) self);
+    self->completions = zsock_new_pull (self->endpoint);
+    assert (self->completions);
+    self->endpoint [0] = '>';
+    //  Threads must not take SIGINT/SIGTERM: only main drains on them.
+    sigset_t block, previous;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &block, &previous);
+    self->thread_count = threads;
+    self->threads = (pthread_t *) zmalloc (threads * sizeof (pthread_t));
+    for (size_t i = 0; i < threads; i++)
+        pthread_create (&self->threads [i], NULL, s_thread, self);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+    return self;
+}
+
+static void
+s_holder_destroy (s_holder_t **holder_p)
+{
+    s_holder_t *holder = *holder_p;
+    tm_task_batch_destroy (&holder->batch);
+    free (holder->released);
+    free (holder);
+    *holder_p = NULL;
+}
+
+static void
+s_release_task (executor_t *self, s_holder_t *holder, size_t index)
+{
+    if (holder->released [index])
+        return;
+    holder->released [index] = 1;
+    if (--holder->refs == 0) {
+        zlist_remove (self->holders, holder);
+        s_holder_destroy (&holder);
+    }
+}
+
+void
+executor_destroy (executor_t **self_p)
+{
+    assert (self_p);
+    executor_t *self = *self_p;
+    if (!self)
+        return;
+    pthread_mutex_lock (&self->lock);
+    self->stopping = true;
+    pthread_cond_broadcast (&self->ready);
+    pthread_mutex_unlock (&self->lock);
+    for (size_t i = 0; i < self->thread_count; i++)
+        pthread_join (self->threads [i], NULL);
+    executor_batch_t *block;
+    while ((block = executor_recv (self)))
+        executor_release (self, &block);
+    for (s_holder_t *holder = (s_holder_t *) zlist_first (self->holders);
+         holder; holder = (s_holder_t *) zlist_next (self->holders))
+        s_holder_destroy (&holder);
+    zlist_destroy (&self->holders);
+    zsock_destroy (&self->completions);
+    pthread_cond_destroy (&self->ready);
+    pthread_mutex_destroy (&self->lock);
+    free (self->threads);
+    free (self->ring);
+    free (self);
+    *self_p = NULL;
+}
+
+zsock_t *
+executor_socket (executor_t *self)
+{
+    return self->completions;
+}
+
+executor_batch_t *
+executor_recv (executor_t *self)
+{
+    executor_batch_t *block = NULL;
+    int rc = zmq_recv (zsock_resolve (self->completions), &block, sizeof block, ZMQ_DONTWAIT);
+    return rc == (int) sizeof block ? block : NULL;
+}
+
+void
+executor_release (executor_t *self, executor_batch_t **block_p)
+{
+    executor_batch_t *block = *block_p;
+    if (!block)
+        return;
+    for (size_t i = 0; i < block->count; i++) {
+        executor_done_t *done = &block->items [i];
+        handler_output_fini (&done->output);
+        s_release_task (self, (s_holder_t *) done->holder, done->index);
+    }
+    free (block);
+    *block_p = NULL;
+}
+
+size_t
+executor_room (executor_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t room = self->capacity - self->count;
+    pthread_mutex_unlock (&self->lock);
+    return room;
+}
+
+int
+executor_submit (executor_t *self, tm_task_batch_t **batch_p)
+{
+    size_t size = tm_task_batch_size (*batch_p);
+    pthread_mutex_lock (&self->lock);
+    if (self->capacity - self->count < size) {
+        pthread_mutex_unlock (&self->lock);
+        return -1;
+    }
+    s_holder_t *holder = (s_holder_t *) zmalloc (sizeof (s_holder_t));
+    holder->batch = *batch_p;
+    holder->size = holder->refs = size;
+    holder->released = (uint8_t *) zmalloc (size);
+    for (size_t i = 0; i < size; i++) {
+        self->ring [(self->head + self->count) % self->capacity] = (s_item_t) { holder, i };
+        self->count++;
+    }
+    pthread_cond_broadcast (&self->ready);
+    pthread_mutex_unlock (&self->lock);
+    zlist_append (self->holders, holder);
+    *batch_p = NULL;
+    return 0;
+}
+
+size_t
+executor_held (executor_t *self)
+{
+    size_t held = 0;
+    for (s_holder_t *holder = (s_holder_t *) zlist_first (self->holders);
+         holder; holder = (s_holder_t *) zlist_next (self->holders))
+        held += holder->refs;
+    return held;
+}
+
+size_t
+executor_threads_busy (executor_t *self)
+{
+    return atomic_load (&self->busy);
+}
+
+size_t
+executor_threads_total (executor_t *self)
+{
+    return self->thread_count;
+}
+
+size_t
+executor_held_seqs (executor_t *self, uint64_t *seqs, size_t max, const char **job_id)
+{
+    size_t count = 0;
+    *job_id = "";
+    for (s_holder_t *holder = (s_holder_t *) zlist_first (self->holders);
+         holder; holder = (s_holder_t *) zlist_next (self->holders))
+        for (size_t i = 0; i < holder->size && count < max; i++)
+            if (!holder->released [i]) {
+                tm_task_t task;
+                tm_task_batch_get (holder->batch, i, &task);
+                seqs [count++] = task.seq;
+                *job_id = task.job_id;
+            }
+    return count;
+}
+
+size_t
+executor_purge_other_jobs (executor_t *self, const char *job_id)
+{
+    size_t purged = 0;
+    pthread_mutex_lock (&self->lock);
+    size_t kept = 0;
+    for (size_t i = 0; i < self->count; i++) {
+        s_item_t item = self->ring [(self->head + i) % self->capacity];
+        tm_task_t task;
+        tm_task_batch_get (item.holder->batch, item.index, &task);
+        if (strcmp (task.job_id, job_id) == 0)
+            self->ring [(self->head + kept++) % self->capacity] = item;
+        else {
+            //  Released after the lock: holders are the main thread's.
+            item.holder->released [item.index] = 2;
+            purged++;
+        }
+    }
+    self->count = kept;
+    pthread_mutex_unlock (&self->lock);
+    if (purged == 0)
+        return 0;
+    zlist_t *holders = zlist_dup (self->holders);
+    for (s_holder_t *holder = (s_holder_t *) zlist_first (holders);
+         holder; holder = (s_holder_t *) zlist_next (holders)) {
+        for (size_t i = 0; i < holder->size; i++)
+            if (holder->released [i] == 2) {
+                holder->released [i] = 0;
+                bool last = holder->refs == 1;
+                s_release_task (self, holder, i);
+                if (last)
+                    break;      //  the holder is gone
+            }
+    }
+    zlist_destroy (&holders);
+    return purged;
+}

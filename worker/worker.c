@@ -1,0 +1,296 @@
+/*  worker: poll loop over control, completions and (when the pool has room)
+    tasks. Drain: disconnect from the tasks endpoint so the master routes no
+    more work here, run what is queued, send every result, then close the
+    results socket with a linger so they leave before the process does.
+*/
+#include "worker.h"
+#include "executor.h"
+#include "tm_clock.h"
+#include "tm_exit.h"
+#include "tm_log.h"
+#include "tm_socket.h"
+
+#define S_RESULTS_LINGER_MS 5000
+#define S_MIN_QUEUE 256         //  the master's largest batch must fit
+
+struct _worker_t {
+    const worker_options_t *options;
+    zsock_t *tasks;
+    zsock_t *results;
+    zsock_t *control;
+    handler_registry_t *registry;
+    executor_t *executor;
+    tm_task_batch_t *pending;       //  read but not yet queued (pool full)
+    tm_result_t *scratch;           //  results of one completion block
+    uint64_t *held;                 //  scratch for heartbeats
+    size_t held_max;
+    char job_id [TM_MAX_JOB_ID_BYTES + 1];  //  the job the master announced
+    uint64_t tasks_done;
+    uint64_t frames_dropped;        //  garbage on tasks or control
+    uint64_t results_lost;          //  result frames that could not be sent
+    tm_log_limiter_t limiter;
+    bool draining;
+    bool drain_requested;           //  DRAIN seen
+    bool job_ended;                 //  JOB_END seen (--once)
+    bool shutdown;                  //  SHUTDOWN seen
+    int64_t drain_deadline_us;
+    int64_t next_heartbeat_us;
+};
+
+worker_t *
+worker_new (const worker_options_t *options)
+{
+    worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
+    self->options = options;
+    self->tasks = tm_socket_tasks_pull (options->tasks);
+    self->results = tm_socket_results_push (options->results);
+    self->control = tm_socket_control_sub (options->control);
+    if (!self->tasks || !self->results || !self->control) {
+        worker_destroy (&self);
+        return NULL;
+    }
+    self->registry = handler_registry_new ();
+    handler_registry_add_builtins (self->registry);
+    size_t queue = options->threads * 2 > S_MIN_QUEUE ? options->threads * 2 : S_MIN_QUEUE;
+    self->executor = executor_new (self->registry, options->threads, queue, options->allow_exec);
+    self->scratch = (tm_result_t *) zmalloc (64 * sizeof (tm_result_t) * 2);
+    self->held_max = queue + S_MIN_QUEUE;
+    self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
+    zsys_info ("worker %s: %zu threads, tasks from %s, results to %s%s", options->id,
+               options->threads, options->tasks, options->results,
+               options->allow_exec ? ", exec allowed" : "");
+    return self;
+}
+
+void
+worker_destroy (worker_t **self_p)
+{
+    assert (self_p);
+    worker_t *self = *self_p;
+    if (!self)
+        return;
+    executor_destroy (&self->executor);
+    handler_registry_destroy (&self->registry);
+    tm_task_batch_destroy (&self->pending);
+    zsock_destroy (&self->tasks);
+    zsock_destroy (&self->control);
+    zsock_destroy (&self->results);
+    free (self->scratch);
+    free (self->held);
+    free (self);
+    *self_p = NULL;
+}
+
+static void
+s_drop (worker_t *self, const char *socket, tm_decode_status_t status, size_t size)
+{
+    self->frames_dropped++;
+    uint64_t suppressed;
+    if (tm_log_limiter_allow (&self->limiter, tm_clock_now_us (), &suppressed))
+        zsys_warning ("worker %s: dropped a %s frame of %zu bytes on %s (%" PRIu64 " more not logged)",
+                      self->options->id, tm_decode_status_name (status), size, socket, suppressed);
+}
+
+//  Receives one frame as a zmq_msg; multi-part messages are dropped whole.
+//  Returns 0 with *part initialised and filled, or -1 (nothing to close).
+static int
+s_recv_single (worker_t *self, zsock_t *sock, const char *name, zmq_msg_t *part)
+{
+    zmq_msg_init (part);
+    if (zmq_msg_recv (part, zsock_resolve (sock), ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (part);
+        return -1;
+    }
+    if (!zmq_msg_more (part))
+        return 0;
+    while (zmq_msg_more (part))
+        zmq_msg_recv (part, zsock_resolve (sock), 0);
+    s_drop (self, name, TM_DECODE_MALFORMED, zmq_msg_size (part));
+    zmq_msg_close (part);
+    return -1;
+}
+
+static void
+s_read_tasks (worker_t *self)
+{
+    zmq_msg_t part;
+    if (s_recv_single (self, self->tasks, "tasks", &part) == -1)
+        return;
+    tm_decode_status_t status = tm_codec_decode_tasks (zmq_msg_data (&part), zmq_msg_size (&part),
+                                                       &self->pending);
+    if (status != TM_DECODE_OK)
+        s_drop (self, "tasks", status, zmq_msg_size (&part));
+    zmq_msg_close (&part);
+    if (!self->pending)
+        return;
+    //  Tasks come only from the current master: its job is the current job,
+    //  even if its JOB_START was missed (PUB/SUB drops before subscribing).
+    tm_task_t first;
+    tm_task_batch_get (self->pending, 0, &first);
+    if (strcmp (first.job_id, self->job_id) != 0)
+        snprintf (self->job_id, sizeof self->job_id, "%s", first.job_id);
+    executor_submit (self->executor, &self->pending);
+}
+
+static void
+s_read_control (worker_t *self)
+{
+    zmq_msg_t part;
+    if (s_recv_single (self, self->control, "control", &part) == -1)
+        return;
+    tm_control_kind_t kind;
+    char job_id [TM_MAX_JOB_ID_BYTES + 1];
+    tm_decode_status_t status = tm_codec_decode_control (zmq_msg_data (&part), zmq_msg_size (&part),
+                                                         &kind, job_id, sizeof job_id);
+    if (status != TM_DECODE_OK)
+        s_drop (self, "control", status, zmq_msg_size (&part));
+    zmq_msg_close (&part);
+    if (status != TM_DECODE_OK)
+        return;
+    if (kind == TM_CONTROL_JOB_START && strcmp (job_id, self->job_id) != 0) {
+        //  A new master run: tasks queued for an earlier one are orphans.
+        size_t purged = executor_purge_other_jobs (self->executor, job_id);
+        zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
+                   purged ? " (dropped tasks of an earlier job)" : "");
+        snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
+    }
+    else
+    if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id))
+        self->job_ended = true;
+    else
+    if (kind == TM_CONTROL_DRAIN)
+        self->drain_requested = true;
+    else
+    if (kind == TM_CONTROL_SHUTDOWN)
+        self->shutdown = true;
+}
+
+static void
+s_send_completions (worker_t *self)
+{
+    executor_batch_t *block;
+    while ((block = executor_recv (self->executor))) {
+        for (size_t i = 0; i < block->count; i++) {
+            executor_done_t *done = &block->items [i];
+            self->scratch [i] = (tm_result_t) {
+                .job_id = done->task.job_id, .seq = done->task.seq, .id = done->task.id,
+                .attempt = done->task.attempt, .status = done->output.status,
+                .output = done->output.output, .output_size = done->output.output_size,
+                .error = done->output.error, .worker_id = self->options->id,
+                .start_us = done->start_us, .duration_us = done->duration_us,
+                .exit_code = done->output.exit_code
+            };
+        }
+        zframe_t *frame = tm_codec_encode_results (self->scratch, block->count);
+        if (zmq_send (zsock_resolve (self->results), zframe_data (frame), zframe_size (frame), 0) == -1) {
+            //  The master's lease table re-sends these tasks.
+            self->results_lost += block->count;
+            zsys_warning ("worker %s: could not send %zu results: %s", self->options->id,
+                          block->count, zmq_strerror (zmq_errno ()));
+        }
+        self->tasks_done += block->count;
+        zframe_destroy (&frame);
+        executor_release (self->executor, &block);
+    }
+}
+
+static void
+s_send_heartbeat (worker_t *self, int64_t now_us)
+{
+    self->next_heartbeat_us = now_us + (int64_t) self->options->heartbeat_ms * 1000;
+    const char *job_id;
+    size_t held = executor_held_seqs (self->executor, self->held, self->held_max, &job_id);
+    tm_heartbeat_t heartbeat = {
+        .worker_id = self->options->id, .host = self->options->host,
+        .pid = (uint32_t) getpid (),
+        .threads_busy = (uint32_t) executor_threads_busy (self->executor),
+        .threads_total = (uint32_t) executor_threads_total (self->executor),
+        .tasks_done = self->tasks_done, .held_seqs = self->held, .held_count = held,
+        .job_id = job_id, .draining = self->draining
+    };
+    zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
+    zmq_send (zsock_resolve (self->results), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
+    zframe_destroy (&frame);
+}
+
+static void
+s_start_drain (worker_t *self, int64_t now_us)
+{
+    self->draining = true;
+    self->drain_deadline_us = now_us + (int64_t) self->options->drain_timeout_ms * 1000;
+    //  The master stops routing tasks here once the connection is gone.
+    zsock_disconnect (self->tasks, "%s", self->options->tasks);
+    zsys_info ("worker %s: draining %zu tasks", self->options->id, executor_held (self->executor));
+    s_send_heartbeat (self, now_us);
+}
+
+//  Returns an exit status when the loop should end, or -1 to go on.
+static int
+s_check_stop (worker_t *self, int64_t now_us, int signals)
+{
+    if (signals >= 2 || self->shutdown)
+        return TM_EXIT_RUNTIME;
+    bool drain = signals == 1 || self->drain_requested
+              || (self->options->once && self->job_ended);
+    if (drain && !self->draining)
+        s_start_drain (self, now_us);
+    if (!self->draining)
+        return -1;
+    bool idle = executor_held (self->executor) == 0 && !self->pending
+             && !(zsock_events (self->tasks) & ZMQ_POLLIN);
+    if (idle)
+        return TM_EXIT_OK;
+    if (now_us >= self->drain_deadline_us) {
+        zsys_warning ("worker %s: drain timeout with %zu tasks held", self->options->id,
+                      executor_held (self->executor));
+        return TM_EXIT_RUNTIME;
+    }
+    return -1;
+}
+
+static void
+s_poll_once (worker_t *self, int64_t now_us)
+{
+    if (self->pending)
+        executor_submit (self->executor, &self->pending);
+    bool take = !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2;
+    zmq_pollitem_t items [3] = {
+        { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
+    };
+    long timeout_ms = (long) ((self->next_heartbeat_us - now_us) / 1000);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (timeout_ms > 100)
+        timeout_ms = 100;   //  signals and drain are checked at least this often
+    if (zmq_poll (items, take ? 3 : 2, timeout_ms) == -1)
+        return;
+    if (items [1].revents & ZMQ_POLLIN)
+        s_send_completions (self);
+    if (items [0].revents & ZMQ_POLLIN)
+        s_read_control (self);
+    if (take && items [2].revents & ZMQ_POLLIN)
+        for (int i = 0; i < 8 && !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2; i++)
+            s_read_tasks (self);
+}
+
+int
+worker_run (worker_t *self, const volatile sig_atomic_t *signals)
+{
+    int exit_status;
+    while (true) {
+        int64_t now_us = tm_clock_now_us ();
+        exit_status = s_check_stop (self, now_us, *signals);
+        if (exit_status != -1)
+            break;
+        if (now_us >= self->next_heartbeat_us)
+            s_send_heartbeat (self, now_us);
+        s_poll_once (self, now_us);
+    }
+    s_send_completions (self);
+    zsock_set_linger (self->results, exit_status == TM_EXIT_OK ? S_RESULTS_LINGER_MS : 0);
+    zsys_info ("worker %s: stopping (%" PRIu64 " tasks done, %" PRIu64 " frames dropped)",
+               self->options->id, self->tasks_done, self->frames_dropped);
+    return exit_status;
+}

@@ -1,0 +1,141 @@
+/*  worker_options: getopt_long over the documented options. */
+#include "worker_options.h"
+#include "tm_exit.h"
+#include <czmq.h>
+#include <getopt.h>
+#include <unistd.h>
+
+static const char *s_usage =
+"Usage: taskmill-worker HOST [options]\n"
+"Connects to the taskmill master on HOST, runs the tasks it sends and sends\n"
+"back their results. Stays up across jobs and master restarts. SIGTERM\n"
+"drains (finish what is queued and running, send it, exit 0); a second\n"
+"SIGTERM exits at once (status 3).\n"
+"\n"
+"  HOST                 the master's host name or address\n"
+"  --tasks EP           tasks endpoint (default tcp://HOST:5557)\n"
+"  --results EP         results endpoint (default tcp://HOST:5558)\n"
+"  --control EP         control endpoint (default tcp://HOST:5559)\n"
+"  --threads N          executor threads (default: number of cores)\n"
+"  --allow-exec         allow exec tasks (shell commands); refused otherwise\n"
+"  --id NAME            worker id in results (default HOST/PID of this host)\n"
+"  --once               exit after the first job ends\n"
+"  --heartbeat MS       heartbeat interval (default 1000)\n"
+"  --drain-timeout MS   longest a drain may take before exiting (default 60000)\n"
+"  --verbose            debug logging\n"
+"  --help               this text\n";
+
+enum {
+    OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
+    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_VERBOSE, OPT_HELP
+};
+
+static const struct option s_options [] = {
+    { "tasks", required_argument, NULL, OPT_TASKS },
+    { "results", required_argument, NULL, OPT_RESULTS },
+    { "control", required_argument, NULL, OPT_CONTROL },
+    { "threads", required_argument, NULL, OPT_THREADS },
+    { "allow-exec", no_argument, NULL, OPT_ALLOW_EXEC },
+    { "id", required_argument, NULL, OPT_ID },
+    { "once", no_argument, NULL, OPT_ONCE },
+    { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
+    { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "verbose", no_argument, NULL, OPT_VERBOSE },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 }
+};
+
+static int
+s_usage_error (const char *what, const char *value)
+{
+    fprintf (stderr, "taskmill-worker: %s '%s'\nTry 'taskmill-worker --help'.\n", what, value);
+    return TM_EXIT_USAGE;
+}
+
+static int
+s_copy_endpoint (char *target, const char *text)
+{
+    if (!tm_endpoint_valid (text))
+        return s_usage_error ("bad endpoint", text);
+    snprintf (target, TM_ENDPOINT_MAX, "%s", text);
+    return 0;
+}
+
+static int
+s_apply (worker_options_t *options, int option, const char *arg)
+{
+    long long value;
+    switch (option) {
+        case OPT_TASKS: return s_copy_endpoint (options->tasks, arg);
+        case OPT_RESULTS: return s_copy_endpoint (options->results, arg);
+        case OPT_CONTROL: return s_copy_endpoint (options->control, arg);
+        case OPT_THREADS:
+            if (tm_parse_int (arg, 1, WORKER_MAX_THREADS, &value))
+                return s_usage_error ("--threads wants 1 to 1024, not", arg);
+            options->threads = (size_t) value;
+            return 0;
+        case OPT_ALLOW_EXEC: options->allow_exec = true; return 0;
+        case OPT_ID:
+            if (!*arg || strlen (arg) > TM_MAX_WORKER_ID_BYTES)
+                return s_usage_error ("--id wants 1 to 256 bytes, not", arg);
+            snprintf (options->id, sizeof options->id, "%s", arg);
+            return 0;
+        case OPT_ONCE: options->once = true; return 0;
+        case OPT_HEARTBEAT:
+            if (tm_parse_int (arg, 10, 3600000, &value))
+                return s_usage_error ("--heartbeat wants 10 to 3600000 ms, not", arg);
+            options->heartbeat_ms = (uint32_t) value;
+            return 0;
+        case OPT_DRAIN_TIMEOUT:
+            if (tm_parse_int (arg, 0, 86400000, &value))
+                return s_usage_error ("--drain-timeout wants 0 to 86400000 ms, not", arg);
+            options->drain_timeout_ms = (uint32_t) value;
+            return 0;
+        case OPT_VERBOSE: options->verbose = true; return 0;
+        case OPT_HELP:
+            fputs (s_usage, stdout);
+            return TM_EXIT_HELP_SHOWN;
+    }
+    fprintf (stderr, "Try 'taskmill-worker --help'.\n");
+    return TM_EXIT_USAGE;
+}
+
+//  Fills the endpoints not given from HOST, and the default id.
+static int
+s_complete (worker_options_t *options, const char *host)
+{
+    if ((!*options->tasks && tm_endpoint_format (options->tasks, TM_ENDPOINT_MAX, host, TM_PORT_TASKS))
+    ||  (!*options->results && tm_endpoint_format (options->results, TM_ENDPOINT_MAX, host, TM_PORT_RESULTS))
+    ||  (!*options->control && tm_endpoint_format (options->control, TM_ENDPOINT_MAX, host, TM_PORT_CONTROL)))
+        return s_usage_error ("bad master host", host);
+    if (gethostname (options->host, sizeof options->host - 1) != 0)
+        snprintf (options->host, sizeof options->host, "unknown");
+    if (!*options->id)
+        snprintf (options->id, sizeof options->id, "%.200s/%d", options->host, (int) getpid ());
+    if (!options->threads) {
+        long cores = sysconf (_SC_NPROCESSORS_ONLN);
+        options->threads = cores > 0 ? (size_t) cores : 1;
+    }
+    return 0;
+}
+
+int
+worker_options_parse (worker_options_t *options, int argc, char *argv [])
+{
+    memset (options, 0, sizeof *options);
+    options->heartbeat_ms = WORKER_DEFAULT_HEARTBEAT_MS;
+    options->drain_timeout_ms = WORKER_DEFAULT_DRAIN_TIMEOUT_MS;
+    optind = 1;
+    int option;
+    while ((option = getopt_long (argc, argv, "", s_options, NULL)) != -1) {
+        int rc = s_apply (options, option, optarg);
+        if (rc != 0)
+            return rc;
+    }
+    if (optind != argc - 1) {
+        fprintf (stderr, "taskmill-worker: give exactly one HOST (the master)\n"
+                         "Try 'taskmill-worker --help'.\n");
+        return TM_EXIT_USAGE;
+    }
+    return s_complete (options, argv [optind]) ? TM_EXIT_USAGE : TM_EXIT_OK;
+}

@@ -1,0 +1,37 @@
+/*  master_options: the master's command line (DESIGN.md, "Command line"),
+    parsed and checked before any socket exists.
+*/
+#ifndef MASTER_OPTIONS_H_INCLUDED
+#define MASTER_OPTIONS_H_INCLUDED
+
+#include "job_reader.h"
+#include "tm_endpoint.h"
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MASTER_DEFAULT_WINDOW 20000
+#define MASTER_DEFAULT_TIMEOUT_MS 60000
+#define MASTER_DEFAULT_RETRIES 2
+#define MASTER_DEFAULT_LEASE_GRACE_MS 5000
+
+typedef struct {
+    const char *job_path;           //  JOB or "-"; NULL with --generate
+    const char *out_path;           //  --out; NULL: stdout
+    const char *summary_path;       //  --summary; NULL: none
+    job_reader_config_t job;        //  format, defaults, generation
+    uint32_t window;                //  --window: most tasks in flight
+    uint32_t min_workers;           //  --min-workers: wait for this many before sending
+    uint32_t lease_grace_ms;        //  --lease-grace: added to a task's timeout
+    char bind_tasks [TM_ENDPOINT_MAX];
+    char bind_results [TM_ENDPOINT_MAX];
+    char bind_control [TM_ENDPOINT_MAX];
+    char bind_admin [TM_ENDPOINT_MAX];
+    bool quiet;                     //  --quiet: no progress line, no human summary
+    bool verbose;                   //  --verbose: debug logs
+} master_options_t;
+
+//  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN (usage
+//  printed to stdout) or TM_EXIT_USAGE (message printed to stderr).
+int master_options_parse (master_options_t *options, int argc, char *argv []);
+
+#endif

@@ -1,0 +1,1083 @@
+"""Shared helpers for the process-level integration tests of taskmill.
+
+Each tests/process/test_*.py is a standalone script run by ctest as
+
+    python3 tests/process/test_X.py --master PATH/taskmill-master --worker PATH/taskmill-worker
+
+It starts the real binaries on loopback TCP (explicit free ports, never the
+defaults), prints one line per test ("ok - name", "not ok - name: reason",
+or "ok - name # SKIP reason") and ends with the line "N passed, M failed";
+the exit status is 0 only if nothing failed.
+
+Rules the helpers enforce:
+- no bare sleeps: wait_for() polls a predicate until a deadline and fails
+  with a message saying what it waited for;
+- every process is started in its own session (process group), with its
+  stdout and stderr in files of the test's temp dir, and is stopped and reaped
+  when its test ends (pass or fail), at interpreter exit, and by the kernel if
+  this script dies (PR_SET_PDEATHSIG);
+- a process whose stderr holds "dangling" (czmq's leaked-socket warning) or
+  a sanitizer report fails its test; the stderr of every process of a failed
+  test is printed (as "# " comment lines).
+
+Only the standard library is used.
+"""
+
+import argparse
+import atexit
+import base64
+import collections
+import ctypes
+import json
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+sys.dont_write_bytecode = True
+
+HOST = "127.0.0.1"
+
+#  Lines in a process's stderr that fail the test that ran it.
+BAD_STDERR = [
+    (re.compile(r"dangling", re.I), "czmq reports dangling (leaked) sockets"),
+    (re.compile(r"ERROR: AddressSanitizer"), "AddressSanitizer report"),
+    (re.compile(r"ERROR: LeakSanitizer"), "LeakSanitizer report"),
+    (re.compile(r"runtime error:"), "UndefinedBehaviorSanitizer report"),
+    (re.compile(r"WARNING: ThreadSanitizer"), "ThreadSanitizer report"),
+]
+
+#  Whole-script safety net: the ctest timeout is 240 s; stop well before so
+#  that everything is torn down cleanly and the output says why.
+SCRIPT_DEADLINE_S = 200
+
+
+class TestFailure(Exception):
+    """An assertion of a test failed; the message says what and why."""
+
+
+class TestSkip(Exception):
+    """The test cannot run here (e.g. an optional module is missing)."""
+
+
+def fail(message):
+    raise TestFailure(message)
+
+
+def check(condition, message):
+    if not condition:
+        raise TestFailure(message)
+
+
+def check_eq(actual, expected, what):
+    if actual != expected:
+        raise TestFailure("%s: expected %s, got %s" % (what, short(expected), short(actual)))
+
+
+def short(value, limit=300):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "...(%d chars)" % len(text)
+
+
+# --------------------------------------------------------------------------
+#  Time
+
+_time_scale = float(os.environ.get("TASKMILL_TEST_TIME_SCALE", "0") or 0)
+
+
+def time_scale():
+    """Factor for deadlines that depend on the speed of the binaries (1 for a
+    normal build, 3 for a sanitizer build; TASKMILL_TEST_TIME_SCALE overrides)."""
+    return _time_scale or 1.0
+
+
+def scaled(seconds):
+    return seconds * time_scale()
+
+
+def _detect_time_scale(binaries):
+    global _time_scale
+    if _time_scale:
+        return
+    _time_scale = 1.0
+    for path in binaries:
+        try:
+            with open(path, "rb") as f:
+                data = f.read()
+        except OSError:
+            continue
+        if b"__asan_init" in data or b"__tsan_init" in data or b"__ubsan_handle" in data:
+            _time_scale = 3.0
+
+
+def wait_for(predicate, timeout, what, interval=0.03):
+    """Polls predicate() every `interval` seconds until it returns something
+    true (which is returned) or `timeout` seconds pass (TestFailure naming
+    `what`). Exceptions from predicate propagate."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            fail("timed out after %.1f s waiting for %s" % (timeout, what))
+        time.sleep(interval)
+
+
+def eventually(predicate, timeout, interval=0.03):
+    """Like wait_for but returns False at the deadline instead of failing
+    (for observations that are reported, not asserted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def holds_for(predicate, duration, interval=0.03):
+    """True if predicate() stays true for `duration` seconds (checked every
+    `interval`); False as soon as it is false. For asserting that something
+    does NOT happen within a window (e.g. a draining worker does not exit)."""
+    deadline = time.monotonic() + duration
+    while True:
+        if not predicate():
+            return False
+        if time.monotonic() >= deadline:
+            return True
+        time.sleep(interval)
+
+
+# --------------------------------------------------------------------------
+#  Ports
+
+_handed_out = set()
+
+
+def _port_range():
+    """Ports below the kernel's ephemeral range: never picked as the source
+    port of an outgoing connection, so a port we chose cannot be taken by a
+    worker's reconnect attempt before the master binds it."""
+    low = 32768
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            low = int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        pass
+    if low > 12000:
+        return 10000, low - 1
+    return 61000, 65000   # odd local config: above the range
+
+
+def _port_free(port):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((HOST, port))
+        s.listen(1)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def free_ports(count):
+    low, high = _port_range()
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    ports = []
+    for _ in range(10000):
+        if len(ports) == count:
+            return ports
+        port = rng.randint(low, high)
+        if port in _handed_out or not _port_free(port):
+            continue
+        _handed_out.add(port)
+        ports.append(port)
+    fail("could not find %d free TCP ports on %s" % (count, HOST))
+
+
+class Ports:
+    """The four master endpoints of one cluster."""
+
+    def __init__(self):
+        self.tasks, self.results, self.control, self.admin = free_ports(4)
+
+    @staticmethod
+    def ep(port):
+        return "tcp://%s:%d" % (HOST, port)
+
+    def master_args(self):
+        return ["--bind-tasks", self.ep(self.tasks), "--bind-results", self.ep(self.results),
+                "--bind-control", self.ep(self.control), "--bind-admin", self.ep(self.admin)]
+
+    def worker_args(self):
+        return [HOST, "--tasks", self.ep(self.tasks), "--results", self.ep(self.results),
+                "--control", self.ep(self.control)]
+
+    def __repr__(self):
+        return "Ports(tasks=%d, results=%d, control=%d, admin=%d)" % (
+            self.tasks, self.results, self.control, self.admin)
+
+
+# --------------------------------------------------------------------------
+#  /proc helpers: who is connected to what
+
+def _proc_net_tcp():
+    """Rows of /proc/net/tcp as dicts: local/remote (ip, port), state (int),
+    tx_queue, rx_queue, inode."""
+    rows = []
+    try:
+        with open("/proc/net/tcp") as f:
+            lines = f.read().splitlines()[1:]
+    except OSError:
+        return rows
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 10:
+            continue
+
+        def addr(text):
+            ip, port = text.split(":")
+            return socket.inet_ntoa(bytes.fromhex(ip)[::-1]), int(port, 16)
+        tx, rx = fields[4].split(":")
+        rows.append({"local": addr(fields[1]), "remote": addr(fields[2]),
+                     "state": int(fields[3], 16), "tx_queue": int(tx, 16),
+                     "rx_queue": int(rx, 16), "inode": int(fields[9])})
+    return rows
+
+
+TCP_ESTABLISHED = 1
+TCP_LISTEN = 10
+
+
+def _socket_inodes(pid):
+    inodes = set()
+    try:
+        for fd in os.listdir("/proc/%d/fd" % pid):
+            try:
+                target = os.readlink("/proc/%d/fd/%s" % (pid, fd))
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(int(target[8:-1]))
+    except OSError:
+        pass
+    return inodes
+
+
+def connected_pids(port, pids):
+    """The subset of pids that hold an ESTABLISHED TCP connection to
+    127.0.0.1:port."""
+    inodes = {r["inode"] for r in _proc_net_tcp()
+              if r["state"] == TCP_ESTABLISHED and r["remote"] == (HOST, port)}
+    return {pid for pid in pids if _socket_inodes(pid) & inodes}
+
+
+def is_listening(port):
+    return any(r["state"] == TCP_LISTEN and r["local"][1] == port
+               and r["local"][0] in (HOST, "0.0.0.0") for r in _proc_net_tcp())
+
+
+def socket_queues(sock):
+    """(tx_queue, rx_queue) of our end of a connected socket, and of the peer
+    end, from /proc/net/tcp: ((tx, rx), (peer_tx, peer_rx))."""
+    local = sock.getsockname()
+    remote = sock.getpeername()
+    ours = theirs = (None, None)
+    for r in _proc_net_tcp():
+        if r["local"] == local and r["remote"] == remote:
+            ours = (r["tx_queue"], r["rx_queue"])
+        elif r["local"] == remote and r["remote"] == local:
+            theirs = (r["tx_queue"], r["rx_queue"])
+    return ours, theirs
+
+
+def child_pids(pid):
+    """Direct children of pid (any thread)."""
+    children = set()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            try:
+                with open("/proc/%d/task/%s/children" % (pid, tid)) as f:
+                    children.update(int(c) for c in f.read().split())
+            except OSError:
+                pass
+    except OSError:
+        pass
+    if children:
+        return children
+    #  Fallback when /proc/PID/task/TID/children is unavailable.
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid:
+            children.add(int(entry))
+    return children
+
+
+def pid_alive(pid):
+    """True if pid exists and is not a zombie."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            stat = f.read()
+        return stat[stat.rindex(")") + 2] != "Z"
+    except (OSError, ValueError, IndexError):
+        return False
+
+
+def wait_for_connect_attempts(port, pids, timeout):
+    """Listens on 127.0.0.1:port itself (before any master binds it) until
+    every pid in pids has connected to it, then resets those connections and
+    closes the listener. Proves the processes are up and dialling that port."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind((HOST, port))
+    listener.listen(64)
+    listener.setblocking(False)
+    accepted = []
+    seen = set()
+    try:
+        def all_seen():
+            while True:
+                try:
+                    conn, _ = listener.accept()
+                except BlockingIOError:
+                    break
+                accepted.append(conn)
+            seen.update(connected_pids(port, set(pids) - seen))
+            return seen >= set(pids)
+        wait_for(all_seen, timeout, "processes %s to dial port %d (seen: %s)"
+                 % (sorted(pids), port, sorted(seen)))
+    finally:
+        for conn in accepted:
+            _reset_close(conn)
+        listener.close()
+
+
+def _reset_close(sock):
+    """Closes with RST (SO_LINGER 0) so that no TIME_WAIT is left on our side."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    sock.close()
+
+
+# --------------------------------------------------------------------------
+#  Processes
+
+_all_procs = []
+_libc = None
+
+
+def _pdeathsig():
+    """preexec_fn: have the kernel SIGKILL the child if this script dies."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(None, use_errno=True)
+        _libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+class Proc:
+    """One started binary: its own process group, stdout/stderr in files."""
+
+    def __init__(self, name, argv, workdir, stdin_data=None, env=None):
+        self.name = name
+        self.argv = [str(a) for a in argv]
+        self.stdout_path = os.path.join(workdir, name + ".stdout")
+        self.stderr_path = os.path.join(workdir, name + ".stderr")
+        self.rc = None
+        self.signals_sent = []
+        out = open(self.stdout_path, "wb")
+        err = open(self.stderr_path, "wb")
+        try:
+            self.popen = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+                stdout=out, stderr=err, cwd=workdir, start_new_session=True,
+                preexec_fn=_pdeathsig, env=env)
+        finally:
+            out.close()
+            err.close()
+        self.pid = self.popen.pid
+        _all_procs.append(self)
+        if stdin_data is not None:
+            try:
+                self.popen.stdin.write(stdin_data)
+            except BrokenPipeError:
+                pass
+            finally:
+                try:
+                    self.popen.stdin.close()
+                except BrokenPipeError:
+                    pass
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def poll(self):
+        self.rc = self.popen.poll()
+        return self.rc
+
+    def signal(self, sig):
+        self.signals_sent.append(sig)
+        self.popen.send_signal(sig)
+
+    def wait_exit(self, timeout, what=None):
+        """Waits up to timeout seconds; returns the exit status (negative:
+        killed by that signal). Fails the test if it is still running."""
+        try:
+            self.rc = self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            fail("%s did not exit within %.1f s" % (what or self.name, timeout))
+        return self.rc
+
+    def exited_within(self, timeout):
+        """Like wait_exit but returns None instead of failing."""
+        try:
+            self.rc = self.popen.wait(timeout=timeout)
+            return self.rc
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stdout(self):
+        return _read_text(self.stdout_path)
+
+    def stdout_bytes(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read()
+
+    def stderr(self):
+        return _read_text(self.stderr_path)
+
+    def stop(self, grace=5.0):
+        """Stops the process group: SIGTERM, then a second SIGTERM, then
+        SIGKILL; always reaps. Returns the exit status."""
+        if self.popen.poll() is None:
+            for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+                try:
+                    os.killpg(self.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                try:
+                    self.popen.wait(timeout=wait)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        self.kill_group()
+        try:
+            self.rc = self.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        return self.rc
+
+    def kill_group(self):
+        """SIGKILL whatever is left in the process group (e.g. exec children)."""
+        try:
+            os.killpg(self.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+    def bad_stderr(self):
+        """Descriptions of the forbidden lines in stderr."""
+        problems = []
+        for line in self.stderr().splitlines():
+            for pattern, what in BAD_STDERR:
+                if pattern.search(line):
+                    problems.append("%s: %s" % (what, line.strip()[:200]))
+        return problems
+
+    def describe(self):
+        return "%s (pid %d): %s" % (self.name, self.pid, " ".join(self.argv))
+
+
+def stop_all(procs, grace=3.0):
+    """Stops several processes at once (in parallel, so that a worker
+    lingering to deliver results to a master that is gone costs its grace
+    once, not once per worker): SIGTERM (drain), after `grace` s a second
+    SIGTERM (exit at once), after 2 s more SIGKILL; kills what is left of
+    each process group and reaps."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGTERM, 2.0), (signal.SIGKILL, 5.0)):
+        alive = [p for p in procs if p.popen.poll() is None]
+        if not alive:
+            break
+        for p in alive:
+            try:
+                os.killpg(p.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        deadline = time.monotonic() + wait
+        for p in alive:
+            try:
+                p.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
+    for p in procs:
+        p.kill_group()
+        try:
+            p.rc = p.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+def _read_text(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _kill_everything():
+    for p in _all_procs:
+        if p.popen.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        p.kill_group()
+        try:
+            p.popen.wait(timeout=5)
+        except Exception:
+            pass
+
+
+atexit.register(_kill_everything)
+
+
+# --------------------------------------------------------------------------
+#  Per-test environment
+
+class Env:
+    """What one test function gets: a temp dir, the binaries, process
+    starters; everything it starts is stopped when the test ends."""
+
+    def __init__(self, master_bin, worker_bin, name):
+        self.master_bin = master_bin
+        self.worker_bin = worker_bin
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix="taskmill-%s-" % name)
+        self.procs = []
+        self.stray_pids = set()
+        self.notes = []
+        self._counter = collections.Counter()
+
+    def path(self, name):
+        return os.path.join(self.tmp, name)
+
+    def note(self, text):
+        """A line printed (as a comment) whatever the outcome."""
+        self.notes.append(text)
+
+    def _proc_name(self, base):
+        self._counter[base] += 1
+        n = self._counter[base]
+        return base if n == 1 else "%s-%d" % (base, n)
+
+    def start(self, base, argv, stdin_data=None):
+        p = Proc(self._proc_name(base), argv, self.tmp, stdin_data=stdin_data)
+        self.procs.append(p)
+        return p
+
+    def start_master(self, ports, job=None, out=None, summary=None, extra=(), name="master",
+                     stdin_data=None):
+        argv = [self.master_bin]
+        if job is not None:
+            argv.append(job)
+        if out is not None:
+            argv += ["--out", out]
+        if summary is not None:
+            argv += ["--summary", summary]
+        if ports is not None:
+            argv += ports.master_args()
+        argv += list(extra)
+        return self.start(name, argv, stdin_data=stdin_data)
+
+    def start_worker(self, ports, extra=(), threads=2, name="worker"):
+        argv = [self.worker_bin] + ports.worker_args()
+        if threads is not None:
+            argv += ["--threads", str(threads)]
+        argv += list(extra)
+        return self.start(name, argv)
+
+    def run(self, base, argv, timeout, stdin_data=None):
+        """Starts a process and waits for it to exit; returns the Proc."""
+        p = self.start(base, argv, stdin_data=stdin_data)
+        p.wait_exit(timeout)
+        return p
+
+    def write_job(self, name, tasks):
+        """Writes a job file: each task is a dict (one JSON line) or a str
+        (written as is, for malformed lines)."""
+        path = self.path(name)
+        with open(path, "w", encoding="utf-8") as f:
+            for t in tasks:
+                f.write(t if isinstance(t, str) else json.dumps(t, ensure_ascii=False))
+                f.write("\n")
+        return path
+
+    def kill_at_cleanup(self, pids):
+        """Processes not started by us (e.g. a worker's exec children, which
+        may live in their own process groups) to kill when the test ends."""
+        self.stray_pids.update(pids)
+
+    def cleanup(self):
+        """Stops every process (workers first: they may still be draining)
+        and returns the forbidden stderr lines found."""
+        problems = []
+        stop_all(self.procs)
+        for pid in self.stray_pids:
+            if pid_alive(pid):
+                try:
+                    if os.getpgid(pid) == pid:
+                        os.killpg(pid, signal.SIGKILL)
+                    else:
+                        os.kill(pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for p in self.procs:
+            for problem in p.bad_stderr():
+                problems.append("%s: %s" % (p.name, problem))
+        return problems
+
+    def diagnostics(self, tail_lines=40):
+        lines = []
+        for p in self.procs:
+            lines.append("--- %s, exit status %s" % (p.describe(), p.popen.returncode))
+            err = p.stderr().splitlines()
+            if len(err) > tail_lines:
+                lines.append("    (%d earlier stderr lines not shown)" % (len(err) - tail_lines))
+            for l in err[-tail_lines:]:
+                lines.append("    " + l)
+        return lines
+
+    def remove(self):
+        import shutil
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+#  Results and summary
+
+def read_results_text(text, source):
+    results = []
+    #  split on "\n" only: str.splitlines() would also split at U+2028 etc.,
+    #  which may legitimately appear unescaped inside JSON strings.
+    for n, line in enumerate(text.split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            r = json.loads(line)
+        except ValueError as e:
+            fail("%s line %d is not JSON (%s): %s" % (source, n, e, short(line)))
+        if not isinstance(r, dict):
+            fail("%s line %d is not a JSON object: %s" % (source, n, short(line)))
+        results.append(r)
+    return results
+
+
+def read_results(path):
+    check(os.path.exists(path), "results file %s was not written" % path)
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        fail("results file %s is not valid UTF-8: %s" % (path, e))
+    return read_results_text(text, "results file")
+
+
+def count_lines(path):
+    try:
+        with open(path, "rb") as f:
+            return sum(1 for line in f if line.endswith(b"\n"))
+    except OSError:
+        return 0
+
+
+def complete_lines(path):
+    """The complete (newline-terminated) lines of a file being written."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return []
+    lines = data.split(b"\n")[:-1]
+    out = []
+    for line in lines:
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            pass
+    return out
+
+
+def check_exactly_once(results, n):
+    """Every seq 1..n exactly once, nothing else; returns {seq: result}."""
+    by_seq = {}
+    dups = []
+    bad = []
+    for r in results:
+        seq = r.get("seq")
+        if not isinstance(seq, int) or isinstance(seq, bool):
+            bad.append(r)
+            continue
+        if seq in by_seq:
+            dups.append(seq)
+        by_seq[seq] = r
+    check(not bad, "%d results without an integer seq, e.g. %s" % (len(bad), short(bad[:2])))
+    check(not dups, "%d seqs appear more than once, e.g. %s" % (len(dups), sorted(dups)[:10]))
+    missing = [s for s in range(1, n + 1) if s not in by_seq]
+    extra = sorted(s for s in by_seq if not 1 <= s <= n)
+    check(not missing, "%d of %d seqs missing from results, e.g. %s" % (len(missing), n, missing[:10]))
+    check(not extra, "results hold seqs outside 1..%d: %s" % (n, extra[:10]))
+    check_eq(len(results), n, "number of result lines")
+    return by_seq
+
+
+def check_result_shape(r):
+    """Field types and the output/output_b64/error rules of one result line."""
+    for key, types in (("seq", int), ("id", str), ("type", str), ("status", str),
+                       ("attempts", int), ("worker", str), ("duration_us", int)):
+        check(key in r, "result lacks %r: %s" % (key, short(r)))
+        check(isinstance(r[key], types) and not isinstance(r[key], bool),
+              "result field %r has the wrong type: %s" % (key, short(r)))
+    check(r["status"] in ("ok", "failed", "timeout", "no_handler", "rejected"),
+          "unknown status %r in %s" % (r["status"], short(r)))
+    check(r["attempts"] >= 1, "attempts < 1 in %s" % short(r))
+    check(r["duration_us"] >= 0, "negative duration_us in %s" % short(r))
+    check(not ("output" in r and "output_b64" in r), "both output and output_b64 in %s" % short(r))
+    if r["status"] == "ok":
+        check("error" not in r, "ok result carries an error: %s" % short(r))
+    else:
+        check(isinstance(r.get("error"), str), "not-ok result without an error string: %s" % short(r))
+
+
+def output_bytes(r):
+    """The output of a result as bytes (b'' when there is none)."""
+    if "output_b64" in r:
+        check(isinstance(r["output_b64"], str), "output_b64 is not a string: %s" % short(r))
+        try:
+            data = base64.b64decode(r["output_b64"], validate=True)
+        except ValueError:
+            fail("output_b64 is not valid base64: %s" % short(r))
+        try:
+            data.decode("utf-8")
+            fail("output_b64 used for output that is valid UTF-8: %s" % short(r))
+        except UnicodeDecodeError:
+            pass
+        return data
+    out = r.get("output", "")
+    check(isinstance(out, str), "output is not a string: %s" % short(r))
+    return out.encode("utf-8")
+
+
+def read_summary(path):
+    check(os.path.exists(path), "summary file %s was not written" % path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            s = json.load(f)
+    except ValueError as e:
+        fail("summary %s is not JSON: %s" % (path, e))
+    check(isinstance(s, dict), "summary is not a JSON object")
+    return s
+
+
+def nonzero(d):
+    return {k: v for k, v in d.items() if v}
+
+
+def check_summary(summary, results, exit_status, n_workers=None):
+    """The summary agrees with the results file."""
+    s = summary
+    check_eq(s.get("tasks"), len(results), "summary tasks")
+    statuses = collections.Counter(r["status"] for r in results)
+    check(isinstance(s.get("by_status"), dict), "summary lacks by_status: %s" % short(s))
+    check_eq(nonzero(s["by_status"]), dict(statuses), "summary by_status")
+    by_type = collections.defaultdict(collections.Counter)
+    for r in results:
+        by_type[r["type"]][r["status"]] += 1
+    check(isinstance(s.get("by_type"), dict), "summary lacks by_type: %s" % short(s))
+    got = {t: nonzero(c) for t, c in s["by_type"].items() if nonzero(c)}
+    check_eq(got, {t: dict(c) for t, c in by_type.items()}, "summary by_type")
+    workers = collections.Counter(r["worker"] for r in results)
+    check(isinstance(s.get("workers"), dict), "summary lacks workers: %s" % short(s))
+    check_eq(nonzero(s["workers"]), dict(workers), "summary workers (against the results' worker fields)")
+    if n_workers is not None:
+        check_eq(len(nonzero(s["workers"])), n_workers, "number of workers in the summary")
+    check_eq(sum(s["workers"].values()), len(results), "sum of summary workers counts")
+    check_eq(s.get("exit_status"), exit_status, "summary exit_status")
+    check(isinstance(s.get("job_id"), str) and s["job_id"], "summary job_id missing or empty")
+    for key in ("retries", "duplicates_dropped", "stale_dropped", "garbage_dropped"):
+        check(isinstance(s.get(key), int) and s[key] >= 0, "summary %s missing or negative: %s"
+              % (key, short(s.get(key))))
+    retried = sum(r["attempts"] - 1 for r in results)
+    check(s["retries"] >= retried, "summary retries %d < sum of (attempts - 1) %d"
+          % (s["retries"], retried))
+    for key in ("elapsed_s", "tasks_per_s"):
+        check(isinstance(s.get(key), (int, float)) and s[key] >= 0, "summary %s missing: %s"
+              % (key, short(s.get(key))))
+    lat = s.get("latency_us")
+    check(isinstance(lat, dict), "summary lacks latency_us")
+    vals = [lat.get(k) for k in ("p50", "p90", "p99", "max")]
+    check(all(isinstance(v, (int, float)) for v in vals), "latency_us incomplete: %s" % short(lat))
+    check(vals == sorted(vals), "latency percentiles not ordered: %s" % short(lat))
+
+
+def worker_pid(worker_field):
+    """The pid part of a "host/pid" worker id, or None."""
+    _, _, pid = worker_field.rpartition("/")
+    return int(pid) if pid.isdigit() else None
+
+
+# --------------------------------------------------------------------------
+#  Runner
+
+def parse_args(description):
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--master", required=True, help="path of taskmill-master")
+    ap.add_argument("--worker", required=True, help="path of taskmill-worker")
+    ap.add_argument("--keep", action="store_true", help="keep the temp dirs")
+    ap.add_argument("tests", nargs="*", help="run only these tests (names)")
+    return ap.parse_args()
+
+
+def _on_script_deadline(signum, frame):
+    raise TestFailure("the test script ran past its %d s safety deadline" % SCRIPT_DEADLINE_S)
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt()
+
+
+def main(tests, description=""):
+    """Runs test functions fn(env) in order and exits with the TAP-ish report."""
+    args = parse_args(description)
+    for path in (args.master, args.worker):
+        if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+            print("not ok - setup: %s is not an executable file" % path)
+            print("0 passed, 1 failed")
+            sys.exit(1)
+    _detect_time_scale([args.master, args.worker])
+    if time_scale() != 1.0:
+        print("# time scale %.1f (sanitizer build or TASKMILL_TEST_TIME_SCALE)" % time_scale())
+    signal.signal(signal.SIGALRM, _on_script_deadline)
+    signal.alarm(SCRIPT_DEADLINE_S)
+    #  ctest or a user interrupting us: unwind so everything gets cleaned up.
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+    passed = failed = skipped = 0
+    selected = [t for t in tests if not args.tests or t.__name__ in args.tests]
+    for fn in selected:
+        name = fn.__name__
+        env = Env(os.path.abspath(args.master), os.path.abspath(args.worker), name)
+        started = time.monotonic()
+        reason = None
+        skip = None
+        try:
+            fn(env)
+        except TestSkip as e:
+            skip = str(e)
+        except TestFailure as e:
+            reason = str(e)
+        except KeyboardInterrupt:
+            reason = "interrupted"
+        except Exception:
+            reason = "exception: " + traceback.format_exc().strip().replace("\n", "\n#   ")
+        try:
+            problems = env.cleanup()
+        except TestFailure as e:
+            problems = [str(e)]
+        if problems and reason is None:
+            reason = "; ".join(problems[:5])
+        elapsed = time.monotonic() - started
+        if reason is None and skip is not None:
+            skipped += 1
+            print("ok - %s # SKIP %s" % (name, skip))
+        elif reason is None:
+            passed += 1
+            print("ok - %s (%.1f s)" % (name, elapsed))
+        else:
+            failed += 1
+            print("not ok - %s: %s" % (name, reason.replace("\n", " ")))
+            print("#   after %.1f s; temp dir %s" % (elapsed, env.tmp))
+            for line in env.diagnostics():
+                print("#   " + line)
+        for line in env.notes:
+            print("#   " + line)
+        sys.stdout.flush()
+        if not args.keep:
+            env.remove()
+    signal.alarm(0)
+    if skipped:
+        print("# %d skipped" % skipped)
+    print("%d passed, %d failed" % (passed, failed))
+    sys.exit(0 if failed == 0 else 1)
+
+
+# --------------------------------------------------------------------------
+#  A minimal ZMTP 3.0 peer (NULL mechanism) and protobuf encoder, stdlib only,
+#  for sending well-framed hostile messages to the master without pyzmq.
+
+def pb_varint(n):
+    out = bytearray()
+    n &= (1 << 64) - 1
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def pb_uint(field, value):
+    return pb_varint(field << 3) + pb_varint(value)
+
+
+def pb_bytes(field, data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_result(job_id="", seq=0, id="", attempt=0, status=0, output=b"", error="", worker_id="",
+              start_us=0, duration_us=0):
+    """A taskmill.Result (see proto/taskmill.proto)."""
+    msg = b""
+    if job_id:
+        msg += pb_bytes(1, job_id)
+    if seq:
+        msg += pb_uint(2, seq)
+    if id:
+        msg += pb_bytes(3, id)
+    if attempt:
+        msg += pb_uint(4, attempt)
+    if status:
+        msg += pb_uint(5, status)
+    if output:
+        msg += pb_bytes(6, output)
+    if error:
+        msg += pb_bytes(7, error)
+    if worker_id:
+        msg += pb_bytes(8, worker_id)
+    if start_us:
+        msg += pb_uint(9, start_us)
+    if duration_us:
+        msg += pb_uint(10, duration_us)
+    return msg
+
+
+def pb_worker_to_master_results(results, version=1):
+    batch = b"".join(pb_bytes(1, r) for r in results)
+    return pb_uint(1, version) + pb_bytes(2, batch)
+
+
+ZMTP_SIGNATURE = b"\xff" + b"\x00" * 8 + b"\x7f"
+
+
+def zmtp_greeting(mechanism=b"NULL", major=3, minor=0):
+    return ZMTP_SIGNATURE + bytes([major, minor]) + mechanism.ljust(20, b"\x00") + b"\x00" + b"\x00" * 31
+
+
+class ZmtpPeer:
+    """Connects to 127.0.0.1:port and completes a ZMTP 3.0 NULL handshake as
+    `socket_type` (e.g. b"PUSH"). Raises TestFailure if the peer does not
+    speak ZMTP 3 with the NULL mechanism."""
+
+    def __init__(self, port, socket_type, timeout=5.0):
+        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.sock.sendall(zmtp_greeting())
+        peer = self._recv_exact(64)
+        check(peer[0] == 0xFF and peer[9] & 1, "port %d did not answer with a ZMTP signature: %r"
+              % (port, peer[:10]))
+        check(peer[10] >= 3, "port %d speaks ZMTP %d, not 3" % (port, peer[10]))
+        check(peer[12:16] == b"NULL", "port %d uses mechanism %r (expected NULL)" % (port, peer[12:32]))
+        self.send_command(b"READY", [(b"Socket-Type", socket_type)])
+        flags, body = self.recv_frame()
+        check(flags & 0x04 and body[:6] == b"\x05READY",
+              "port %d did not send READY: flags %#x body %r" % (port, flags, body[:40]))
+
+    def _recv_exact(self, n):
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                fail("ZMTP peer closed the connection during the handshake (got %r)" % data)
+            data += chunk
+        return data
+
+    @staticmethod
+    def frame(body, more=False, command=False):
+        flags = (0x01 if more else 0) | (0x04 if command else 0)
+        if len(body) > 255:
+            return bytes([flags | 0x02]) + len(body).to_bytes(8, "big") + body
+        return bytes([flags, len(body)]) + body
+
+    def send_command(self, name, properties=()):
+        body = bytes([len(name)]) + name
+        for key, value in properties:
+            body += bytes([len(key)]) + key + len(value).to_bytes(4, "big") + value
+        self.sock.sendall(self.frame(body, command=True))
+
+    def send(self, *frames):
+        """One message of one or more frames."""
+        data = b""
+        for i, f in enumerate(frames):
+            data += self.frame(f, more=i < len(frames) - 1)
+        self.sock.sendall(data)
+
+    def send_raw(self, data):
+        self.sock.sendall(data)
+
+    def recv_frame(self):
+        flags = self._recv_exact(1)[0]
+        if flags & 0x02:
+            size = int.from_bytes(self._recv_exact(8), "big")
+        else:
+            size = self._recv_exact(1)[0]
+        return flags, self._recv_exact(size)
+
+    def wait_sent(self, timeout):
+        """Waits until what we sent has left our socket and the peer's kernel
+        buffer (the peer's process has read it)."""
+        def drained():
+            (tx, _), (_, peer_rx) = socket_queues(self.sock)
+            return tx == 0 and peer_rx == 0
+        wait_for(drained, timeout, "the master to read what was sent to it")
+
+    def closed_by_peer(self):
+        """True once the peer has closed or reset the connection."""
+        self.sock.setblocking(False)
+        try:
+            data = self.sock.recv(65536)
+            return data == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
+        finally:
+            self.sock.setblocking(True)
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

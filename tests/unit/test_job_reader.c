@@ -1,0 +1,752 @@
+/*  Tests for job_reader: every input format, the defaults, and each kind of
+    malformed line, which must be an error that names its line number.
+
+    Inputs are written to a temporary file that is unlinked as soon as the
+    reader has opened it, so a failed assertion leaves nothing in /tmp.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "job_reader.h"
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+//  --- helpers -------------------------------------------------------------------
+
+static job_reader_config_t
+s_config (job_format_t format, const char *default_type)
+{
+    job_reader_config_t config;
+    memset (&config, 0, sizeof config);
+    config.format = format;
+    config.default_type = default_type;
+    return config;
+}
+
+static job_reader_t *
+s_reader_of (const void *data, size_t size, const job_reader_config_t *config)
+{
+    char path [] = "/tmp/test_job_reader_XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    const char *at = (const char *) data;
+    size_t left = size;
+    while (left > 0) {
+        ssize_t written = write (fd, at, left);
+        assert_true (written > 0);
+        at += written;
+        left -= (size_t) written;
+    }
+    close (fd);
+    char error [256] = "";
+    job_reader_t *reader = job_reader_new (path, config, error, sizeof error);
+    unlink (path);
+    if (!reader)
+        fail_msg ("job_reader_new: %s", error);
+    return reader;
+}
+
+static job_reader_t *
+s_reader_of_text (const char *text, const job_reader_config_t *config)
+{
+    return s_reader_of (text, strlen (text), config);
+}
+
+//  Reads the input to its end and checks it stops with exactly this error.
+static void
+s_assert_error (const void *data, size_t size, const job_reader_config_t *config,
+                const char *expected)
+{
+    job_reader_t *reader = s_reader_of (data, size, config);
+    job_entry_t entry;
+    job_reader_status_t status;
+    while ((status = job_reader_next (reader, &entry)) == JOB_READER_OK)
+        ;
+    assert_int_equal (status, JOB_READER_ERROR);
+    size_t length = strlen (expected);
+    //  A trailing '*' lets a test fix only the start (jansson's own text).
+    if (length > 0 && expected [length - 1] == '*') {
+        if (strncmp (job_reader_error (reader), expected, length - 1) != 0)
+            fail_msg ("error \"%s\" does not start with \"%.*s\"",
+                      job_reader_error (reader), (int) length - 1, expected);
+    }
+    else
+        assert_string_equal (job_reader_error (reader), expected);
+    //  An error is final.
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    job_reader_destroy (&reader);
+}
+
+static void
+s_assert_text_error (const char *text, const char *expected)
+{
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    s_assert_error (text, strlen (text), &config, expected);
+}
+
+static void
+s_assert_payload (const job_entry_t *entry, const void *data, size_t size)
+{
+    assert_int_equal (entry->payload_size, size);
+    assert_memory_equal (entry->payload, data, size);
+}
+
+//  --- JSON Lines ------------------------------------------------------------------
+
+static void
+json_line_gives_every_field (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "noop");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"id\":\"a1\",\"type\":\"sha256\",\"payload\":\"text\","
+        "\"timeout_ms\":5000,\"retries\":2}\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 1);
+    assert_string_equal (entry.id, "a1");
+    assert_string_equal (entry.type, "sha256");
+    s_assert_payload (&entry, "text", 4);
+    assert_int_equal (entry.timeout_ms, 5000);
+    assert_int_equal (entry.max_attempts, 3);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_string_equal (job_reader_error (reader), "");
+    job_reader_destroy (&reader);
+    assert_null (reader);
+}
+
+static void
+missing_fields_take_line_number_and_config_defaults (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    config.default_timeout_ms = 750;
+    config.default_retries = 4;
+    job_reader_t *reader = s_reader_of_text ("{}\n{\"payload\":\"x\"}\n", &config);
+    job_entry_t entry;
+    for (int line = 1; line <= 2; line++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_int_equal (entry.line, line);
+        assert_string_equal (entry.id, line == 1 ? "1" : "2");
+        assert_string_equal (entry.type, "echo");
+        assert_int_equal (entry.timeout_ms, 750);
+        assert_int_equal (entry.max_attempts, 5);
+    }
+    s_assert_payload (&entry, "x", 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+static void
+no_payload_gives_an_empty_payload (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = s_reader_of_text ("{\"type\":\"noop\"}\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_non_null (entry.payload);
+    assert_int_equal (entry.payload_size, 0);
+    assert_int_equal (entry.max_attempts, 1);
+    assert_int_equal (entry.timeout_ms, 0);
+    job_reader_destroy (&reader);
+}
+
+static void
+integer_id_becomes_its_decimal_text (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"id\":42}\n{\"id\":-7}\n{\"id\":9007199254740993}\n{\"id\":\"\"}\n", &config);
+    const char *expected [] = { "42", "-7", "9007199254740993", "" };
+    job_entry_t entry;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_string_equal (entry.id, expected [i]);
+    }
+    job_reader_destroy (&reader);
+}
+
+static void
+payload_b64_decodes_binary_bytes (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    //  00 ff 0a 0d 80 41 and an empty payload.
+    job_reader_t *reader = s_reader_of_text (
+        "{\"payload_b64\":\"AP8KDYBB\"}\n{\"payload_b64\":\"\"}\n{\"payload_b64\":\"YQ==\"}\n",
+        &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "\x00\xff\n\r\x80\x41", 6);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.payload_size, 0);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "a", 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+static void
+numeric_payload_is_its_json_text (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "sleep");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"payload\":250}\n{\"payload\":2.5}\n{\"payload\":0.1}\n{\"payload\":-3.0}\n",
+        &config);
+    const char *expected [] = { "250", "2.5", "0.1", "-3.0" };
+    job_entry_t entry;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        s_assert_payload (&entry, expected [i], strlen (expected [i]));
+    }
+    job_reader_destroy (&reader);
+}
+
+static void
+escaped_payload_keeps_newlines_and_unicode (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"payload\":\"a\\nb\\u00e9\"}\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "a\nb\xc3\xa9", 5);
+    job_reader_destroy (&reader);
+}
+
+static void
+blank_lines_are_skipped_but_counted (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "\n   \n\t\r\n{\"payload\":\"a\"}\n\n{\"payload\":\"b\"}\n\n\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 4);
+    assert_string_equal (entry.id, "4");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 6);
+    assert_string_equal (entry.id, "6");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 2);
+    job_reader_destroy (&reader);
+}
+
+static void
+crlf_endings_and_a_last_line_without_newline_are_read (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"payload\":\"a\"}\r\n{\"payload\":\"b\"}", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "a", 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "b", 1);
+    assert_int_equal (entry.line, 2);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+static void
+lines_across_read_blocks_are_whole (void **state)
+{
+    (void) state;
+    //  Lines of growing length straddle the reader's 64 KiB blocks.
+    const size_t lines = 400;
+    size_t capacity = lines * (lines * 2 + 32);
+    char *text = (char *) malloc (capacity);
+    size_t size = 0;
+    for (size_t i = 0; i < lines; i++) {
+        size += (size_t) sprintf (text + size, "{\"payload\":\"");
+        memset (text + size, 'a' + (int) (i % 26), i * 2);
+        size += i * 2;
+        size += (size_t) sprintf (text + size, "\"}\n");
+    }
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of (text, size, &config);
+    free (text);
+    job_entry_t entry;
+    for (size_t i = 0; i < lines; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_int_equal (entry.payload_size, i * 2);
+        for (size_t at = 0; at < entry.payload_size; at++)
+            assert_int_equal (entry.payload [at], 'a' + (int) (i % 26));
+    }
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+//  --- malformed JSON Lines -------------------------------------------------------------
+
+static void
+invalid_json_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"echo\"}\n{\"type\":\n",
+                         "line 2: invalid JSON: *");
+    s_assert_text_error ("{\"type\":\"echo\"} {}\n", "line 1: invalid JSON: *");
+    s_assert_text_error ("{\"type\":\"echo\",\"type\":\"noop\"}\n",
+                         "line 1: invalid JSON: duplicate object key*");
+}
+
+static void
+non_object_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    s_assert_text_error ("[1, 2]\n", "line 1: not a JSON object");
+    s_assert_text_error ("{\"type\":\"a\"}\n\n42\n", "line 3: not a JSON object");
+    s_assert_text_error ("\"text\"\n", "line 1: not a JSON object");
+    s_assert_text_error ("null\n", "line 1: not a JSON object");
+}
+
+static void
+missing_type_without_default_is_an_error (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"a\"}\n{\"payload\":\"x\"}\n",
+                         "line 2: no \"type\" (give one or use --type)");
+}
+
+static void
+wrong_typed_fields_are_errors_naming_field_and_line (void **state)
+{
+    (void) state;
+    static const struct {
+        const char *field;
+        const char *error;
+    } cases [] = {
+        { "\"timeout_ms\":\"5\"", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+        { "\"timeout_ms\":-1", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+        { "\"timeout_ms\":2147483648", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+        { "\"timeout_ms\":1.5", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+        { "\"retries\":101", "\"retries\" must be an integer from 0 to 100" },
+        { "\"retries\":null", "\"retries\" must be an integer from 0 to 100" },
+        { "\"type\":5", "\"type\" must be a string of 1 to 64 bytes" },
+        { "\"type\":\"\"", "\"type\" must be a string of 1 to 64 bytes" },
+        { "\"id\":true", "\"id\" must be a string of at most 1024 bytes or an integer" },
+        { "\"id\":1.5", "\"id\" must be a string of at most 1024 bytes or an integer" },
+        { "\"payload\":true", "\"payload\" must be a string or a number" },
+        { "\"payload\":[\"a\"]", "\"payload\" must be a string or a number" },
+        { "\"payload_b64\":5", "\"payload_b64\" must be a base64 string" },
+    };
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "default");
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        char text [256];
+        char expected [256];
+        snprintf (text, sizeof text, "{}\n{%s}\n{}\n", cases [i].field);
+        snprintf (expected, sizeof expected, "line 2: %s", cases [i].error);
+        s_assert_error (text, strlen (text), &config, expected);
+    }
+}
+
+static void
+limits_are_inclusive (void **state)
+{
+    (void) state;
+    char type [65];
+    memset (type, 't', 64);
+    type [64] = 0;
+    char text [256];
+    snprintf (text, sizeof text,
+              "{\"type\":\"%s\",\"timeout_ms\":2147483647,\"retries\":100}\n", type);
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = s_reader_of_text (text, &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.type, type);
+    assert_int_equal (entry.timeout_ms, 2147483647u);
+    assert_int_equal (entry.max_attempts, 101);
+    job_reader_destroy (&reader);
+
+    snprintf (text, sizeof text, "{\"type\":\"%st\"}\n", type);
+    s_assert_text_error (text, "line 1: \"type\" must be a string of 1 to 64 bytes");
+}
+
+static void
+too_long_id_is_an_error (void **state)
+{
+    (void) state;
+    char text [1200];
+    int size = snprintf (text, sizeof text, "{\"type\":\"a\",\"id\":\"");
+    memset (text + size, 'i', 1025);
+    snprintf (text + size + 1025, sizeof text - (size_t) size - 1025, "\"}\n");
+    s_assert_text_error (text, "line 1: \"id\" must be a string of at most 1024 bytes or an integer");
+}
+
+static void
+bad_base64_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"a\"}\n{\"type\":\"a\",\"payload_b64\":\"abc\"}\n",
+                         "line 2: \"payload_b64\" is not valid base64");
+    s_assert_text_error ("{\"type\":\"a\",\"payload_b64\":\"ab c\"}\n",
+                         "line 1: \"payload_b64\" is not valid base64");
+    s_assert_text_error ("{\"type\":\"a\",\"payload_b64\":\"a=bc\"}\n",
+                         "line 1: \"payload_b64\" is not valid base64");
+}
+
+static void
+both_payloads_is_an_error (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":\"x\",\"payload_b64\":\"eA==\"}\n",
+                         "line 1: give \"payload\" or \"payload_b64\", not both");
+    s_assert_text_error ("\n{\"payload_b64\":\"eA==\",\"type\":\"a\",\"payload\":\"x\"}\n",
+                         "line 2: give \"payload\" or \"payload_b64\", not both");
+}
+
+static void
+unknown_field_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"a\"}\n{\"type\":\"a\",\"timout_ms\":5}\n",
+                         "line 2: unknown field \"timout_ms\"");
+}
+
+static void
+too_long_line_is_an_error_at_its_line (void **state)
+{
+    (void) state;
+    //  Lines 1, 2 and 4 are fine; line 3 is 1 MiB against a 100-byte limit.
+    size_t long_size = 1024 * 1024;
+    const char *head = "{\"type\":\"a\"}\n{\"type\":\"b\"}\n";
+    const char *tail = "\n{\"type\":\"d\"}\n";
+    size_t size = strlen (head) + long_size + strlen (tail);
+    char *text = (char *) malloc (size);
+    memcpy (text, head, strlen (head));
+    memset (text + strlen (head), ' ', long_size);
+    memcpy (text + strlen (head) + long_size, tail, strlen (tail));
+
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    config.max_line_bytes = 100;
+    job_reader_t *reader = s_reader_of (text, size, &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.type, "a");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.type, "b");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    assert_string_equal (job_reader_error (reader), "line 3: longer than 100 bytes");
+    assert_int_equal (job_reader_count (reader), 2);
+    job_reader_destroy (&reader);
+
+    //  The same for lines format, and for the default limit.
+    config = s_config (JOB_FORMAT_LINES, "echo");
+    config.max_line_bytes = 100;
+    s_assert_error (text, size, &config, "line 3: longer than 100 bytes");
+    free (text);
+    size = 5 * 1024 * 1024;
+    text = (char *) calloc (1, size);
+    memcpy (text, head, strlen (head));
+    memset (text + strlen (head), 'x', size - strlen (head));
+    config = s_config (JOB_FORMAT_LINES, "echo");
+    s_assert_error (text, size, &config, "line 3: longer than 4194304 bytes");
+    free (text);
+}
+
+static void
+line_of_exactly_the_limit_is_read_with_or_without_cr (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_LINES, "echo");
+    config.max_line_bytes = 8;
+    job_reader_t *reader = s_reader_of_text ("12345678\n12345678\r\n", &config);
+    job_entry_t entry;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        s_assert_payload (&entry, "12345678", 8);
+    }
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+    s_assert_error ("123456789\n", 10, &config, "line 1: longer than 8 bytes");
+    s_assert_error ("12345678\n123456789\r\n", 20, &config, "line 2: longer than 8 bytes");
+}
+
+static void
+binary_file_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char binary [] = "{\"payload\":\"ok\"}\n\x7f" "ELF\x02\x01\x00\x00\xff\xfe\n\x00\x00";
+    s_assert_error (binary, sizeof binary - 1, &config, "line 2: invalid JSON: *");
+    //  A NUL byte inside a JSON string, and invalid UTF-8 in one.
+    const char nul [] = "{\"payload\":\"a\x00" "b\"}\n";
+    s_assert_error (nul, sizeof nul - 1, &config, "line 1: invalid JSON: *");
+    const char latin1 [] = "\n{\"payload\":\"caf\xe9\"}\n";
+    s_assert_error (latin1, sizeof latin1 - 1, &config, "line 2: invalid JSON: *");
+    //  A line of blanks and one NUL is not blank.
+    const char blank_nul [] = "  \x00  \n";
+    s_assert_error (blank_nul, sizeof blank_nul - 1, &config, "line 1: invalid JSON: *");
+}
+
+static void
+empty_input_has_no_tasks (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    s_assert_error ("", 0, &config, "no tasks in input");
+    s_assert_error ("\n \n\r\n", 5, &config, "no tasks in input");
+    config = s_config (JOB_FORMAT_LINES, "echo");
+    s_assert_error ("", 0, &config, "no tasks in input");
+}
+
+//  --- lines and generate ---------------------------------------------------------------
+
+static void
+lines_format_makes_a_task_of_every_line_including_empty_ones (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_LINES, "count-words");
+    config.default_timeout_ms = 100;
+    config.default_retries = 1;
+    job_reader_t *reader = s_reader_of_text ("alpha beta\n\n{\"not\":\"json\"}\r\n\n", &config);
+    const char *expected [] = { "alpha beta", "", "{\"not\":\"json\"}", "" };
+    job_entry_t entry;
+    for (size_t i = 0; i < 4; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_int_equal (entry.line, i + 1);
+        char id [8];
+        snprintf (id, sizeof id, "%zu", i + 1);
+        assert_string_equal (entry.id, id);
+        assert_string_equal (entry.type, "count-words");
+        assert_int_equal (entry.timeout_ms, 100);
+        assert_int_equal (entry.max_attempts, 2);
+        s_assert_payload (&entry, expected [i], strlen (expected [i]));
+    }
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 4);
+    job_reader_destroy (&reader);
+}
+
+static void
+lines_format_keeps_binary_bytes_and_a_last_line_without_newline (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_LINES, "echo");
+    job_reader_t *reader = s_reader_of ("a\x00" "b\n\xff", 5, &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "a\x00" "b", 3);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "\xff", 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+
+    reader = s_reader_of_text ("\n", &config);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.payload_size, 0);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+static void
+generate_makes_count_tasks_of_payload_size (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_GENERATE, "noop");
+    config.generate_count = 30;
+    config.payload_size = 40;
+    config.default_timeout_ms = 9;
+    char error [128];
+    job_reader_t *reader = job_reader_new (NULL, &config, error, sizeof error);
+    assert_non_null (reader);
+    assert_false (job_reader_seekable (reader));
+    job_entry_t entry;
+    for (uint64_t i = 1; i <= 30; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_int_equal (entry.line, i);
+        char id [8];
+        snprintf (id, sizeof id, "%" PRIu64, i);
+        assert_string_equal (entry.id, id);
+        assert_string_equal (entry.type, "noop");
+        assert_int_equal (entry.timeout_ms, 9);
+        assert_int_equal (entry.max_attempts, 1);
+        assert_int_equal (entry.payload_size, 40);
+        for (size_t at = 0; at < 40; at++)
+            assert_int_equal (entry.payload [at], 'a' + at % 26);
+        assert_int_equal (job_reader_count (reader), i);
+    }
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 30);
+    job_reader_destroy (&reader);
+}
+
+static void
+generate_uses_the_given_payload (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_GENERATE, "sleep");
+    config.generate_count = 2;
+    config.payload_size = 1000;
+    config.payload = "25";
+    job_reader_t *reader = job_reader_new ("ignored", &config, NULL, 0);
+    assert_non_null (reader);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "25", 2);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.id, "2");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+
+    config.generate_count = 0;
+    reader = job_reader_new (NULL, &config, NULL, 0);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    assert_string_equal (job_reader_error (reader), "no tasks in input");
+    job_reader_destroy (&reader);
+}
+
+static void
+count_counts_tasks_not_lines (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text ("{}\n\n{}\n\n{}\n", &config);
+    assert_int_equal (job_reader_count (reader), 0);
+    job_entry_t entry;
+    for (uint64_t i = 1; i <= 3; i++) {
+        assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+        assert_int_equal (job_reader_count (reader), i);
+    }
+    assert_int_equal (entry.line, 5);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 3);
+    job_reader_destroy (&reader);
+}
+
+//  --- opening ----------------------------------------------------------------------------
+
+static void
+unusable_config_is_refused_with_a_message (void **state)
+{
+    (void) state;
+    char error [128];
+    job_reader_config_t config = s_config (JOB_FORMAT_LINES, NULL);
+    assert_null (job_reader_new ("/dev/null", &config, error, sizeof error));
+    assert_string_equal (error, "--format lines and --generate need --type");
+    config = s_config (JOB_FORMAT_GENERATE, NULL);
+    config.generate_count = 1;
+    assert_null (job_reader_new (NULL, &config, error, sizeof error));
+    assert_string_equal (error, "--format lines and --generate need --type");
+    config = s_config (JOB_FORMAT_JSONL, "");
+    assert_null (job_reader_new ("/dev/null", &config, error, sizeof error));
+    assert_string_equal (error, "--type must be 1 to 64 bytes");
+    config = s_config (JOB_FORMAT_JSONL, NULL);
+    config.default_retries = 101;
+    assert_null (job_reader_new ("/dev/null", &config, error, sizeof error));
+    assert_string_equal (error, "--retries must be from 0 to 100");
+}
+
+static void
+missing_file_or_directory_cannot_be_opened (void **state)
+{
+    (void) state;
+    char error [256];
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    assert_null (job_reader_new ("/nonexistent/jobs.jsonl", &config, error, sizeof error));
+    assert_string_equal (error, "cannot open /nonexistent/jobs.jsonl: No such file or directory");
+    assert_null (job_reader_new ("/tmp", &config, error, sizeof error));
+    assert_string_equal (error, "cannot open /tmp: Is a directory");
+}
+
+static void
+regular_file_is_seekable_and_a_device_is_not (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text ("{}\n", &config);
+    assert_true (job_reader_seekable (reader));
+    job_reader_destroy (&reader);
+    reader = job_reader_new ("/dev/null", &config, NULL, 0);
+    assert_non_null (reader);
+    assert_false (job_reader_seekable (reader));
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    assert_string_equal (job_reader_error (reader), "no tasks in input");
+    job_reader_destroy (&reader);
+}
+
+static void
+dash_reads_stdin_and_leaves_it_open (void **state)
+{
+    (void) state;
+    char path [] = "/tmp/test_job_reader_XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    const char *text = "{\"payload\":\"from stdin\"}\n";
+    assert_int_equal (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+    lseek (fd, 0, SEEK_SET);
+    unlink (path);
+    int saved = dup (STDIN_FILENO);
+    assert_int_equal (dup2 (fd, STDIN_FILENO), STDIN_FILENO);
+    close (fd);
+
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = job_reader_new ("-", &config, NULL, 0);
+    assert_non_null (reader);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "from stdin", 10);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+    assert_true (fcntl (STDIN_FILENO, F_GETFD) >= 0);
+    assert_int_equal (fileno (stdin), STDIN_FILENO);
+
+    dup2 (saved, STDIN_FILENO);
+    close (saved);
+    clearerr (stdin);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (json_line_gives_every_field),
+        cmocka_unit_test (missing_fields_take_line_number_and_config_defaults),
+        cmocka_unit_test (no_payload_gives_an_empty_payload),
+        cmocka_unit_test (integer_id_becomes_its_decimal_text),
+        cmocka_unit_test (payload_b64_decodes_binary_bytes),
+        cmocka_unit_test (numeric_payload_is_its_json_text),
+        cmocka_unit_test (escaped_payload_keeps_newlines_and_unicode),
+        cmocka_unit_test (blank_lines_are_skipped_but_counted),
+        cmocka_unit_test (crlf_endings_and_a_last_line_without_newline_are_read),
+        cmocka_unit_test (lines_across_read_blocks_are_whole),
+        cmocka_unit_test (invalid_json_is_an_error_naming_its_line),
+        cmocka_unit_test (non_object_is_an_error_naming_its_line),
+        cmocka_unit_test (missing_type_without_default_is_an_error),
+        cmocka_unit_test (wrong_typed_fields_are_errors_naming_field_and_line),
+        cmocka_unit_test (limits_are_inclusive),
+        cmocka_unit_test (too_long_id_is_an_error),
+        cmocka_unit_test (bad_base64_is_an_error_naming_its_line),
+        cmocka_unit_test (both_payloads_is_an_error),
+        cmocka_unit_test (unknown_field_is_an_error_naming_its_line),
+        cmocka_unit_test (too_long_line_is_an_error_at_its_line),
+        cmocka_unit_test (line_of_exactly_the_limit_is_read_with_or_without_cr),
+        cmocka_unit_test (binary_file_is_an_error_naming_its_line),
+        cmocka_unit_test (empty_input_has_no_tasks),
+        cmocka_unit_test (lines_format_makes_a_task_of_every_line_including_empty_ones),
+        cmocka_unit_test (lines_format_keeps_binary_bytes_and_a_last_line_without_newline),
+        cmocka_unit_test (generate_makes_count_tasks_of_payload_size),
+        cmocka_unit_test (generate_uses_the_given_payload),
+        cmocka_unit_test (count_counts_tasks_not_lines),
+        cmocka_unit_test (unusable_config_is_refused_with_a_message),
+        cmocka_unit_test (missing_file_or_directory_cannot_be_opened),
+        cmocka_unit_test (regular_file_is_seekable_and_a_device_is_not),
+        cmocka_unit_test (dash_reads_stdin_and_leaves_it_open),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,257 @@
+/*  Tests for tm_json: the buffer, string escaping (always valid JSON, with
+    invalid UTF-8 replaced by U+FFFD), the text check that picks "output"
+    or "output_b64", and base64 both ways. jansson, a strict parser, is the
+    judge of what is valid JSON.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "tm_json.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define FFFD "\xef\xbf\xbd"
+
+//  Escapes size bytes of data and compares with the expected JSON text.
+static void
+assert_escaped (const char *data, size_t size, const char *expected)
+{
+    tm_json_buf_t buf;
+    tm_json_buf_init (&buf);
+    tm_json_append_string (&buf, data, size);
+    assert_string_equal (buf.data, expected);
+    assert_int_equal (buf.size, strlen (expected));
+    tm_json_buf_fini (&buf);
+}
+
+//  --- buffer -----------------------------------------------------------------
+
+static void
+buffer_grows_for_appends_and_printf (void **state)
+{
+    (void) state;
+    tm_json_buf_t buf;
+    tm_json_buf_init (&buf);
+    char big [1000];
+    memset (big, 'x', sizeof (big) - 1);
+    big [sizeof (big) - 1] = 0;
+    tm_json_buf_append_str (&buf, "{");
+    tm_json_buf_printf (&buf, "\"n\":%d,\"s\":\"%s\"", 42, big);
+    tm_json_buf_append (&buf, "}", 1);
+    assert_int_equal (buf.size, strlen (buf.data));
+    assert_int_equal (buf.size, 1 + 12 + 999 + 1 + 1);
+    assert_string_equal (buf.data + buf.size - 3, "x\"}");
+    assert_memory_equal (buf.data, "{\"n\":42,\"s\":\"xxx", 16);
+    tm_json_buf_reset (&buf);
+    assert_int_equal (buf.size, 0);
+    assert_string_equal (buf.data, "");
+    tm_json_buf_printf (&buf, "%s", "after reset");
+    assert_string_equal (buf.data, "after reset");
+    tm_json_buf_fini (&buf);
+    assert_null (buf.data);
+}
+
+//  --- strings ----------------------------------------------------------------
+
+static void
+string_escapes_quotes_backslashes_and_control_bytes (void **state)
+{
+    (void) state;
+    assert_escaped ("", 0, "\"\"");
+    assert_escaped ("plain", 5, "\"plain\"");
+    assert_escaped ("a\"b\\c", 5, "\"a\\\"b\\\\c\"");
+    assert_escaped ("\n\r\t", 3, "\"\\n\\r\\t\"");
+    assert_escaped ("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
+    assert_escaped ("a\0b", 3, "\"a\\u0000b\"");
+}
+
+static void
+string_keeps_valid_utf8 (void **state)
+{
+    (void) state;
+    //  2, 3 and 4-byte sequences, and the highest code point.
+    const char *text = "h\xc3\xa9llo \xe2\x82\xac \xf0\x9d\x84\x9e \xf4\x8f\xbf\xbf";
+    char expected [64];
+    snprintf (expected, sizeof (expected), "\"%s\"", text);
+    assert_escaped (text, strlen (text), expected);
+}
+
+static void
+string_replaces_invalid_utf8_with_replacement_character (void **state)
+{
+    (void) state;
+    assert_escaped ("\xff", 1, "\"" FFFD "\"");
+    //  A lone continuation byte, and a sequence cut short by the end.
+    assert_escaped ("a\x80z", 3, "\"a" FFFD "z\"");
+    assert_escaped ("a\xe2\x82", 3, "\"a" FFFD FFFD "\"");
+    //  A sequence cut short by an ASCII byte keeps that byte.
+    assert_escaped ("\xe2\x82z", 3, "\"" FFFD FFFD "z\"");
+    //  Overlong encodings of '/' and of U+0000.
+    assert_escaped ("\xc0\xaf", 2, "\"" FFFD FFFD "\"");
+    assert_escaped ("\xe0\x80\x80", 3, "\"" FFFD FFFD FFFD "\"");
+    //  A UTF-16 surrogate, and a code point past U+10FFFF.
+    assert_escaped ("\xed\xa0\x80", 3, "\"" FFFD FFFD FFFD "\"");
+    assert_escaped ("\xf4\x90\x80\x80", 4, "\"" FFFD FFFD FFFD FFFD "\"");
+}
+
+//  A small fixed generator: the same "random" bytes on every run.
+static uint32_t
+s_next (uint32_t *seed)
+{
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 17;
+    *seed ^= *seed << 5;
+    return *seed;
+}
+
+static void
+string_of_any_bytes_is_valid_json (void **state)
+{
+    (void) state;
+    uint32_t seed = 2463534242u;
+    char data [64];
+    for (int round = 0; round < 2000; round++) {
+        size_t size = s_next (&seed) % sizeof (data);
+        for (size_t at = 0; at < size; at++) {
+            uint32_t pick = s_next (&seed);
+            //  Mostly high bytes, where the UTF-8 cases are.
+            data [at] = (char) (pick % 4 ? 0x80 + pick % 0x80 : pick % 0x80);
+        }
+        tm_json_buf_t buf;
+        tm_json_buf_init (&buf);
+        tm_json_append_string (&buf, data, size);
+        json_error_t error;
+        json_t *parsed = json_loadb (buf.data, buf.size, JSON_DECODE_ANY | JSON_ALLOW_NUL, &error);
+        assert_non_null (parsed);
+        assert_true (json_is_string (parsed));
+        //  Text that was valid UTF-8 comes back unchanged.
+        if (tm_json_is_text ((const uint8_t *) data, size)) {
+            assert_int_equal (json_string_length (parsed), size);
+            assert_memory_equal (json_string_value (parsed), data, size);
+        }
+        json_decref (parsed);
+        tm_json_buf_fini (&buf);
+    }
+}
+
+static void
+is_text_accepts_utf8_and_refuses_nul_and_invalid_bytes (void **state)
+{
+    (void) state;
+    assert_true (tm_json_is_text ((const uint8_t *) "", 0));
+    assert_true (tm_json_is_text ((const uint8_t *) "plain\n", 6));
+    assert_true (tm_json_is_text ((const uint8_t *) "\xe2\x82\xac\xf0\x9d\x84\x9e", 7));
+    assert_false (tm_json_is_text ((const uint8_t *) "a\0b", 3));
+    assert_false (tm_json_is_text ((const uint8_t *) "\xff", 1));
+    assert_false (tm_json_is_text ((const uint8_t *) "\xe2\x82", 2));
+    assert_false (tm_json_is_text ((const uint8_t *) "\xc0\xaf", 2));
+    assert_false (tm_json_is_text ((const uint8_t *) "\xed\xa0\x80", 3));
+}
+
+//  --- base64 -----------------------------------------------------------------
+
+//  Encodes data and returns the base64 text without its quotes (heap).
+static char *
+s_encode (const uint8_t *data, size_t size)
+{
+    tm_json_buf_t buf;
+    tm_json_buf_init (&buf);
+    tm_json_append_base64 (&buf, data, size);
+    assert_true (buf.size >= 2);
+    assert_int_equal (buf.data [0], '"');
+    assert_int_equal (buf.data [buf.size - 1], '"');
+    char *text = strndup (buf.data + 1, buf.size - 2);
+    tm_json_buf_fini (&buf);
+    return text;
+}
+
+static void
+base64_matches_the_rfc_4648_vectors (void **state)
+{
+    (void) state;
+    const char *plain [] = { "", "f", "fo", "foo", "foob", "fooba", "foobar" };
+    const char *coded [] = { "", "Zg==", "Zm8=", "Zm9v", "Zm9vYg==", "Zm9vYmE=", "Zm9vYmFy" };
+    for (size_t index = 0; index < 7; index++) {
+        char *text = s_encode ((const uint8_t *) plain [index], strlen (plain [index]));
+        assert_string_equal (text, coded [index]);
+        free (text);
+        uint8_t *decoded;
+        size_t size;
+        assert_int_equal (tm_base64_decode (coded [index], strlen (coded [index]), &decoded, &size), 0);
+        assert_int_equal (size, strlen (plain [index]));
+        assert_memory_equal (decoded, plain [index], size);
+        free (decoded);
+    }
+}
+
+static void
+base64_round_trips_every_byte_at_every_length (void **state)
+{
+    (void) state;
+    uint8_t data [300];
+    for (size_t at = 0; at < sizeof (data); at++)
+        data [at] = (uint8_t) (255 - at);
+    for (size_t size = 0; size <= sizeof (data); size++) {
+        char *text = s_encode (data, size);
+        assert_int_equal (strlen (text), 4 * ((size + 2) / 3));
+        uint8_t *decoded;
+        size_t decoded_size;
+        assert_int_equal (tm_base64_decode (text, strlen (text), &decoded, &decoded_size), 0);
+        assert_int_equal (decoded_size, size);
+        if (size > 0)
+            assert_memory_equal (decoded, data, size);
+        free (decoded);
+        free (text);
+    }
+}
+
+static void
+base64_rejects_text_that_is_not_base64 (void **state)
+{
+    (void) state;
+    const char *bad [] = {
+        "Zg=",          //  length not a multiple of 4
+        "Z",
+        "Zg==Zg==",     //  padding in the middle
+        "Z===",         //  too much padding
+        "====",
+        "Zg=a",         //  data after padding
+        "Zm9*",         //  not in the alphabet
+        "Zm9v\n",
+        " Zm9",         //  blanks EVP_DecodeBlock would skip
+        "Zm9-",         //  base64url is another alphabet
+    };
+    for (size_t index = 0; index < sizeof (bad) / sizeof (bad [0]); index++) {
+        uint8_t *decoded = (uint8_t *) "untouched";
+        size_t size = 99;
+        assert_int_equal (tm_base64_decode (bad [index], strlen (bad [index]), &decoded, &size), -1);
+        assert_null (decoded);
+        assert_int_equal (size, 0);
+    }
+    //  A NUL byte inside the given length.
+    uint8_t *decoded;
+    size_t size;
+    assert_int_equal (tm_base64_decode ("Zm\0v", 4, &decoded, &size), -1);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (buffer_grows_for_appends_and_printf),
+        cmocka_unit_test (string_escapes_quotes_backslashes_and_control_bytes),
+        cmocka_unit_test (string_keeps_valid_utf8),
+        cmocka_unit_test (string_replaces_invalid_utf8_with_replacement_character),
+        cmocka_unit_test (string_of_any_bytes_is_valid_json),
+        cmocka_unit_test (is_text_accepts_utf8_and_refuses_nul_and_invalid_bytes),
+        cmocka_unit_test (base64_matches_the_rfc_4648_vectors),
+        cmocka_unit_test (base64_round_trips_every_byte_at_every_length),
+        cmocka_unit_test (base64_rejects_text_that_is_not_base64),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

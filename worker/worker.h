@@ -1,0 +1,22 @@
+/*  worker: one worker process's loop. Owns the tasks PULL, results PUSH and
+    control SUB sockets, the handler registry and the executor pool; reads
+    tasks when the pool has room, sends completions and heartbeats, obeys
+    control messages, and drains on SIGTERM.
+*/
+#ifndef WORKER_H_INCLUDED
+#define WORKER_H_INCLUDED
+
+#include "worker_options.h"
+#include <signal.h>
+
+typedef struct _worker_t worker_t;
+
+//  Connects the sockets and starts the pool. options must outlive the worker.
+worker_t *worker_new (const worker_options_t *options);
+void worker_destroy (worker_t **self_p);
+//  Runs until drained, shut down or (with --once) the job ends. signals
+//  counts SIGTERM/SIGINT received: 1 starts a drain, 2 stops at once.
+//  Returns the exit status.
+int worker_run (worker_t *self, const volatile sig_atomic_t *signals);
+
+#endif

@@ -1,0 +1,33 @@
+/*  worker_options: the worker's command line (DESIGN.md, "Command line"). */
+#ifndef WORKER_OPTIONS_H_INCLUDED
+#define WORKER_OPTIONS_H_INCLUDED
+
+#include "tm_codec.h"
+#include "tm_endpoint.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define WORKER_DEFAULT_HEARTBEAT_MS 1000
+#define WORKER_DEFAULT_DRAIN_TIMEOUT_MS 60000
+#define WORKER_MAX_THREADS 1024
+
+typedef struct {
+    char tasks [TM_ENDPOINT_MAX];       //  --tasks, or tcp://HOST:5557
+    char results [TM_ENDPOINT_MAX];     //  --results, or tcp://HOST:5558
+    char control [TM_ENDPOINT_MAX];     //  --control, or tcp://HOST:5559
+    size_t threads;                     //  --threads, default: cores
+    bool allow_exec;                    //  --allow-exec
+    char id [TM_MAX_WORKER_ID_BYTES + 1];   //  --id, default host/pid
+    char host [TM_MAX_WORKER_ID_BYTES + 1]; //  this host's name
+    bool once;                          //  --once: exit after one job
+    uint32_t heartbeat_ms;              //  --heartbeat
+    uint32_t drain_timeout_ms;          //  --drain-timeout
+    bool verbose;                       //  --verbose
+} worker_options_t;
+
+//  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN or
+//  TM_EXIT_USAGE (message on stderr).
+int worker_options_parse (worker_options_t *options, int argc, char *argv []);
+
+#endif
