@@ -16,7 +16,7 @@
 #define S_RESULTS_RCVHWM 1000
 #define S_CONTROL_HWM 1000
 #define S_RECONNECT_IVL_MS 100
-#define S_RECONNECT_IVL_MAX_MS 2000
+#define S_RECONNECT_IVL_MAX_MS 1000  //  a restarted master gets its workers back within 1 s
 #define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
 #define S_KEEPALIVE_IDLE_S 10
 #define S_KEEPALIVE_INTVL_S 5
@@ -136,4 +136,33 @@ tm_socket_bound_port (zsock_t *sock)
     int port = colon ? atoi (colon + 1) : -1;
     zstr_free (&last);
     return port;
+}
+
+zsock_t *
+tm_socket_monitor (zsock_t *sock)
+{
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "inproc://monitor-%p", (void *) sock);
+    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint,
+                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+    assert (rc == 0);
+    zsock_t *monitor = zsock_new (ZMQ_PAIR);
+    assert (monitor);
+    rc = zsock_connect (monitor, "%s", endpoint);
+    assert (rc == 0);
+    return monitor;
+}
+
+int
+tm_socket_monitor_read (zsock_t *monitor)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return 0;
+    zframe_t *first = zmsg_first (msg);
+    uint16_t event = 0;
+    if (first && zframe_size (first) >= 2)
+        memcpy (&event, zframe_data (first), sizeof event);
+    zmsg_destroy (&msg);
+    return event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
 }

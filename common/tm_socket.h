@@ -24,6 +24,14 @@ zsock_t *tm_socket_control_pub (const char *endpoint);
 //  Worker: SUB to control messages (connected, subscribed to all).
 zsock_t *tm_socket_control_sub (const char *endpoint);
 
+//  Starts watching the peers of a bound socket. Returns a socket to poll
+//  for POLLIN and read with tm_socket_monitor_read; the caller destroys it
+//  before sock.
+zsock_t *tm_socket_monitor (zsock_t *sock);
+//  Reads one monitor event: +1 for a peer whose handshake completed, -1 for
+//  one that disconnected, 0 for anything else.
+int tm_socket_monitor_read (zsock_t *monitor);
+
 //  The port a bound socket actually got (for tcp://...:0 or :*), or -1.
 int tm_socket_bound_port (zsock_t *sock);
 

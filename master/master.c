@@ -30,6 +30,8 @@ struct _master_t {
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     zsock_t *tasks;                 //  PUSH to workers
     zsock_t *control;               //  PUB to workers
+    zsock_t *tasks_monitor;         //  peer events of the tasks socket
+    int tasks_peers;                //  workers connected to the tasks socket
     sink_t *sink;                   //  results actor
     job_reader_t *reader;
     lease_table_t *leases;
@@ -39,6 +41,7 @@ struct _master_t {
     progress_t *progress;
     zhashx_t *workers;              //  worker id -> int64_t last seen (monotonic)
     uint64_t *expired;              //  scratch for lease_table_expired
+    bool dispatching;               //  --min-workers was met once; no gate after
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
     bool output_failed;             //  the results file could not be written
@@ -90,6 +93,7 @@ s_open_sockets (master_t *self)
     self->sink = sink_new (options->bind_results);
     if (!self->tasks || !self->control || !self->sink)
         return -1;
+    self->tasks_monitor = tm_socket_monitor (self->tasks);
     zsys_info ("job %s: tasks on %s, results on %s, control on %s",
                self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
     return 0;
@@ -146,6 +150,7 @@ master_destroy (master_t **self_p)
     if (self->control)
         zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
     zsock_destroy (&self->control);
+    zsock_destroy (&self->tasks_monitor);
     zsock_destroy (&self->tasks);
     job_reader_destroy (&self->reader);
     free (self);
@@ -183,11 +188,25 @@ s_reap_workers (master_t *self, int64_t now_us)
 
 //  --- input -----------------------------------------------------------------
 
+//  Workers ready for tasks: connected to the tasks socket and heard from.
+static size_t
+s_ready_workers (master_t *self)
+{
+    size_t heard = zhashx_size (self->workers);
+    size_t connected = self->tasks_peers > 0 ? (size_t) self->tasks_peers : 0;
+    return heard < connected ? heard : connected;
+}
+
 static void
 s_fill_window (master_t *self)
 {
-    if (self->input_done || zhashx_size (self->workers) < self->options->min_workers)
+    if (self->input_done)
         return;
+    if (!self->dispatching) {
+        if (s_ready_workers (self) < self->options->min_workers)
+            return;
+        self->dispatching = true;
+    }
     while (lease_table_size (self->leases) < lease_table_capacity (self->leases)) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
@@ -355,15 +374,18 @@ s_poll_once (master_t *self)
     long timeout_ms = (long) ((self->next_tick_us - now_us) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
-    zmq_pollitem_t items [2] = {
+    zmq_pollitem_t items [3] = {
         { zsock_resolve (sink_pipe (self->sink)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLOUT, 0 }
     };
-    int count = dispatcher_queued (self->dispatcher) > 0 ? 2 : 1;
+    int count = dispatcher_queued (self->dispatcher) > 0 ? 3 : 2;
     if (zmq_poll (items, count, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_sink (self);
+    if (items [1].revents & ZMQ_POLLIN)
+        self->tasks_peers += tm_socket_monitor_read (self->tasks_monitor);
 }
 
 static void
@@ -410,7 +432,7 @@ master_run (master_t *self)
         }
         s_fill_window (self);
         if (dispatcher_queued (self->dispatcher) > 0)
-            dispatcher_flush (self->dispatcher, tm_clock_now_us (), zhashx_size (self->workers));
+            dispatcher_flush (self->dispatcher, tm_clock_now_us (), s_ready_workers (self));
         s_poll_once (self);
         int64_t now_us = tm_clock_now_us ();
         if (now_us >= self->next_tick_us)

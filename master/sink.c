@@ -95,12 +95,11 @@ s_sink_actor (zsock_t *pipe, void *args)
 {
     s_state_t self = { .pipe = pipe };
     self.results = tm_socket_results_pull ((const char *) args);
-    if (!self.results) {
-        zsock_signal (pipe, 1);
-        return;
-    }
     zsock_signal (pipe, 0);
-    zstr_sendf (pipe, "%d", tm_socket_bound_port (self.results));
+    //  The port, or -1 when the bind failed and the actor ends.
+    zstr_sendf (pipe, "%d", self.results ? tm_socket_bound_port (self.results) : -1);
+    if (!self.results)
+        return;
     zmq_pollitem_t items [2] = {
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
         { NULL, 0, ZMQ_POLLIN, 0 }
@@ -139,11 +138,16 @@ sink_new (const char *endpoint)
     pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!actor)
         return NULL;
+    char *port = zstr_recv (actor);
+    int bound = port ? atoi (port) : -1;
+    zstr_free (&port);
+    if (bound == -1) {
+        zactor_destroy (&actor);
+        return NULL;
+    }
     sink_t *self = (sink_t *) zmalloc (sizeof (sink_t));
     self->actor = actor;
-    char *port = zstr_recv (actor);
-    self->port = port ? atoi (port) : -1;
-    zstr_free (&port);
+    self->port = bound;
     return self;
 }
 

@@ -912,7 +912,8 @@ def main(tests, description=""):
             print("ok - %s # SKIP %s" % (name, skip))
         elif reason is None:
             passed += 1
-            print("ok - %s (%.1f s)" % (name, elapsed))
+            print("ok - %s" % name)
+            print("#   %.1f s" % elapsed)
         else:
             failed += 1
             print("not ok - %s: %s" % (name, reason.replace("\n", " ")))

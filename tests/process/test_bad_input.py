@@ -171,7 +171,7 @@ def test_port_in_use(env):
             blocker.listen(1)
             out = env.path("results-%s.jsonl" % which)
             m = env.start_master(ports, job, out=out, name="master-busy-" + which)
-            rc = m.wait_exit(h.scaled(15), "master whose %s port is taken" % which)
+            rc = m.wait_exit(h.scaled(10), "master whose %s port is taken" % which)
             h.check_eq(rc, 3, "exit status when the %s port is in use" % which)
             h.check(m.stderr().strip(), "no message on stderr when the %s port is in use" % which)
         finally:

@@ -106,7 +106,7 @@ def test_once_worker_started_after_master(env):
     results = h.read_results_text(master.stdout(), "master stdout")
     check_run(results, job, expect, {"once-1"})
     h.check_eq(rc, 0, "master exit status")
-    orc = once.wait_exit(h.scaled(15), "--once worker after the job ended")
+    orc = once.wait_exit(h.scaled(10), "--once worker after the job ended")
     h.check_eq(orc, 0, "--once worker exit status")
 
 
@@ -120,17 +120,17 @@ def test_once_worker_beside_long_lived_worker(env):
     job2, expect2 = make_job("again", 300)
     job2_path = env.write_job("again.jsonl", job2)
     out2 = env.path("again-results.jsonl")
-    master2 = env.start_master(ports, job2_path, out=out2, name="master-again")
+    master2 = env.start_master(ports, job2_path, out=out2, name="master-again",
+                               extra=["--min-workers", "2"])
     rc2 = master2.wait_exit(h.scaled(40), "second master")
     results2 = h.read_results(out2)
     check_run(results2, job2, expect2, {"stay-1", "once-2"})
     h.check_eq(rc2, 0, "second master exit status")
     served = {r["worker"] for r in results2}
-    if "once-2" in served:
-        orc2 = once2.wait_exit(h.scaled(15), "second --once worker after its job ended")
-        h.check_eq(orc2, 0, "second --once worker exit status")
-    else:
-        env.note("once-2 got no task of the second job; its exit was not checked")
+    env.note("workers that served the job: %s" % sorted(served))
+    #  Its first job has ended, whether or not it got tasks of it.
+    orc2 = once2.wait_exit(h.scaled(10), "--once worker after its job ended")
+    h.check_eq(orc2, 0, "--once worker exit status")
     h.check(stay.alive(), "the long-lived worker exited after the job (status %s)" % stay.poll())
 
 

@@ -1,0 +1,19 @@
+#!/bin/sh
+# The second command of README.md, and what CI runs: install what is
+# missing, build, run every test (unit and process level); then the same
+# suite again built with AddressSanitizer and UndefinedBehaviorSanitizer.
+# TASKMILL_SKIP_SANITIZE=1 skips the second pass.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+deploy/install-deps.sh
+jobs=$(nproc)
+deploy/build.sh build
+(cd build && ctest --output-on-failure -j1 --timeout 240)
+if [ "${TASKMILL_SKIP_SANITIZE:-0}" != 1 ]; then
+    deploy/build.sh build-asan -DSANITIZE=address,undefined
+    # detect_leaks: no leaks allowed; abort_on_error: a report fails the test.
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        sh -c "cd build-asan && ctest --output-on-failure -j1 --timeout 240"
+fi
+echo "tests: all passed ($jobs cores)"

@@ -1,0 +1,819 @@
+/*  Tests for results_writer and summary, the two ends of a job's output.
+
+    results_writer: lines are written to a temporary file (mkstemp), read
+    back, and parsed with jansson, a strict parser, which is the judge of
+    valid JSON; then each field is checked.
+
+    summary: counts, counters and latency percentiles through the API, and
+    the JSON written by summary_write_json, parsed back with jansson.
+*/
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "lease_table.h"
+#include "results_writer.h"
+#include "summary.h"
+#include "tm_codec.h"
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define FFFD "\xef\xbf\xbd"
+
+//  --- helpers -------------------------------------------------------------------
+
+typedef struct {
+    char path [64];
+    lease_table_t *leases;
+    results_writer_t *writer;
+} s_rig_t;
+
+//  An empty temporary file; removed by s_rig_destroy.
+static void
+s_temp_path (char *path, size_t size)
+{
+    snprintf (path, size, "/tmp/test_results_writer_XXXXXX");
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    close (fd);
+}
+
+static void
+s_rig_new (s_rig_t *rig)
+{
+    s_temp_path (rig->path, sizeof rig->path);
+    rig->leases = lease_table_new (64);
+    rig->writer = results_writer_new (rig->path);
+    assert_non_null (rig->writer);
+}
+
+static void
+s_rig_destroy (s_rig_t *rig)
+{
+    results_writer_destroy (&rig->writer);
+    assert_null (rig->writer);
+    lease_table_destroy (&rig->leases);
+    unlink (rig->path);
+}
+
+static lease_t *
+s_lease (s_rig_t *rig, const char *id, const char *type)
+{
+    lease_t *lease = lease_table_issue (rig->leases, id, type, NULL, 0, 1000, 3);
+    assert_non_null (lease);
+    return lease;
+}
+
+static tm_result_t
+s_result (const lease_t *lease, tm_status_t status, const char *output)
+{
+    tm_result_t result = {
+        .job_id = "job",
+        .seq = lease->seq,
+        .id = lease->id,
+        .attempt = 1,
+        .status = status,
+        .output = (const uint8_t *) output,
+        .output_size = output ? strlen (output) : 0,
+        .error = "",
+        .worker_id = "host/1234",
+        .start_us = 100,
+        .duration_us = 812,
+        .exit_code = 0,
+    };
+    return result;
+}
+
+//  Reads the whole file; caller frees.
+static char *
+s_slurp (const char *path)
+{
+    FILE *file = fopen (path, "rb");
+    assert_non_null (file);
+    size_t capacity = 4096, size = 0;
+    char *data = (char *) malloc (capacity);
+    assert_non_null (data);
+    size_t got;
+    while ((got = fread (data + size, 1, capacity - size - 1, file)) > 0) {
+        size += got;
+        if (capacity - size < 2) {
+            capacity *= 2;
+            data = (char *) realloc (data, capacity);
+            assert_non_null (data);
+        }
+    }
+    fclose (file);
+    data [size] = 0;
+    return data;
+}
+
+//  Closes the writer (flushing it), and parses the file's lines: returns
+//  an array of objects, one per line. Each line must be one JSON object.
+static json_t *
+s_read_lines (s_rig_t *rig)
+{
+    results_writer_destroy (&rig->writer);
+    char *text = s_slurp (rig->path);
+    json_t *lines = json_array ();
+    char *line = text;
+    while (*line) {
+        char *end = strchr (line, '\n');
+        if (!end)
+            fail_msg ("last line has no newline: %s", line);
+        *end = 0;
+        json_error_t error;
+        json_t *object = json_loads (line, 0, &error);
+        if (!object)
+            fail_msg ("invalid JSON (%s): %s", error.text, line);
+        assert_true (json_is_object (object));
+        json_array_append_new (lines, object);
+        line = end + 1;
+    }
+    free (text);
+    return lines;
+}
+
+//  Writes one result and returns its parsed line (caller decrefs).
+static json_t *
+s_write_one (const lease_t *lease, const tm_result_t *result, s_rig_t *rig)
+{
+    assert_int_equal (results_writer_write (rig->writer, lease, result), 0);
+    json_t *lines = s_read_lines (rig);
+    assert_int_equal (json_array_size (lines), 1);
+    json_t *line = json_incref (json_array_get (lines, 0));
+    json_decref (lines);
+    return line;
+}
+
+static const char *
+s_string (json_t *object, const char *key)
+{
+    json_t *value = json_object_get (object, key);
+    if (!json_is_string (value))
+        fail_msg ("\"%s\" is missing or not a string", key);
+    return json_string_value (value);
+}
+
+static json_int_t
+s_integer (json_t *object, const char *key)
+{
+    json_t *value = json_object_get (object, key);
+    if (!json_is_integer (value))
+        fail_msg ("\"%s\" is missing or not an integer", key);
+    return json_integer_value (value);
+}
+
+//  --- results lines -----------------------------------------------------------
+
+static void
+ok_result_line_has_seq_id_type_status_attempts_worker_duration_output (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_lease (&rig, "first", "echo");
+    lease_t *lease = s_lease (&rig, "a1", "sha256");
+    tm_result_t result = s_result (lease, TM_STATUS_OK, "deadbeef");
+    result.attempt = 2;
+    json_t *line = s_write_one (lease, &result, &rig);
+
+    assert_int_equal (s_integer (line, "seq"), 2);
+    assert_string_equal (s_string (line, "id"), "a1");
+    assert_string_equal (s_string (line, "type"), "sha256");
+    assert_string_equal (s_string (line, "status"), "ok");
+    assert_int_equal (s_integer (line, "attempts"), 2);
+    assert_string_equal (s_string (line, "worker"), "host/1234");
+    assert_int_equal (s_integer (line, "duration_us"), 812);
+    assert_string_equal (s_string (line, "output"), "deadbeef");
+    assert_null (json_object_get (line, "output_b64"));
+    assert_null (json_object_get (line, "error"));
+    assert_null (json_object_get (line, "exit_code"));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+ok_result_with_an_error_text_still_has_no_error_field (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "a", "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_OK, "x");
+    result.error = "warning that should not be written";
+    json_t *line = s_write_one (lease, &result, &rig);
+    assert_null (json_object_get (line, "error"));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+failed_result_line_has_status_name_and_error (void **state)
+{
+    (void) state;
+    const struct {
+        tm_status_t status;
+        const char *name;
+    } cases [] = {
+        { TM_STATUS_FAILED, "failed" },
+        { TM_STATUS_TIMEOUT, "timeout" },
+        { TM_STATUS_NO_HANDLER, "no_handler" },
+        { TM_STATUS_REJECTED, "rejected" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        s_rig_t rig;
+        s_rig_new (&rig);
+        lease_t *lease = s_lease (&rig, "b2", "echo");
+        tm_result_t result = s_result (lease, cases [i].status, NULL);
+        result.error = "it broke";
+        result.attempt = 3;
+        json_t *line = s_write_one (lease, &result, &rig);
+        assert_string_equal (s_string (line, "status"), cases [i].name);
+        assert_string_equal (s_string (line, "error"), "it broke");
+        assert_int_equal (s_integer (line, "attempts"), 3);
+        assert_string_equal (s_string (line, "worker"), "host/1234");
+        json_decref (line);
+        s_rig_destroy (&rig);
+    }
+}
+
+static void
+failed_result_with_empty_error_still_has_error_field (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "c", "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_FAILED, NULL);
+    json_t *line = s_write_one (lease, &result, &rig);
+    assert_string_equal (s_string (line, "error"), "");
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+binary_output_is_written_as_output_b64 (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "bin", "echo");
+    const uint8_t bytes [] = { 0x00, 0xff, 0x10, 'a', 0xc3 };
+    tm_result_t result = s_result (lease, TM_STATUS_OK, NULL);
+    result.output = bytes;
+    result.output_size = sizeof bytes;
+    json_t *line = s_write_one (lease, &result, &rig);
+    assert_string_equal (s_string (line, "output_b64"), "AP8QYcM=");
+    assert_null (json_object_get (line, "output"));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+output_with_a_nul_byte_is_written_as_output_b64 (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "nul", "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_OK, NULL);
+    result.output = (const uint8_t *) "ab\0cd";
+    result.output_size = 5;
+    json_t *line = s_write_one (lease, &result, &rig);
+    assert_string_equal (s_string (line, "output_b64"), "YWIAY2Q=");
+    assert_null (json_object_get (line, "output"));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+valid_utf8_output_is_written_as_text (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "utf8", "echo");
+    const char *text = "h\xc3\xa9llo \xe2\x9c\x93 \xf0\x9f\x98\x80";
+    tm_result_t result = s_result (lease, TM_STATUS_OK, text);
+    json_t *line = s_write_one (lease, &result, &rig);
+    assert_string_equal (s_string (line, "output"), text);
+    assert_null (json_object_get (line, "output_b64"));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+exec_result_has_exit_code_even_when_zero (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *ok = s_lease (&rig, "e1", "exec");
+    lease_t *bad = s_lease (&rig, "e2", "exec");
+    tm_result_t ok_result = s_result (ok, TM_STATUS_OK, "out\n");
+    tm_result_t bad_result = s_result (bad, TM_STATUS_FAILED, "");
+    bad_result.exit_code = 3;
+    bad_result.error = "exit status 3";
+    assert_int_equal (results_writer_write (rig.writer, ok, &ok_result), 0);
+    assert_int_equal (results_writer_write (rig.writer, bad, &bad_result), 0);
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 2);
+    json_t *first = json_array_get (lines, 0);
+    json_t *second = json_array_get (lines, 1);
+    assert_int_equal (s_integer (first, "exit_code"), 0);
+    assert_string_equal (s_string (first, "output"), "out\n");
+    assert_null (json_object_get (first, "error"));
+    assert_int_equal (s_integer (second, "exit_code"), 3);
+    assert_string_equal (s_string (second, "error"), "exit status 3");
+    assert_string_equal (s_string (second, "status"), "failed");
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+status_line_without_result_has_attempts_of_lease_and_error (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "lost", "sha256");
+    lease->attempt = 3;
+    assert_int_equal (results_writer_write_status (rig.writer, lease, TM_STATUS_TIMEOUT,
+                                                   "lease expired: no result"), 0);
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 1);
+    json_t *line = json_array_get (lines, 0);
+    assert_int_equal (s_integer (line, "seq"), 1);
+    assert_string_equal (s_string (line, "id"), "lost");
+    assert_string_equal (s_string (line, "type"), "sha256");
+    assert_string_equal (s_string (line, "status"), "timeout");
+    assert_int_equal (s_integer (line, "attempts"), 3);
+    assert_string_equal (s_string (line, "error"), "lease expired: no result");
+    assert_null (json_object_get (line, "output"));
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+quotes_newlines_and_control_chars_are_escaped (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    const char *nasty = "say \"hi\"\\ \n\r\t\x01\x1f\b\f end";
+    lease_t *lease = s_lease (&rig, nasty, "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_FAILED, nasty);
+    result.error = nasty;
+    result.worker_id = "host\n\"w\"";
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    //  A second line proves the first did not spill over lines.
+    lease_t *plain = s_lease (&rig, "plain", "echo");
+    tm_result_t plain_result = s_result (plain, TM_STATUS_OK, "fine");
+    assert_int_equal (results_writer_write (rig.writer, plain, &plain_result), 0);
+
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 2);
+    json_t *line = json_array_get (lines, 0);
+    assert_string_equal (s_string (line, "id"), nasty);
+    assert_string_equal (s_string (line, "output"), nasty);
+    assert_string_equal (s_string (line, "error"), nasty);
+    assert_string_equal (s_string (line, "worker"), "host\n\"w\"");
+    assert_string_equal (s_string (json_array_get (lines, 1), "id"), "plain");
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+invalid_utf8_in_id_still_yields_valid_json (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "bad\xff\xfeid\xc3", "ty\x80pe");
+    tm_result_t result = s_result (lease, TM_STATUS_FAILED, NULL);
+    result.error = "oops \xc0\xaf";
+    json_t *line = s_write_one (lease, &result, &rig);
+    //  s_write_one has already parsed the line with jansson, which rejects
+    //  invalid UTF-8; the bad bytes became U+FFFD.
+    assert_string_equal (s_string (line, "id"), "bad" FFFD FFFD "id" FFFD);
+    assert_string_equal (s_string (line, "type"), "ty" FFFD "pe");
+    const char *error = s_string (line, "error");
+    assert_true (strncmp (error, "oops ", 5) == 0);
+    assert_non_null (strstr (error, FFFD));
+    json_decref (line);
+    s_rig_destroy (&rig);
+}
+
+static void
+lines_are_appended_in_write_order_one_per_result (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    for (int i = 0; i < 1000; i++) {
+        char id [16];
+        snprintf (id, sizeof id, "id-%d", i);
+        lease_t *lease = s_lease (&rig, id, "echo");
+        tm_result_t result = s_result (lease, TM_STATUS_OK, id);
+        assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+        lease_table_finish (rig.leases, lease->seq);
+    }
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 1000);
+    for (size_t i = 0; i < 1000; i++) {
+        json_t *line = json_array_get (lines, i);
+        assert_int_equal (s_integer (line, "seq"), i + 1);
+        char id [16];
+        snprintf (id, sizeof id, "id-%zu", i);
+        assert_string_equal (s_string (line, "id"), id);
+        assert_string_equal (s_string (line, "output"), id);
+    }
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+flush_makes_written_lines_visible_in_the_file (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "f", "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_OK, "out");
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    assert_int_equal (results_writer_flush (rig.writer), 0);
+    char *text = s_slurp (rig.path);
+    assert_non_null (strstr (text, "\"id\":\"f\""));
+    assert_int_equal (text [strlen (text) - 1], '\n');
+    free (text);
+    //  A flush with nothing new is harmless.
+    assert_int_equal (results_writer_flush (rig.writer), 0);
+    s_rig_destroy (&rig);
+}
+
+static void
+opening_an_existing_file_appends_to_it (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *first = s_lease (&rig, "one", "echo");
+    tm_result_t result = s_result (first, TM_STATUS_OK, "1");
+    assert_int_equal (results_writer_write (rig.writer, first, &result), 0);
+    results_writer_destroy (&rig.writer);
+
+    rig.writer = results_writer_new (rig.path);
+    assert_non_null (rig.writer);
+    lease_t *second = s_lease (&rig, "two", "echo");
+    result = s_result (second, TM_STATUS_OK, "2");
+    assert_int_equal (results_writer_write (rig.writer, second, &result), 0);
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 2);
+    assert_string_equal (s_string (json_array_get (lines, 0), "id"), "one");
+    assert_string_equal (s_string (json_array_get (lines, 1), "id"), "two");
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+writer_for_an_unopenable_path_is_null (void **state)
+{
+    (void) state;
+    assert_null (results_writer_new ("/nonexistent-taskmill-dir/results.jsonl"));
+}
+
+//  --- summary -----------------------------------------------------------------
+
+//  Writes the summary as JSON to a temporary file and parses it back.
+static json_t *
+s_summary_json (summary_t *summary)
+{
+    char path [64];
+    s_temp_path (path, sizeof path);
+    assert_int_equal (summary_write_json (summary, path), 0);
+    json_error_t error;
+    json_t *root = json_load_file (path, 0, &error);
+    unlink (path);
+    if (!root)
+        fail_msg ("summary is not valid JSON: %s", error.text);
+    assert_true (json_is_object (root));
+    return root;
+}
+
+static json_int_t
+s_path_integer (json_t *root, const char *object, const char *key)
+{
+    json_t *inner = json_object_get (root, object);
+    if (!json_is_object (inner))
+        fail_msg ("\"%s\" is missing or not an object", object);
+    return s_integer (inner, key);
+}
+
+static void
+summary_add_counts_by_status_type_and_worker (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job-s");
+    summary_add (summary, "sha256", TM_STATUS_OK, "w1", 10);
+    summary_add (summary, "sha256", TM_STATUS_OK, "w2", 10);
+    summary_add (summary, "sha256", TM_STATUS_FAILED, "w1", 10);
+    summary_add (summary, "echo", TM_STATUS_OK, "w1", 10);
+    summary_add (summary, "echo", TM_STATUS_TIMEOUT, "w2", 10);
+    summary_add (summary, "exec", TM_STATUS_REJECTED, "w3", 10);
+    assert_int_equal (summary_done (summary), 6);
+    assert_int_equal (summary_not_ok (summary), 3);
+
+    json_t *root = s_summary_json (summary);
+    assert_int_equal (s_integer (root, "tasks"), 6);
+    assert_int_equal (s_path_integer (root, "by_status", "ok"), 3);
+    assert_int_equal (s_path_integer (root, "by_status", "failed"), 1);
+    assert_int_equal (s_path_integer (root, "by_status", "timeout"), 1);
+    assert_int_equal (s_path_integer (root, "by_status", "rejected"), 1);
+    assert_int_equal (s_path_integer (root, "by_status", "no_handler"), 0);
+    json_t *by_type = json_object_get (root, "by_type");
+    assert_int_equal (json_object_size (by_type), 3);
+    assert_int_equal (s_path_integer (by_type, "sha256", "ok"), 2);
+    assert_int_equal (s_path_integer (by_type, "sha256", "failed"), 1);
+    assert_int_equal (s_path_integer (by_type, "echo", "ok"), 1);
+    assert_int_equal (s_path_integer (by_type, "echo", "timeout"), 1);
+    assert_int_equal (s_path_integer (by_type, "exec", "rejected"), 1);
+    assert_int_equal (s_path_integer (by_type, "exec", "ok"), 0);
+    json_t *workers = json_object_get (root, "workers");
+    assert_int_equal (json_object_size (workers), 3);
+    assert_int_equal (s_integer (workers, "w1"), 3);
+    assert_int_equal (s_integer (workers, "w2"), 2);
+    assert_int_equal (s_integer (workers, "w3"), 1);
+    json_decref (root);
+    summary_destroy (&summary);
+    assert_null (summary);
+}
+
+static void
+result_without_a_worker_is_counted_but_for_no_worker (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    summary_add (summary, "echo", TM_STATUS_TIMEOUT, NULL, 5);
+    summary_add (summary, "echo", TM_STATUS_OK, "w1", 5);
+    assert_int_equal (summary_done (summary), 2);
+    assert_int_equal (summary_not_ok (summary), 1);
+    json_t *root = s_summary_json (summary);
+    json_t *workers = json_object_get (root, "workers");
+    assert_int_equal (json_object_size (workers), 1);
+    assert_int_equal (s_integer (workers, "w1"), 1);
+    json_decref (root);
+    summary_destroy (&summary);
+}
+
+static void
+summary_counters_accumulate_and_are_written (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    for (int c = 0; c < SUMMARY_COUNTER_COUNT; c++)
+        assert_int_equal (summary_counter (summary, (summary_counter_t) c), 0);
+    summary_count (summary, SUMMARY_RETRIES, 2);
+    summary_count (summary, SUMMARY_RETRIES, 3);
+    summary_count (summary, SUMMARY_DUPLICATES, 7);
+    summary_count (summary, SUMMARY_STALE, 11);
+    summary_count (summary, SUMMARY_GARBAGE, 13);
+    summary_count (summary, SUMMARY_UNKNOWN_SEQ, 1);
+    summary_count (summary, SUMMARY_LEASES_EXPIRED, 4);
+    assert_int_equal (summary_counter (summary, SUMMARY_RETRIES), 5);
+    assert_int_equal (summary_counter (summary, SUMMARY_DUPLICATES), 7);
+    assert_int_equal (summary_counter (summary, SUMMARY_STALE), 11);
+    assert_int_equal (summary_counter (summary, SUMMARY_GARBAGE), 13);
+    assert_int_equal (summary_counter (summary, SUMMARY_UNKNOWN_SEQ), 1);
+    assert_int_equal (summary_counter (summary, SUMMARY_LEASES_EXPIRED), 4);
+    //  Counters are not results.
+    assert_int_equal (summary_done (summary), 0);
+    assert_int_equal (summary_not_ok (summary), 0);
+
+    json_t *root = s_summary_json (summary);
+    assert_int_equal (s_integer (root, "retries"), 5);
+    assert_int_equal (s_integer (root, "duplicates_dropped"), 7);
+    assert_int_equal (s_integer (root, "stale_dropped"), 11);
+    assert_int_equal (s_integer (root, "garbage_dropped"), 13);
+    json_decref (root);
+    summary_destroy (&summary);
+}
+
+static void
+s_assert_within (int64_t actual, double expected, double tolerance)
+{
+    double error = fabs ((double) actual - expected) / expected;
+    if (error > tolerance)
+        fail_msg ("%lld is %.1f%% from %.0f (allowed %.0f%%)",
+                  (long long) actual, error * 100, expected, tolerance * 100);
+}
+
+static void
+latency_percentiles_of_uniform_distribution_are_within_seven_percent (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    //  1..10000 us, added in a scrambled order.
+    for (int64_t i = 0; i < 10000; i++)
+        summary_add (summary, "echo", TM_STATUS_OK, "w", (i * 7919) % 10000 + 1);
+    s_assert_within (summary_latency_us (summary, 0.50), 5000, 0.07);
+    s_assert_within (summary_latency_us (summary, 0.90), 9000, 0.07);
+    s_assert_within (summary_latency_us (summary, 0.99), 9900, 0.07);
+    s_assert_within (summary_latency_us (summary, 0.10), 1000, 0.07);
+    assert_true (summary_latency_us (summary, 1.0) <= 10000);
+    s_assert_within (summary_latency_us (summary, 1.0), 10000, 0.07);
+
+    summary_finish (summary, 1000000, 0);
+    json_t *root = s_summary_json (summary);
+    json_t *latency = json_object_get (root, "latency_us");
+    assert_true (json_is_object (latency));
+    s_assert_within (s_integer (latency, "p50"), 5000, 0.07);
+    s_assert_within (s_integer (latency, "p90"), 9000, 0.07);
+    s_assert_within (s_integer (latency, "p99"), 9900, 0.07);
+    assert_int_equal (s_integer (latency, "max"), 10000);
+    json_decref (root);
+    summary_destroy (&summary);
+}
+
+static void
+latency_percentiles_are_ordered_and_never_above_max (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    //  A long tail: most fast, a few very slow.
+    for (int i = 0; i < 995; i++)
+        summary_add (summary, "echo", TM_STATUS_OK, "w", 100 + i % 50);
+    for (int i = 0; i < 5; i++)
+        summary_add (summary, "echo", TM_STATUS_OK, "w", 3000000 + i);
+    int64_t p50 = summary_latency_us (summary, 0.50);
+    int64_t p90 = summary_latency_us (summary, 0.90);
+    int64_t p99 = summary_latency_us (summary, 0.99);
+    int64_t p999 = summary_latency_us (summary, 0.999);
+    assert_true (p50 <= p90 && p90 <= p99 && p99 <= p999);
+    s_assert_within (p50, 125, 0.07);
+    assert_true (p99 < 200);
+    s_assert_within (p999, 3000004, 0.07);
+    assert_true (p999 <= 3000004);
+    summary_destroy (&summary);
+}
+
+static void
+identical_latencies_report_that_exact_value (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    for (int i = 0; i < 100; i++)
+        summary_add (summary, "echo", TM_STATUS_OK, "w", 812);
+    assert_int_equal (summary_latency_us (summary, 0.0), 812);
+    assert_int_equal (summary_latency_us (summary, 0.5), 812);
+    assert_int_equal (summary_latency_us (summary, 0.99), 812);
+    assert_int_equal (summary_latency_us (summary, 1.0), 812);
+    summary_destroy (&summary);
+}
+
+static void
+small_latencies_are_exact (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    for (int64_t v = 0; v < 10; v++)
+        summary_add (summary, "echo", TM_STATUS_OK, "w", v);
+    assert_int_equal (summary_latency_us (summary, 0.0), 0);
+    assert_int_equal (summary_latency_us (summary, 0.5), 5);
+    assert_int_equal (summary_latency_us (summary, 0.95), 9);
+    summary_destroy (&summary);
+}
+
+static void
+empty_summary_has_zero_latency_and_rate (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("empty");
+    assert_int_equal (summary_latency_us (summary, 0.5), 0);
+    assert_int_equal (summary_done (summary), 0);
+    summary_finish (summary, 0, 0);
+    json_t *root = s_summary_json (summary);
+    assert_string_equal (s_string (root, "job_id"), "empty");
+    assert_int_equal (s_integer (root, "tasks"), 0);
+    assert_true (json_is_number (json_object_get (root, "tasks_per_s")));
+    assert_true (json_number_value (json_object_get (root, "tasks_per_s")) == 0.0);
+    assert_int_equal (s_path_integer (root, "latency_us", "p50"), 0);
+    assert_int_equal (s_path_integer (root, "latency_us", "max"), 0);
+    assert_int_equal (json_object_size (json_object_get (root, "workers")), 0);
+    assert_int_equal (json_object_size (json_object_get (root, "by_type")), 0);
+    json_decref (root);
+    summary_destroy (&summary);
+}
+
+static void
+summary_json_has_the_documented_keys_and_values (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job-\"quoted\"");
+    for (int i = 0; i < 1000; i++)
+        summary_add (summary, "sha256", i % 10 ? TM_STATUS_OK : TM_STATUS_FAILED,
+                     i % 2 ? "host/1" : "host/2", 100);
+    summary_count (summary, SUMMARY_RETRIES, 3);
+    summary_finish (summary, 2000000, 1);
+    json_t *root = s_summary_json (summary);
+
+    const char *keys [] = {
+        "job_id", "tasks", "by_status", "by_type", "retries", "duplicates_dropped",
+        "stale_dropped", "garbage_dropped", "elapsed_s", "tasks_per_s", "latency_us",
+        "workers", "exit_status"
+    };
+    for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++)
+        if (!json_object_get (root, keys [i]))
+            fail_msg ("summary JSON has no \"%s\"", keys [i]);
+    const char *latency_keys [] = { "p50", "p90", "p99", "max" };
+    for (size_t i = 0; i < 4; i++)
+        s_path_integer (root, "latency_us", latency_keys [i]);
+
+    assert_string_equal (s_string (root, "job_id"), "job-\"quoted\"");
+    assert_int_equal (s_integer (root, "tasks"), 1000);
+    assert_int_equal (s_path_integer (root, "by_status", "ok"), 900);
+    assert_int_equal (s_path_integer (root, "by_status", "failed"), 100);
+    assert_int_equal (s_integer (root, "retries"), 3);
+    assert_int_equal (s_integer (root, "duplicates_dropped"), 0);
+    assert_true (json_is_number (json_object_get (root, "elapsed_s")));
+    assert_true (fabs (json_number_value (json_object_get (root, "elapsed_s")) - 2.0) < 1e-9);
+    assert_true (fabs (json_number_value (json_object_get (root, "tasks_per_s")) - 500.0) < 1e-6);
+    assert_int_equal (s_integer (root, "exit_status"), 1);
+    assert_int_equal (s_path_integer (root, "workers", "host/1"), 500);
+    assert_int_equal (s_path_integer (root, "workers", "host/2"), 500);
+    assert_int_equal (s_path_integer (root, "latency_us", "max"), 100);
+    json_decref (root);
+    summary_destroy (&summary);
+}
+
+static void
+summary_write_json_to_an_unwritable_path_fails (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job");
+    assert_int_equal (summary_write_json (summary, "/nonexistent-taskmill-dir/summary.json"), -1);
+    summary_destroy (&summary);
+}
+
+static void
+summary_print_names_the_job_and_counts (void **state)
+{
+    (void) state;
+    summary_t *summary = summary_new ("job-p");
+    summary_add (summary, "sha256", TM_STATUS_OK, "w1", 10);
+    summary_add (summary, "sha256", TM_STATUS_FAILED, "w1", 20);
+    summary_finish (summary, 1000000, 1);
+    char path [64];
+    s_temp_path (path, sizeof path);
+    FILE *out = fopen (path, "w");
+    assert_non_null (out);
+    summary_print (summary, out);
+    fclose (out);
+    char *text = s_slurp (path);
+    unlink (path);
+    assert_non_null (strstr (text, "job-p"));
+    assert_non_null (strstr (text, "ok=1"));
+    assert_non_null (strstr (text, "failed=1"));
+    assert_non_null (strstr (text, "w1=2"));
+    free (text);
+    summary_destroy (&summary);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (ok_result_line_has_seq_id_type_status_attempts_worker_duration_output),
+        cmocka_unit_test (ok_result_with_an_error_text_still_has_no_error_field),
+        cmocka_unit_test (failed_result_line_has_status_name_and_error),
+        cmocka_unit_test (failed_result_with_empty_error_still_has_error_field),
+        cmocka_unit_test (binary_output_is_written_as_output_b64),
+        cmocka_unit_test (output_with_a_nul_byte_is_written_as_output_b64),
+        cmocka_unit_test (valid_utf8_output_is_written_as_text),
+        cmocka_unit_test (exec_result_has_exit_code_even_when_zero),
+        cmocka_unit_test (status_line_without_result_has_attempts_of_lease_and_error),
+        cmocka_unit_test (quotes_newlines_and_control_chars_are_escaped),
+        cmocka_unit_test (invalid_utf8_in_id_still_yields_valid_json),
+        cmocka_unit_test (lines_are_appended_in_write_order_one_per_result),
+        cmocka_unit_test (flush_makes_written_lines_visible_in_the_file),
+        cmocka_unit_test (opening_an_existing_file_appends_to_it),
+        cmocka_unit_test (writer_for_an_unopenable_path_is_null),
+        cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
+        cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
+        cmocka_unit_test (summary_counters_accumulate_and_are_written),
+        cmocka_unit_test (latency_percentiles_of_uniform_distribution_are_within_seven_percent),
+        cmocka_unit_test (latency_percentiles_are_ordered_and_never_above_max),
+        cmocka_unit_test (identical_latencies_report_that_exact_value),
+        cmocka_unit_test (small_latencies_are_exact),
+        cmocka_unit_test (empty_summary_has_zero_latency_and_rate),
+        cmocka_unit_test (summary_json_has_the_documented_keys_and_values),
+        cmocka_unit_test (summary_write_json_to_an_unwritable_path_fails),
+        cmocka_unit_test (summary_print_names_the_job_and_counts),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
