@@ -20,7 +20,6 @@
 
 #define S_TICK_US 100000            //  lease expiry, reaping, flushing
 #define S_ANNOUNCE_US 1000000       //  JOB_START repeated for late workers
-#define S_WORKER_SILENCE_US 3000000 //  a worker silent this long is gone
 #define S_EVENT_BURST 1024          //  sink events handled per loop turn
 #define S_EXPIRED_BATCH 4096        //  leases expired per tick
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
@@ -39,7 +38,7 @@ struct _master_t {
     results_writer_t *writer;
     summary_t *summary;
     progress_t *progress;
-    zhashx_t *workers;              //  worker id -> int64_t last seen (monotonic)
+    zhashx_t *workers;              //  worker id -> s_worker_t
     uint64_t *expired;              //  scratch for lease_table_expired
     bool dispatching;               //  --min-workers was met once; no gate after
     bool input_done;                //  the reader reached the end (or failed)
@@ -49,6 +48,8 @@ struct _master_t {
     int64_t next_tick_us;
     int64_t next_announce_us;
 };
+
+static void s_worker_free (void **item);
 
 int
 master_check_job (const master_options_t *options)
@@ -75,13 +76,6 @@ master_check_job (const master_options_t *options)
     }
     job_reader_destroy (&reader);
     return rc;
-}
-
-static void
-s_free_item (void **item)
-{
-    free (*item);
-    *item = NULL;
 }
 
 static int
@@ -125,7 +119,7 @@ master_new (const master_options_t *options)
                                        (int64_t) options->lease_grace_ms * 1000);
     self->summary = summary_new (self->job_id);
     self->workers = zhashx_new ();
-    zhashx_set_destructor (self->workers, s_free_item);
+    zhashx_set_destructor (self->workers, s_worker_free);
     self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -159,28 +153,84 @@ master_destroy (master_t **self_p)
 
 //  --- workers ---------------------------------------------------------------
 
+//  What the master knows of a worker: when it was last heard from, and the
+//  seqs of this job its last heartbeat said it holds.
+typedef struct {
+    int64_t last_seen_us;
+    uint64_t *held;
+    size_t held_count;
+} s_worker_t;
+
 static void
+s_worker_free (void **item)
+{
+    s_worker_t *worker = (s_worker_t *) *item;
+    if (worker) {
+        free (worker->held);
+        free (worker);
+        *item = NULL;
+    }
+}
+
+static s_worker_t *
 s_worker_seen (master_t *self, const char *worker_id, int64_t now_us)
 {
-    int64_t *last = (int64_t *) zhashx_lookup (self->workers, worker_id);
-    if (!last) {
-        last = (int64_t *) zmalloc (sizeof (int64_t));
-        zhashx_insert (self->workers, worker_id, last);
+    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
+    if (!worker) {
+        worker = (s_worker_t *) zmalloc (sizeof (s_worker_t));
+        zhashx_insert (self->workers, worker_id, worker);
         zsys_info ("worker joined: %s", worker_id);
     }
-    *last = now_us;
+    worker->last_seen_us = now_us;
+    return worker;
+}
+
+static void
+s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
+{
+    s_worker_t *worker = s_worker_seen (self, heartbeat->worker_id, now_us);
+    size_t count = strcmp (heartbeat->job_id, self->job_id) == 0 ? heartbeat->held_count : 0;
+    worker->held = (uint64_t *) realloc (worker->held, (count + 1) * sizeof (uint64_t));
+    assert (worker->held);
+    if (count)
+        memcpy (worker->held, heartbeat->held_seqs, count * sizeof (uint64_t));
+    worker->held_count = count;
+}
+
+static void s_retry (master_t *self, lease_t *lease);
+
+//  A silent worker's tasks are sent again now, not when their leases end.
+static size_t
+s_resend_held (master_t *self, s_worker_t *worker)
+{
+    size_t resent = 0;
+    for (size_t i = 0; i < worker->held_count; i++) {
+        lease_t *lease;
+        if (lease_table_lookup (self->leases, worker->held [i], &lease) == LEASE_FOUND
+        &&  lease->state == LEASE_SENT) {
+            if (lease->attempt < lease->max_attempts) {
+                s_retry (self, lease);
+                resent++;
+            }
+            else
+                lease->deadline_us = 0;     //  spent: the next tick ends it
+        }
+    }
+    return resent;
 }
 
 static void
 s_reap_workers (master_t *self, int64_t now_us)
 {
     zlist_t *gone = zlist_new ();
-    for (int64_t *last = (int64_t *) zhashx_first (self->workers);
-         last; last = (int64_t *) zhashx_next (self->workers))
-        if (now_us - *last > S_WORKER_SILENCE_US)
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
+         worker; worker = (s_worker_t *) zhashx_next (self->workers))
+        if (now_us - worker->last_seen_us > self->options->worker_timeout_ms * 1000ll)
             zlist_append (gone, (void *) zhashx_cursor (self->workers));
     for (const char *id = (const char *) zlist_first (gone); id; id = (const char *) zlist_next (gone)) {
-        zsys_info ("worker lost: %s (silent for %d s)", id, S_WORKER_SILENCE_US / 1000000);
+        size_t resent = s_resend_held (self, (s_worker_t *) zhashx_lookup (self->workers, id));
+        zsys_info ("worker lost: %s (silent for %u ms), %zu tasks sent again",
+                   id, self->options->worker_timeout_ms, resent);
         zhashx_delete (self->workers, id);
     }
     zlist_destroy (&gone);
@@ -283,7 +333,7 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
     if (tm_worker_msg_is_heartbeat (msg)) {
         tm_heartbeat_t heartbeat;
         tm_worker_msg_heartbeat (msg, &heartbeat);
-        s_worker_seen (self, heartbeat.worker_id, now_us);
+        s_handle_heartbeat (self, &heartbeat, now_us);
         return;
     }
     size_t count = tm_worker_msg_result_count (msg);

@@ -13,6 +13,7 @@
 #define MASTER_DEFAULT_TIMEOUT_MS 60000
 #define MASTER_DEFAULT_RETRIES 2
 #define MASTER_DEFAULT_LEASE_GRACE_MS 5000
+#define MASTER_DEFAULT_WORKER_TIMEOUT_MS 3000
 
 typedef struct {
     const char *job_path;           //  JOB or "-"; NULL with --generate
@@ -22,6 +23,7 @@ typedef struct {
     uint32_t window;                //  --window: most tasks in flight
     uint32_t min_workers;           //  --min-workers: wait for this many before sending
     uint32_t lease_grace_ms;        //  --lease-grace: added to a task's timeout
+    uint32_t worker_timeout_ms;     //  --worker-timeout: silence that makes a worker lost
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

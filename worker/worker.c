@@ -12,6 +12,7 @@
 
 #define S_RESULTS_LINGER_MS 5000
 #define S_MIN_QUEUE 256         //  the master's largest batch must fit
+#define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
 
 struct _worker_t {
     const worker_options_t *options;
@@ -35,6 +36,7 @@ struct _worker_t {
     bool shutdown;                  //  SHUTDOWN seen
     int64_t drain_deadline_us;
     int64_t next_heartbeat_us;
+    int64_t last_heartbeat_us;
 };
 
 worker_t *
@@ -130,6 +132,11 @@ s_read_tasks (worker_t *self)
     if (strcmp (first.job_id, self->job_id) != 0)
         snprintf (self->job_id, sizeof self->job_id, "%s", first.job_id);
     executor_submit (self->executor, &self->pending);
+    //  The master learns soon what this worker holds, so a crash right
+    //  after taking tasks is recovered from the heartbeat, not the lease.
+    int64_t soon_us = self->last_heartbeat_us + S_HEARTBEAT_SOON_US;
+    if (soon_us < self->next_heartbeat_us)
+        self->next_heartbeat_us = soon_us;
 }
 
 static void
@@ -198,6 +205,7 @@ static void
 s_send_heartbeat (worker_t *self, int64_t now_us)
 {
     self->next_heartbeat_us = now_us + (int64_t) self->options->heartbeat_ms * 1000;
+    self->last_heartbeat_us = now_us;
     const char *job_id;
     size_t held = executor_held_seqs (self->executor, self->held, self->held_max, &job_id);
     tm_heartbeat_t heartbeat = {
