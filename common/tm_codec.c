@@ -93,6 +93,15 @@ s_frame_from_packed (const ProtobufCMessage *message)
     return frame;
 }
 
+int
+tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags)
+{
+    zframe_t *frame = *frame_p;
+    int rc = zmq_send (zsock_resolve (sock), zframe_data (frame), zframe_size (frame), flags);
+    zframe_destroy (frame_p);
+    return rc == -1 ? -1 : 0;
+}
+
 //  --- tasks -----------------------------------------------------------------
 
 zframe_t *

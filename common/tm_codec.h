@@ -106,6 +106,10 @@ const char *tm_decode_status_name (tm_decode_status_t status);
 //  Lower-case name of a status ("ok", "failed", ...), or "unknown".
 const char *tm_status_name (tm_status_t status);
 
+//  Sends an encoded frame on sock with zmq_send flags (ZMQ_DONTWAIT to never
+//  block) and destroys it either way. Returns 0, or -1 if it was not sent.
+int tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags);
+
 //  --- tasks socket ---------------------------------------------------------
 //  Encodes count tasks as one MasterToWorker frame. Returns a frame the caller
 //  owns. Never fails (aborts on OOM).

@@ -123,16 +123,13 @@ dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers)
 {
     size_t sent = 0;
     lease_t *leases [DISPATCHER_MAX_BATCH];
-    void *socket = zsock_resolve (self->tasks);
     while (self->count > 0) {
         size_t want = s_batch_size (self, workers);
         size_t filled = s_fill_batch (self, want, leases);
         if (filled == 0)
             break;
         zframe_t *frame = tm_codec_encode_tasks (self->batch, filled);
-        int rc = zmq_send (socket, zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
-        zframe_destroy (&frame);
-        if (rc == -1)
+        if (tm_codec_send (self->tasks, &frame, ZMQ_DONTWAIT) == -1)
             break;      //  no peer ready: the rest waits for POLLOUT
         //  Pop everything scanned: the sent leases and any stale seqs among them.
         size_t taken = 0;

@@ -400,8 +400,7 @@ s_tick (master_t *self, int64_t now_us)
     if (now_us >= self->next_announce_us) {
         self->next_announce_us = now_us + S_ANNOUNCE_US;
         zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
-        zmq_send (zsock_resolve (self->control), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
-        zframe_destroy (&frame);
+        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
     }
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
@@ -442,8 +441,7 @@ static void
 s_finish_job (master_t *self, int exit_status)
 {
     zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
-    zmq_send (zsock_resolve (self->control), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
-    zframe_destroy (&frame);
+    tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
     if (results_writer_flush (self->writer) == -1)
         self->output_failed = true;
     sink_stats_t stats;

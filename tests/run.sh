@@ -7,7 +7,6 @@ set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 deploy/install-deps.sh
-jobs=$(nproc)
 deploy/build.sh build
 (cd build && ctest --output-on-failure -j1 --timeout 240)
 if [ "${TASKMILL_SKIP_SANITIZE:-0}" != 1 ]; then
@@ -16,4 +15,3 @@ if [ "${TASKMILL_SKIP_SANITIZE:-0}" != 1 ]; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         sh -c "cd build-asan && ctest --output-on-failure -j1 --timeout 240"
 fi
-echo "tests: all passed ($jobs cores)"

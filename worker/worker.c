@@ -189,14 +189,13 @@ s_send_completions (worker_t *self)
             };
         }
         zframe_t *frame = tm_codec_encode_results (self->scratch, block->count);
-        if (zmq_send (zsock_resolve (self->results), zframe_data (frame), zframe_size (frame), 0) == -1) {
+        if (tm_codec_send (self->results, &frame, 0) == -1) {
             //  The master's lease table re-sends these tasks.
             self->results_lost += block->count;
             zsys_warning ("worker %s: could not send %zu results: %s", self->options->id,
                           block->count, zmq_strerror (zmq_errno ()));
         }
         self->tasks_done += block->count;
-        zframe_destroy (&frame);
         executor_release (self->executor, &block);
     }
 }
@@ -217,8 +216,7 @@ s_send_heartbeat (worker_t *self, int64_t now_us)
         .job_id = job_id, .draining = self->draining
     };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
-    zmq_send (zsock_resolve (self->results), zframe_data (frame), zframe_size (frame), ZMQ_DONTWAIT);
-    zframe_destroy (&frame);
+    tm_codec_send (self->results, &frame, ZMQ_DONTWAIT);
 }
 
 static void

@@ -858,8 +858,12 @@ def parse_args(description):
     return ap.parse_args()
 
 
+class ScriptDeadline(TestFailure):
+    """The whole script ran too long; the remaining tests are not run."""
+
+
 def _on_script_deadline(signum, frame):
-    raise TestFailure("the test script ran past its %d s safety deadline" % SCRIPT_DEADLINE_S)
+    raise ScriptDeadline("the test script ran past its %d s safety deadline" % SCRIPT_DEADLINE_S)
 
 
 def _on_sigterm(signum, frame):
@@ -883,9 +887,14 @@ def main(tests, description=""):
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     passed = failed = skipped = 0
+    aborted = None
     selected = [t for t in tests if not args.tests or t.__name__ in args.tests]
     for fn in selected:
         name = fn.__name__
+        if aborted:
+            failed += 1
+            print("not ok - %s: not run (%s)" % (name, aborted))
+            continue
         env = Env(os.path.abspath(args.master), os.path.abspath(args.worker), name)
         started = time.monotonic()
         reason = None
@@ -894,16 +903,22 @@ def main(tests, description=""):
             fn(env)
         except TestSkip as e:
             skip = str(e)
+        except ScriptDeadline as e:
+            reason = aborted = str(e)
         except TestFailure as e:
             reason = str(e)
         except KeyboardInterrupt:
-            reason = "interrupted"
+            reason = aborted = "interrupted"
         except Exception:
             reason = "exception: " + traceback.format_exc().strip().replace("\n", "\n#   ")
         try:
             problems = env.cleanup()
         except TestFailure as e:
             problems = [str(e)]
+        except KeyboardInterrupt:
+            _kill_everything()
+            problems = []
+            reason = aborted = "interrupted"
         if problems and reason is None:
             reason = "; ".join(problems[:5])
         elapsed = time.monotonic() - started
