@@ -144,7 +144,7 @@ tm_socket_monitor (zsock_t *sock)
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://monitor-%p", (void *) sock);
     int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint,
-                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
+                                 ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
     assert (rc == 0);
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     assert (monitor);
@@ -164,5 +164,5 @@ tm_socket_monitor_read (zsock_t *monitor)
     if (first && zframe_size (first) >= 2)
         memcpy (&event, zframe_data (first), sizeof event);
     zmsg_destroy (&msg);
-    return event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
+    return event == ZMQ_EVENT_ACCEPTED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
 }

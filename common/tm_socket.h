@@ -28,8 +28,9 @@ zsock_t *tm_socket_control_sub (const char *endpoint);
 //  for POLLIN and read with tm_socket_monitor_read; the caller destroys it
 //  before sock.
 zsock_t *tm_socket_monitor (zsock_t *sock);
-//  Reads one monitor event: +1 for a peer whose handshake completed, -1 for
-//  one that disconnected, 0 for anything else.
+//  Reads one monitor event: +1 for an accepted connection, -1 for one that
+//  closed (every accepted connection closes once, handshake or not), 0 for
+//  anything else.
 int tm_socket_monitor_read (zsock_t *monitor);
 
 //  The port a bound socket actually got (for tcp://...:0 or :*), or -1.

@@ -23,6 +23,10 @@
 #define S_EVENT_BURST 1024          //  sink events handled per loop turn
 #define S_EXPIRED_BATCH 4096        //  leases expired per tick
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
+#define S_SETTLE_US 300000          //  no new worker this long: start dispatching
+#define S_SETTLE_MAX_US 1200000     //  ... or this long after the first one
+#define S_CREDIT_MIN 4096           //  tasks in flight per worker, at least
+#define S_CREDIT_PER_THREAD 8       //  ... or this many per executor thread
 
 struct _master_t {
     const master_options_t *options;
@@ -31,6 +35,8 @@ struct _master_t {
     zsock_t *control;               //  PUB to workers
     zsock_t *tasks_monitor;         //  peer events of the tasks socket
     int tasks_peers;                //  workers connected to the tasks socket
+    int64_t first_peer_us;          //  when the first worker connected (0: none yet)
+    int64_t last_peer_us;           //  when the last worker connected
     sink_t *sink;                   //  results actor
     job_reader_t *reader;
     lease_table_t *leases;
@@ -40,7 +46,7 @@ struct _master_t {
     progress_t *progress;
     zhashx_t *workers;              //  worker id -> s_worker_t
     uint64_t *expired;              //  scratch for lease_table_expired
-    bool dispatching;               //  --min-workers was met once; no gate after
+    bool dispatching;               //  the start gate (s_may_start) opened; no gate after
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
     bool output_failed;             //  the results file could not be written
@@ -159,6 +165,7 @@ typedef struct {
     int64_t last_seen_us;
     uint64_t *held;
     size_t held_count;
+    size_t threads;             //  executor threads, from its heartbeat
 } s_worker_t;
 
 static void
@@ -189,6 +196,7 @@ static void
 s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
     s_worker_t *worker = s_worker_seen (self, heartbeat->worker_id, now_us);
+    worker->threads = heartbeat->threads_total;
     size_t count = strcmp (heartbeat->job_id, self->job_id) == 0 ? heartbeat->held_count : 0;
     worker->held = (uint64_t *) realloc (worker->held, (count + 1) * sizeof (uint64_t));
     assert (worker->held);
@@ -247,17 +255,49 @@ s_ready_workers (master_t *self)
     return heard < connected ? heard : connected;
 }
 
+//  How many tasks may be in flight: the window, but no more than the known
+//  workers can hold, so one early worker cannot take the whole job and
+//  workers that join later get a share.
+static size_t
+s_credit (master_t *self)
+{
+    size_t credit = 0;
+    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
+         worker; worker = (s_worker_t *) zhashx_next (self->workers)) {
+        size_t share = worker->threads * S_CREDIT_PER_THREAD;
+        credit += share > S_CREDIT_MIN ? share : S_CREDIT_MIN;
+    }
+    size_t window = lease_table_capacity (self->leases);
+    //  At least one task is read even with no worker, so an empty or bad
+    //  input ends the run at once.
+    if (credit == 0)
+        credit = 1;
+    return credit < window ? credit : window;
+}
+
+//  Dispatch starts once --min-workers are ready or, without it, once the
+//  workers already running have had a moment to (re)connect, so the first
+//  one to connect does not get the whole start of the job.
+static bool
+s_may_start (master_t *self, int64_t now_us)
+{
+    size_t ready = s_ready_workers (self);
+    if (self->options->min_workers)
+        return ready >= self->options->min_workers;
+    return ready > 0
+        && (now_us - self->last_peer_us >= S_SETTLE_US
+         || now_us - self->first_peer_us >= S_SETTLE_MAX_US);
+}
+
 static void
 s_fill_window (master_t *self)
 {
     if (self->input_done)
         return;
-    if (!self->dispatching) {
-        if (s_ready_workers (self) < self->options->min_workers)
-            return;
+    if (!self->dispatching && s_may_start (self, tm_clock_now_us ()))
         self->dispatching = true;
-    }
-    while (lease_table_size (self->leases) < lease_table_capacity (self->leases)) {
+    size_t credit = self->dispatching ? s_credit (self) : 1;
+    while (lease_table_size (self->leases) < credit) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
         if (status != JOB_READER_OK) {
@@ -340,7 +380,7 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);
-        if (i == 0)
+        if (i == 0 && strcmp (result.job_id, self->job_id) == 0)
             s_worker_seen (self, result.worker_id, now_us);
         s_handle_result (self, &result, now_us);
     }
@@ -428,13 +468,20 @@ s_poll_once (master_t *self)
         { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLOUT, 0 }
     };
-    int count = dispatcher_queued (self->dispatcher) > 0 ? 3 : 2;
+    int count = self->dispatching && dispatcher_queued (self->dispatcher) > 0 ? 3 : 2;
     if (zmq_poll (items, count, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_sink (self);
-    if (items [1].revents & ZMQ_POLLIN)
-        self->tasks_peers += tm_socket_monitor_read (self->tasks_monitor);
+    if (items [1].revents & ZMQ_POLLIN) {
+        int change = tm_socket_monitor_read (self->tasks_monitor);
+        self->tasks_peers += change;
+        if (change > 0) {
+            self->last_peer_us = tm_clock_now_us ();
+            if (!self->first_peer_us)
+                self->first_peer_us = self->last_peer_us;
+        }
+    }
 }
 
 static void
@@ -479,7 +526,7 @@ master_run (master_t *self)
             break;
         }
         s_fill_window (self);
-        if (dispatcher_queued (self->dispatcher) > 0)
+        if (self->dispatching && dispatcher_queued (self->dispatcher) > 0)
             dispatcher_flush (self->dispatcher, tm_clock_now_us (), s_ready_workers (self));
         s_poll_once (self);
         int64_t now_us = tm_clock_now_us ();

@@ -11,6 +11,11 @@
     thread) counts to COUNT and reports the rate; then the context is shut
     down, which wakes every blocked thread with ETERM, and everything stops.
 
+    With WINDOW > 0 (the fifth argument) there is no ventilator thread: the
+    main thread keeps at most WINDOW messages in flight, each stamped with its
+    send time (SIZE >= 8), and reports the round-trip latency p50/p99/max as
+    well: with WINDOW 1, the baseline for taskmill's --window 1 latency.
+
     The ventilator waits until every worker's connection to it has finished
     its handshake (socket monitor) before it sends, so PUSH round-robins over
     all N workers from the first message, as taskmill's --min-workers does.
@@ -20,9 +25,11 @@
 
         cc -O2 -o raw_pipeline raw_pipeline.c $(pkg-config --cflags --libs libzmq) -pthread
 
-    Usage: raw_pipeline COUNT WORKERS SIZE [HWM]
+    Usage: raw_pipeline COUNT WORKERS SIZE [HWM [WINDOW]]
+    (HWM default 1000; WINDOW default 0: unbounded.)
     Prints one line of key=value pairs, e.g.
-        raw_pipeline messages=1000000 workers=2 size=64 hwm=1000 elapsed_s=0.81 msgs_per_s=1234567 mb_per_s=79.0
+        raw_pipeline messages=1000000 workers=2 size=64 hwm=1000 window=0 elapsed_s=0.81 msgs_per_s=1234567 mb_per_s=79.0
+    and with WINDOW > 0 also p50_us=, p99_us=, max_us=.
     Exit status: 0 ok, 2 bad usage, 3 runtime failure.
 */
 
@@ -46,6 +53,7 @@ typedef struct {
     size_t size;
     int hwm;
     int workers;
+    long window;
 } s_config_t;
 
 static int64_t
@@ -182,6 +190,49 @@ s_ventilator (void *arg)
     return NULL;
 }
 
+static int
+s_compare_i64 (const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *) a, y = *(const int64_t *) b;
+    return x < y ? -1 : x > y;
+}
+
+//  Window mode: the main thread sends and receives, at most `window` in
+//  flight; each message carries its send time in its first 8 bytes.
+//  Fills latencies_us [count] and returns the elapsed time.
+static int64_t
+s_run_window (s_config_t *config, void *push, void *sink, int64_t *latencies_us)
+{
+    char *template = (char *) malloc (config->size);
+    if (!template)
+        s_die ("malloc");
+    memset (template, 'x', config->size);
+    long sent = 0, received = 0;
+    int64_t start_us = s_now_us ();
+    while (received < config->count) {
+        while (sent < config->count && sent - received < config->window) {
+            zmq_msg_t msg;
+            zmq_msg_init_size (&msg, config->size);
+            memcpy (zmq_msg_data (&msg), template, config->size);
+            int64_t now_us = s_now_us ();
+            memcpy (zmq_msg_data (&msg), &now_us, sizeof now_us);
+            if (zmq_msg_send (&msg, push, 0) == -1)
+                s_die ("send");
+            sent++;
+        }
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        if (zmq_msg_recv (&msg, sink, 0) == -1)
+            s_die ("sink recv");
+        int64_t sent_us;
+        memcpy (&sent_us, zmq_msg_data (&msg), sizeof sent_us);
+        latencies_us [received++] = s_now_us () - sent_us;
+        zmq_msg_close (&msg);
+    }
+    free (template);
+    return s_now_us () - start_us;
+}
+
 static long
 s_arg (const char *text, const char *what, long min)
 {
@@ -198,16 +249,21 @@ s_arg (const char *text, const char *what, long min)
 int
 main (int argc, char *argv [])
 {
-    if (argc < 4 || argc > 5) {
-        fprintf (stderr, "Usage: raw_pipeline COUNT WORKERS SIZE [HWM]\n");
+    if (argc < 4 || argc > 6) {
+        fprintf (stderr, "Usage: raw_pipeline COUNT WORKERS SIZE [HWM [WINDOW]]\n");
         return 2;
     }
     s_config_t config = {
         .count = s_arg (argv [1], "count", 1),
         .workers = (int) s_arg (argv [2], "workers", 1),
         .size = (size_t) s_arg (argv [3], "size", 0),
-        .hwm = argc == 5 ? (int) s_arg (argv [4], "hwm", 0) : 1000,
+        .hwm = argc >= 5 ? (int) s_arg (argv [4], "hwm", 0) : 1000,
+        .window = argc >= 6 ? s_arg (argv [5], "window", 0) : 0,
     };
+    if (config.window > 0 && config.size < sizeof (int64_t)) {
+        fprintf (stderr, "raw_pipeline: WINDOW needs SIZE >= 8\n");
+        return 2;
+    }
     config.ctx = zmq_ctx_new ();
     if (!config.ctx)
         s_die ("zmq_ctx_new");
@@ -232,32 +288,39 @@ main (int argc, char *argv [])
     zmq_socket_monitor (push, NULL, 0);
     zmq_close (monitor);
 
-    s_vent_t vent = { .config = &config, .push = push };
-    pthread_t vent_thread;
-    if (pthread_create (&vent_thread, NULL, s_ventilator, &vent) != 0)
-        s_die ("pthread_create");
-
-    zmq_msg_t msg;
-    zmq_msg_init (&msg);
-    long received = 0;
-    int64_t end_us = 0;
-    while (received < config.count) {
-        if (zmq_msg_recv (&msg, sink, 0) == -1) {
-            if (zmq_errno () == EINTR)
-                continue;
-            s_die ("sink recv");
-        }
-        if (zmq_msg_size (&msg) != config.size) {
-            fprintf (stderr, "raw_pipeline: message of %zu bytes, expected %zu\n",
-                     zmq_msg_size (&msg), config.size);
-            return 3;
-        }
-        received++;
+    int64_t elapsed_us;
+    int64_t *latencies_us = NULL;
+    if (config.window > 0) {
+        latencies_us = (int64_t *) calloc ((size_t) config.count, sizeof (int64_t));
+        if (!latencies_us)
+            s_die ("calloc");
+        elapsed_us = s_run_window (&config, push, sink, latencies_us);
     }
-    end_us = s_now_us ();
-    zmq_msg_close (&msg);
-
-    pthread_join (vent_thread, NULL);   //  it has sent everything by now
+    else {
+        s_vent_t vent = { .config = &config, .push = push };
+        pthread_t vent_thread;
+        if (pthread_create (&vent_thread, NULL, s_ventilator, &vent) != 0)
+            s_die ("pthread_create");
+        zmq_msg_t msg;
+        zmq_msg_init (&msg);
+        long received = 0;
+        while (received < config.count) {
+            if (zmq_msg_recv (&msg, sink, 0) == -1) {
+                if (zmq_errno () == EINTR)
+                    continue;
+                s_die ("sink recv");
+            }
+            if (zmq_msg_size (&msg) != config.size) {
+                fprintf (stderr, "raw_pipeline: message of %zu bytes, expected %zu\n",
+                         zmq_msg_size (&msg), config.size);
+                return 3;
+            }
+            received++;
+        }
+        elapsed_us = s_now_us () - vent.start_us;
+        zmq_msg_close (&msg);
+        pthread_join (vent_thread, NULL);   //  it has sent everything by now
+    }
     zmq_close (push);
     zmq_close (sink);
     zmq_ctx_shutdown (config.ctx);      //  workers' recv returns ETERM
@@ -266,13 +329,22 @@ main (int argc, char *argv [])
     free (workers);
     zmq_ctx_term (config.ctx);
 
-    double elapsed_s = (double) (end_us - vent.start_us) / 1e6;
+    double elapsed_s = (double) elapsed_us / 1e6;
     if (elapsed_s <= 0)
         elapsed_s = 1e-6;
     double rate = (double) config.count / elapsed_s;
-    printf ("raw_pipeline messages=%ld workers=%d size=%zu hwm=%d elapsed_s=%.6f"
-            " msgs_per_s=%.1f mb_per_s=%.2f\n",
-            config.count, config.workers, config.size, config.hwm, elapsed_s,
+    printf ("raw_pipeline messages=%ld workers=%d size=%zu hwm=%d window=%ld elapsed_s=%.6f"
+            " msgs_per_s=%.1f mb_per_s=%.2f",
+            config.count, config.workers, config.size, config.hwm, config.window, elapsed_s,
             rate, rate * (double) config.size / 1e6);
+    if (latencies_us) {
+        qsort (latencies_us, (size_t) config.count, sizeof (int64_t), s_compare_i64);
+        printf (" p50_us=%lld p99_us=%lld max_us=%lld",
+                (long long) latencies_us [(config.count - 1) / 2],
+                (long long) latencies_us [(config.count * 99 + 99) / 100 - 1],
+                (long long) latencies_us [config.count - 1]);
+        free (latencies_us);
+    }
+    printf ("\n");
     return 0;
 }
