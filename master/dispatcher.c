@@ -123,8 +123,10 @@ dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers)
 {
     size_t sent = 0;
     lease_t *leases [DISPATCHER_MAX_BATCH];
+    //  One size for the whole flush: batches that shrank one after another
+    //  would give the first worker of each round-robin turn the most.
+    size_t want = s_batch_size (self, workers);
     while (self->count > 0) {
-        size_t want = s_batch_size (self, workers);
         size_t filled = s_fill_batch (self, want, leases);
         if (filled == 0)
             break;

@@ -13,6 +13,7 @@ struct _lease_table_t {
     size_t mask;            //  slot count - 1
     size_t capacity;        //  most leases at once
     size_t size;            //  leases now
+    size_t bytes;           //  payload bytes of those leases
     uint64_t last_seq;      //  highest seq issued
 };
 
@@ -92,6 +93,7 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
     };
     self->slots [s_find_slot (self, lease->seq)] = lease;
     self->size++;
+    self->bytes += payload_size;
     return lease;
 }
 
@@ -114,6 +116,7 @@ lease_table_finish (lease_table_t *self, uint64_t seq)
     size_t hole = s_find_slot (self, seq);
     if (!self->slots [hole])
         return;
+    self->bytes -= self->slots [hole]->payload_size;
     free (self->slots [hole]);
     self->slots [hole] = NULL;
     self->size--;
@@ -136,6 +139,12 @@ size_t
 lease_table_size (lease_table_t *self)
 {
     return self->size;
+}
+
+size_t
+lease_table_bytes (lease_table_t *self)
+{
+    return self->bytes;
 }
 
 size_t

@@ -58,6 +58,8 @@ lease_lookup_t lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **
 void lease_table_finish (lease_table_t *self, uint64_t seq);
 //  Tasks in flight.
 size_t lease_table_size (lease_table_t *self);
+//  Payload bytes of the tasks in flight.
+size_t lease_table_bytes (lease_table_t *self);
 size_t lease_table_capacity (lease_table_t *self);
 //  Highest seq issued so far (0 if none).
 uint64_t lease_table_last_seq (lease_table_t *self);

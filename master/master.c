@@ -297,7 +297,11 @@ s_fill_window (master_t *self)
     if (!self->dispatching && s_may_start (self, tm_clock_now_us ()))
         self->dispatching = true;
     size_t credit = self->dispatching ? s_credit (self) : 1;
-    while (lease_table_size (self->leases) < credit) {
+    //  The byte bound keeps large payloads from multiplying memory by the
+    //  task window; one task is always let in, whatever its size.
+    while (lease_table_size (self->leases) < credit
+       && (lease_table_bytes (self->leases) < self->options->window_bytes
+           || lease_table_size (self->leases) == 0)) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
         if (status != JOB_READER_OK) {

@@ -29,6 +29,7 @@ static const char *s_usage =
 "  --verbose            debug logging\n"
 "Dispatch:\n"
 "  --window N           most tasks in flight at once (default 20000)\n"
+"  --window-mb MB       most payload megabytes in flight at once (default 256)\n"
 "  --min-workers N      wait until N workers are connected before sending\n"
 "  --lease-grace MS     added to a task's timeout to form its lease (default 5000)\n"
 "  --worker-timeout MS  a worker silent this long is lost and the tasks it held\n"
@@ -41,7 +42,7 @@ static const char *s_usage =
 "  --help               this text\n";
 
 enum {
-    OPT_OUT = 256, OPT_SUMMARY, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
+    OPT_OUT = 256, OPT_SUMMARY, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
     OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_WINDOW,
     OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
@@ -58,6 +59,7 @@ static const struct option s_options [] = {
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "retries", required_argument, NULL, OPT_RETRIES },
     { "window", required_argument, NULL, OPT_WINDOW },
+    { "window-mb", required_argument, NULL, OPT_WINDOW_MB },
     { "min-workers", required_argument, NULL, OPT_MIN_WORKERS },
     { "lease-grace", required_argument, NULL, OPT_LEASE_GRACE },
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
@@ -107,6 +109,7 @@ s_defaults (master_options_t *options)
     options->job.default_timeout_ms = MASTER_DEFAULT_TIMEOUT_MS;
     options->job.default_retries = MASTER_DEFAULT_RETRIES;
     options->window = MASTER_DEFAULT_WINDOW;
+    options->window_bytes = (uint64_t) MASTER_DEFAULT_WINDOW_MB * 1024 * 1024;
     options->lease_grace_ms = MASTER_DEFAULT_LEASE_GRACE_MS;
     options->worker_timeout_ms = MASTER_DEFAULT_WORKER_TIMEOUT_MS;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
@@ -149,6 +152,10 @@ s_apply (master_options_t *options, int option, const char *arg)
         case OPT_WINDOW:
             if (s_number ("window", arg, 1, 10000000, &value)) return TM_EXIT_USAGE;
             options->window = (uint32_t) value;
+            break;
+        case OPT_WINDOW_MB:
+            if (s_number ("window-mb", arg, 1, 1048576, &value)) return TM_EXIT_USAGE;
+            options->window_bytes = (uint64_t) value * 1024 * 1024;
             break;
         case OPT_MIN_WORKERS:
             if (s_number ("min-workers", arg, 0, 100000, &value)) return TM_EXIT_USAGE;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #define MASTER_DEFAULT_WINDOW 20000
+#define MASTER_DEFAULT_WINDOW_MB 256
 #define MASTER_DEFAULT_TIMEOUT_MS 60000
 #define MASTER_DEFAULT_RETRIES 2
 #define MASTER_DEFAULT_LEASE_GRACE_MS 5000
@@ -21,6 +22,7 @@ typedef struct {
     const char *summary_path;       //  --summary; NULL: none
     job_reader_config_t job;        //  format, defaults, generation
     uint32_t window;                //  --window: most tasks in flight
+    uint64_t window_bytes;          //  --window-mb: most payload bytes in flight
     uint32_t min_workers;           //  --min-workers: wait for this many before sending
     uint32_t lease_grace_ms;        //  --lease-grace: added to a task's timeout
     uint32_t worker_timeout_ms;     //  --worker-timeout: silence that makes a worker lost

@@ -50,6 +50,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -307,6 +308,14 @@ class Bench:
         }
         if os.path.exists(out):
             result["out_bytes"] = os.path.getsize(out)
+            if result["out_bytes"] <= 64 * MIB:
+                #  Handler time on the workers: its share of elapsed_s x
+                #  threads tells starved workers from slow (CPU-starved) tasks.
+                with open(out, "rb") as f:
+                    durations = [int(m) for m in re.findall(rb'"duration_us":(\d+)', f.read())]
+                if durations:
+                    result["handler_mean_us"] = sum(durations) / len(durations)
+                    result["busy"] = sum(durations) / 1e6 / (summary["elapsed_s"] * sum(workers))
             os.unlink(out)  # results files of the big runs are large; nothing reads them
         if self.verbose:
             print("#   %s: %.0f tasks/s, elapsed %.3f s, wall %.3f s, master RSS %.1f MiB, "
@@ -471,8 +480,10 @@ def run_workloads(bench, args):
                  "%.0f (%.1f%%)" % (span_net * 1000, eff_net * 100),
                  "ideal %.0f ms" % (ideal * 1000), "%.1f%% eff." % (eff * 100), "≥ 95%",
                  met(eff >= 0.95, eff_net >= 0.95)])
-    notes.append("W2: tasks per worker %s; makespan by the master's wall time %s ms"
-                 % ("; ".join("/".join(str(v) for v in sorted(r["summary"]["workers"].values()))
+    notes.append("W2: worker threads busy %s of elapsed_s; tasks per worker %s; "
+                 "makespan by the master's wall time %s ms"
+                 % (fmt_runs([r.get("busy", 0) for r in res], lambda v: "%.0f%%" % (v * 100)),
+                    "; ".join("/".join(str(v) for v in sorted(r["summary"]["workers"].values()))
                               for r in res),
                     fmt_runs([r["wall_s"] for r in res], lambda v: "%.0f" % (v * 1000))))
 
@@ -492,8 +503,14 @@ def run_workloads(bench, args):
                      "1 worker x 1 thread: %s tasks/s (%s; net %s)"
                      % (fmt_rate(median(one_rates)), fmt_runs(one_rates, fmt_rate), fmt_rate(one_net)),
                      "%.2f× scaling" % scaling, "≥ 1.80×", met(scaling >= 1.8, scaling_net >= 1.8)])
-        notes.append("W3 ×%d: tasks per worker %s" % (count, "; ".join(
-            "/".join(str(v) for v in sorted(r["summary"]["workers"].values())) for r in two)))
+        notes.append("W3 ×%d: tasks per worker %s; mean handler time %s µs (1 x 1) and %s µs "
+                     "(2 x 1); worker threads busy %s (1 x 1) and %s (2 x 1) of elapsed_s"
+                     % (count, "; ".join("/".join(str(v) for v in sorted(r["summary"]["workers"].values()))
+                                         for r in two),
+                        fmt_runs([r.get("handler_mean_us", 0) for r in one], lambda v: "%.0f" % v),
+                        fmt_runs([r.get("handler_mean_us", 0) for r in two], lambda v: "%.0f" % v),
+                        fmt_runs([r.get("busy", 0) for r in one], lambda v: "%.0f%%" % (v * 100)),
+                        fmt_runs([r.get("busy", 0) for r in two], lambda v: "%.0f%%" % (v * 100))))
 
     # ---- W4 exec ---------------------------------------------------------
     section("W4 exec true: %d commands" % n["w4"])
