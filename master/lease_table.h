@@ -52,6 +52,8 @@ void lease_table_destroy (lease_table_t **self_p);
 lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *type,
                             const uint8_t *payload, size_t payload_size,
                             uint32_t timeout_ms, uint32_t max_attempts);
+//  Uses up the next seq without a lease (a task already final, on resume).
+void lease_table_skip (lease_table_t *self);
 //  Finds seq; *lease is set when LEASE_FOUND.
 lease_lookup_t lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease);
 //  Removes seq (now final) and frees its lease.

@@ -9,6 +9,7 @@
 #include "lease_table.h"
 #include "progress.h"
 #include "results_writer.h"
+#include "resume_set.h"
 #include "sink.h"
 #include "summary.h"
 #include "tm_clock.h"
@@ -42,6 +43,7 @@ struct _master_t {
     lease_table_t *leases;
     dispatcher_t *dispatcher;
     results_writer_t *writer;
+    resume_set_t *resume;           //  --resume: seqs final in an earlier run
     summary_t *summary;
     progress_t *progress;
     zhashx_t *workers;              //  worker id -> s_worker_t
@@ -115,6 +117,17 @@ master_new (const master_options_t *options)
         master_destroy (&self);
         return NULL;
     }
+    if (options->resume) {
+        //  Before the writer opens: loading cuts a torn last line.
+        self->resume = resume_set_load (options->out_path, error, sizeof error);
+        if (!self->resume) {
+            zsys_error ("--resume: %s", error);
+            master_destroy (&self);
+            return NULL;
+        }
+        zsys_info ("resuming: %" PRIu64 " tasks already final in %s",
+                   resume_set_count (self->resume), options->out_path);
+    }
     self->writer = results_writer_new (options->out_path);
     if (!self->writer) {
         master_destroy (&self);
@@ -146,6 +159,7 @@ master_destroy (master_t **self_p)
     dispatcher_destroy (&self->dispatcher);
     lease_table_destroy (&self->leases);
     results_writer_destroy (&self->writer);
+    resume_set_destroy (&self->resume);
     sink_destroy (&self->sink);
     if (self->control)
         zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
@@ -206,10 +220,14 @@ s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now
 }
 
 static void s_retry (master_t *self, lease_t *lease);
+static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
+                       const char *error, int64_t now_us);
 
 //  A silent worker's tasks are sent again now, not when their leases end.
+//  A task whose attempts are spent on lost workers ends FAILED: it may be
+//  what kills them, and must not go round the whole cluster.
 static size_t
-s_resend_held (master_t *self, s_worker_t *worker)
+s_resend_held (master_t *self, s_worker_t *worker, int64_t now_us)
 {
     size_t resent = 0;
     for (size_t i = 0; i < worker->held_count; i++) {
@@ -221,7 +239,8 @@ s_resend_held (master_t *self, s_worker_t *worker)
                 resent++;
             }
             else
-                lease->deadline_us = 0;     //  spent: the next tick ends it
+                s_give_up (self, lease, TM_STATUS_FAILED,
+                           "worker lost while running it, on every attempt", now_us);
         }
     }
     return resent;
@@ -236,7 +255,7 @@ s_reap_workers (master_t *self, int64_t now_us)
         if (now_us - worker->last_seen_us > self->options->worker_timeout_ms * 1000ll)
             zlist_append (gone, (void *) zhashx_cursor (self->workers));
     for (const char *id = (const char *) zlist_first (gone); id; id = (const char *) zlist_next (gone)) {
-        size_t resent = s_resend_held (self, (s_worker_t *) zhashx_lookup (self->workers, id));
+        size_t resent = s_resend_held (self, (s_worker_t *) zhashx_lookup (self->workers, id), now_us);
         zsys_info ("worker lost: %s (silent for %u ms), %zu tasks sent again",
                    id, self->options->worker_timeout_ms, resent);
         zhashx_delete (self->workers, id);
@@ -312,6 +331,11 @@ s_fill_window (master_t *self)
             }
             return;
         }
+        if (self->resume && resume_set_has (self->resume, lease_table_last_seq (self->leases) + 1)) {
+            lease_table_skip (self->leases);
+            summary_count (self->summary, SUMMARY_RESUMED, 1);
+            continue;
+        }
         lease_t *lease = lease_table_issue (self->leases, entry.id, entry.type,
                                             entry.payload, entry.payload_size,
                                             entry.timeout_ms, entry.max_attempts);
@@ -330,6 +354,17 @@ s_finish (master_t *self, lease_t *lease, const tm_result_t *result, int64_t now
     }
     summary_add (self->summary, lease->type, result->status, result->worker_id,
                  now_us - lease->first_sent_us);
+    lease_table_finish (self->leases, lease->seq);
+}
+
+//  Ends a task the master gives up on, with no result from a worker.
+static void
+s_give_up (master_t *self, lease_t *lease, tm_status_t status, const char *error,
+           int64_t now_us)
+{
+    if (results_writer_write_status (self->writer, lease, status, error) == -1)
+        self->output_failed = true;
+    summary_add (self->summary, lease->type, status, NULL, now_us - lease->first_sent_us);
     lease_table_finish (self->leases, lease->seq);
 }
 
@@ -422,12 +457,7 @@ s_expire_leases (master_t *self, int64_t now_us)
             s_retry (self, lease);
             continue;
         }
-        if (results_writer_write_status (self->writer, lease, TM_STATUS_TIMEOUT,
-                                         "lease expired: no result from any worker") == -1)
-            self->output_failed = true;
-        summary_add (self->summary, lease->type, TM_STATUS_TIMEOUT, NULL,
-                     now_us - lease->first_sent_us);
-        lease_table_finish (self->leases, lease->seq);
+        s_give_up (self, lease, TM_STATUS_TIMEOUT, "lease expired: no result from any worker", now_us);
     }
 }
 
@@ -516,7 +546,9 @@ s_exit_status (master_t *self, bool interrupted)
         return TM_EXIT_RUNTIME;
     if (self->input_failed)
         return TM_EXIT_USAGE;
-    return summary_not_ok (self->summary) > 0 ? TM_EXIT_TASKS_FAILED : TM_EXIT_OK;
+    uint64_t not_ok = summary_not_ok (self->summary)
+                    + (self->resume ? resume_set_not_ok (self->resume) : 0);
+    return not_ok > 0 ? TM_EXIT_TASKS_FAILED : TM_EXIT_OK;
 }
 
 int

@@ -25,6 +25,8 @@ static const char *s_usage =
 "Output:\n"
 "  --out FILE           results file, appended (default: stdout)\n"
 "  --summary FILE       write the aggregate as JSON to FILE\n"
+"  --resume             run the same job again after a crash: skip every task\n"
+"                       already in the --out file, complete the rest\n"
 "  --quiet              no progress line and no summary on stderr\n"
 "  --verbose            debug logging\n"
 "Dispatch:\n"
@@ -42,7 +44,7 @@ static const char *s_usage =
 "  --help               this text\n";
 
 enum {
-    OPT_OUT = 256, OPT_SUMMARY, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
+    OPT_OUT = 256, OPT_SUMMARY, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
     OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_WINDOW,
     OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
@@ -51,6 +53,7 @@ enum {
 static const struct option s_options [] = {
     { "out", required_argument, NULL, OPT_OUT },
     { "summary", required_argument, NULL, OPT_SUMMARY },
+    { "resume", no_argument, NULL, OPT_RESUME },
     { "format", required_argument, NULL, OPT_FORMAT },
     { "type", required_argument, NULL, OPT_TYPE },
     { "generate", required_argument, NULL, OPT_GENERATE },
@@ -126,6 +129,7 @@ s_apply (master_options_t *options, int option, const char *arg)
     switch (option) {
         case OPT_OUT: options->out_path = arg; break;
         case OPT_SUMMARY: options->summary_path = arg; break;
+        case OPT_RESUME: options->resume = true; break;
         case OPT_FORMAT:
             if (streq (arg, "jsonl")) options->job.format = JOB_FORMAT_JSONL;
             else if (streq (arg, "lines")) options->job.format = JOB_FORMAT_LINES;
@@ -209,6 +213,8 @@ s_check_input (master_options_t *options, int argc, char *argv [])
     else
     if (!options->job_path)
         return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
+    if (options->resume && (!options->out_path || streq (options->out_path, "-")))
+        return s_usage_error ("%s", "--resume needs --out FILE (the results to resume from)");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
     return 0;

@@ -30,6 +30,7 @@ typedef struct {
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];
     char bind_admin [TM_ENDPOINT_MAX];
+    bool resume;                    //  --resume: skip seqs already in --out
     bool quiet;                     //  --quiet: no progress line, no human summary
     bool verbose;                   //  --verbose: debug logs
 } master_options_t;

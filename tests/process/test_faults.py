@@ -1,0 +1,422 @@
+#!/usr/bin/env python3
+"""Fault injection: workers killed, stopped and poisoned while a job runs.
+
+Every test prints one line in the spirit of Jepsen's queue checker:
+
+    attempted N completed N lost 0 duplicates_dropped D unexpected 0
+    reissued R faults F time T s (fault-free T0 s | n/a)
+
+lost: seqs of the job missing from the results file; unexpected: lines of
+the results file for seqs never issued, plus every extra line of a seq that
+appears more than once; reissued: the summary's retries; faults: kills and
+stops injected (or, for the poison task, workers it killed). Lost and
+unexpected must be 0.
+
+(1) A 20 000-task job (noop, echo, sha256 rounds=N) with --window 2000 on
+    three workers; every second the oldest worker is SIGKILLed and a fresh
+    one started, until the job ends. Every seq exactly once, every status
+    ok, outputs right, exit 0.
+(2) A worker holding sleep tasks is SIGSTOPped until the master declares it
+    lost (--worker-timeout 1000) and sends its tasks again, then SIGCONTed:
+    its late results are dropped as duplicates, nothing is written twice.
+(3) A poison task (exec "kill -9 $PPID": the worker spawns /bin/sh -c
+    itself, so $PPID is the worker) among 200 normal tasks, workers kept
+    alive by a supervisor loop: the poison ends not ok after 3 attempts
+    (the design wants "failed"), every other task ok, exit 1.
+(4) A 60 s sleep task on a worker SIGKILLed while it runs it: the master
+    sends it again within 5 s of the kill (worker timeout, not the 120 s
+    lease), and a second worker starts running it.
+
+Timing knobs used throughout: master --worker-timeout 1000 --timeout 2000
+--lease-grace 500 (a task lost in transit comes back within ~2.5 s),
+workers --heartbeat 200.
+"""
+
+import collections
+import hashlib
+import os
+import re
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+FAST_MASTER = ["--worker-timeout", "1000", "--timeout", "2000", "--lease-grace", "500"]
+FAST_WORKER = ["--heartbeat", "200"]
+
+#  x86_64 and aarch64 numbers of clock_nanosleep, the sleep handler's call.
+CLOCK_NANOSLEEP = {"x86_64": 230, "aarch64": 115}.get(os.uname().machine)
+
+
+# --------------------------------------------------------------------------
+#  Helpers
+
+def queue_check(env, attempted, issued, results, summary, faults, elapsed, fault_free=None,
+                in_flight=()):
+    """Prints the checker line (as a note) and returns (lost, unexpected).
+    Seqs in in_flight (still running when the test stopped the master on
+    purpose) are not counted as lost."""
+    counts = collections.Counter(r.get("seq") for r in results)
+    lost = sum(1 for s in issued if s not in counts and s not in in_flight)
+    completed = sum(1 for s in issued if s in counts)
+    unexpected = sum(c for s, c in counts.items() if s not in issued) \
+        + sum(c - 1 for s, c in counts.items() if s in issued and c > 1)
+    summary = summary or {}
+    env.note("attempted %d completed %d %slost %d duplicates_dropped %s unexpected %d "
+             "reissued %s faults %d time %.1f s (fault-free %s)"
+             % (attempted, completed, "in_flight %d " % len(in_flight) if in_flight else "",
+                lost, summary.get("duplicates_dropped", "?"), unexpected,
+                summary.get("retries", "?"), faults, elapsed,
+                "n/a" if fault_free is None else "%.1f s" % fault_free))
+    return lost, unexpected
+
+
+def read_outcome(out, summary_path):
+    """The results file and summary, or what exists of them."""
+    results = h.read_results(out) if os.path.exists(out) else []
+    summary = h.read_summary(summary_path) if os.path.exists(summary_path) else None
+    return results, summary
+
+
+def sleeping_threads(pid):
+    """How many threads of pid are in clock_nanosleep (running a sleep task)."""
+    n = 0
+    try:
+        tids = os.listdir("/proc/%d/task" % pid)
+    except OSError:
+        return 0
+    for tid in tids:
+        try:
+            with open("/proc/%d/task/%s/syscall" % (pid, tid)) as f:
+                fields = f.read().split()
+        except OSError:
+            continue
+        if fields and fields[0].lstrip("-").isdigit() and int(fields[0]) == CLOCK_NANOSLEEP:
+            n += 1
+    return n
+
+
+def need_syscall_probe(pid):
+    if CLOCK_NANOSLEEP is None:
+        raise h.TestSkip("no clock_nanosleep number for %s" % os.uname().machine)
+    try:
+        with open("/proc/%d/syscall" % pid) as f:
+            f.read()
+    except OSError as e:
+        raise h.TestSkip("/proc/PID/syscall unreadable here (%s)" % e)
+
+
+def lost_lines(master, worker_id):
+    """The master's "worker lost: ID ..." log lines."""
+    pat = re.compile(r"worker lost: %s \(silent for \d+ ms\), (\d+) tasks sent again"
+                     % re.escape(worker_id))
+    return [m for m in (pat.search(l) for l in master.stderr().splitlines()) if m]
+
+
+def kill_worker(p):
+    """SIGKILL a worker (and whatever its process group holds) and reap it."""
+    p.signal(signal.SIGKILL)
+    p.kill_group()
+    rc = p.wait_exit(h.scaled(10), "%s after SIGKILL" % p.name)
+    h.check_eq(rc, -signal.SIGKILL, "exit status of %s after SIGKILL" % p.name)
+
+
+# --------------------------------------------------------------------------
+#  (1) Workers SIGKILLed every second
+
+N_KILLED_JOB = 20000
+ROUNDS = 3000
+KILL_EVERY_S = 1.0
+
+
+def sha256_rounds(data, rounds):
+    digest = hashlib.sha256(data).digest()
+    for _ in range(rounds - 1):
+        digest = hashlib.sha256(digest).digest()
+    return digest.hex()
+
+
+def make_mixed_job():
+    job = []
+    for i in range(N_KILLED_JOB):
+        kind = i % 3
+        #  retries 10: a task may sit in the queue of several killed workers in
+        #  a row; with the default 2 the poison bound would (rightly) end it
+        #  "failed" ("worker lost while running it, on every attempt").
+        if kind == 0:
+            job.append({"id": "n%d" % i, "type": "noop", "payload": "x", "retries": 10})
+        elif kind == 1:
+            job.append({"id": "e%d" % i, "type": "echo", "payload": "echo %d" % i, "retries": 10})
+        else:
+            job.append({"id": "h%d" % i, "type": "sha256", "payload": "rounds=%d;text %d" % (ROUNDS, i),
+                        "retries": 10})
+    return job
+
+
+def check_mixed_results(results, job, sample_every=50):
+    by_seq = h.check_exactly_once(results, len(job))
+    for seq, r in by_seq.items():
+        t = job[seq - 1]
+        h.check_eq(r["id"], t["id"], "id of seq %d" % seq)
+        h.check_eq(r["status"], "ok", "status of %s (%s)" % (t["id"], h.short(r)))
+        if t["type"] == "echo":
+            h.check_eq(h.output_bytes(r), t["payload"].encode(), "output of %s" % t["id"])
+        elif t["type"] == "noop":
+            h.check_eq(h.output_bytes(r), b"", "output of %s" % t["id"])
+        elif seq % sample_every == 0:
+            text = t["payload"].split(";", 1)[1]
+            h.check_eq(h.output_bytes(r), sha256_rounds(text.encode(), ROUNDS).encode(),
+                       "sha256 output of %s" % t["id"])
+    return by_seq
+
+
+def run_mixed(env, job_path, tag, kill):
+    """Runs the mixed job on 3 workers (--threads 2); if kill, SIGKILLs the
+    oldest worker every KILL_EVERY_S and starts a fresh one. Returns
+    (master rc, results, summary, kills, elapsed, master)."""
+    ports = h.Ports()
+    out = env.path("%s-results.jsonl" % tag)
+    summary_path = env.path("%s-summary.json" % tag)
+    workers = [env.start_worker(ports, extra=FAST_WORKER + ["--id", "%s-w%d" % (tag, i)], threads=2,
+                                name="%s-worker" % tag) for i in range(1, 4)]
+    h.wait_for_connect_attempts(ports.tasks, {w.pid for w in workers}, h.scaled(15))
+    t0 = time.monotonic()
+    master = env.start_master(ports, job_path, out=out, summary=summary_path, name="%s-master" % tag,
+                              extra=FAST_MASTER + ["--window", "2000", "--min-workers", "3"])
+    kills = 0
+    next_id = 4
+    deadline = t0 + h.scaled(90)
+    while master.exited_within(KILL_EVERY_S) is None:
+        h.check(time.monotonic() < deadline, "the %s job did not end within %.0f s (%d kills)"
+                % (tag, h.scaled(90), kills))
+        if not kill:
+            continue
+        victim = workers.pop(0)
+        kill_worker(victim)
+        kills += 1
+        workers.append(env.start_worker(ports, extra=FAST_WORKER + ["--id", "%s-w%d" % (tag, next_id)],
+                                        threads=2, name="%s-worker" % tag))
+        next_id += 1
+    elapsed = time.monotonic() - t0
+    rc = master.poll()
+    h.stop_all(workers)
+    results, summary = read_outcome(out, summary_path)
+    return rc, results, summary, kills, elapsed, master
+
+
+def test_worker_killed_repeatedly(env):
+    job = make_mixed_job()
+    job_path = env.write_job("job.jsonl", job)
+    rc0, results0, summary0, _, fault_free, _ = run_mixed(env, job_path, "calm", kill=False)
+    h.check_eq(rc0, 0, "exit status of the fault-free run")
+    check_mixed_results(results0, job)
+
+    rc, results, summary, kills, elapsed, master = run_mixed(env, job_path, "kill", kill=True)
+    issued = set(range(1, len(job) + 1))
+    lost, unexpected = queue_check(env, len(job), issued, results, summary, kills, elapsed, fault_free)
+    losts = len(re.findall(r"worker lost: ", master.stderr()))
+    env.note("master declared %d workers lost; max attempts %d; leases expired %s"
+             % (losts, max((r["attempts"] for r in results), default=0),
+                (summary or {}).get("leases_expired")))
+    h.check_eq(lost, 0, "lost")
+    h.check_eq(unexpected, 0, "unexpected")
+    check_mixed_results(results, job)
+    h.check_eq(rc, 0, "master exit status")
+    h.check(kills >= 3, "test setup: only %d kills happened before the job ended (the job is too "
+            "short; raise ROUNDS)" % kills)
+    h.check_summary(summary, results, exit_status=0)
+    h.check(summary["retries"] > 0, "no task was sent again although %d workers were killed" % kills)
+
+
+# --------------------------------------------------------------------------
+#  (2) A stopped worker's late results
+
+N_STOP_JOB = 100
+
+
+def test_stopped_worker_late_results_are_dropped(env):
+    job = [{"id": "s%d" % i, "type": "sleep", "payload": "300", "timeout_ms": 20000}
+           for i in range(N_STOP_JOB)]
+    job_path = env.write_job("job.jsonl", job)
+    out = env.path("results.jsonl")
+    summary_path = env.path("summary.json")
+    ports = h.Ports()
+    a = env.start_worker(ports, extra=FAST_WORKER + ["--id", "A"], threads=4, name="worker-A")
+    b = env.start_worker(ports, extra=FAST_WORKER + ["--id", "B"], threads=4, name="worker-B")
+    need_syscall_probe(a.pid)
+    h.wait_for_connect_attempts(ports.tasks, {a.pid, b.pid}, h.scaled(15))
+    t0 = time.monotonic()
+    #  The lease (20 s + 0.5 s) is far longer than the stop: what sends A's
+    #  tasks again is the worker timeout.
+    master = env.start_master(ports, job_path, out=out, summary=summary_path,
+                              extra=["--worker-timeout", "1000", "--lease-grace", "500",
+                                     "--min-workers", "2", "--window", "64"])
+
+    def a_busy():
+        if not master.alive():
+            h.fail("the master exited (status %s) before A was stopped" % master.poll())
+        return any(r.get("worker") == "A" for r in h.complete_lines(out)) and sleeping_threads(a.pid) >= 1
+    h.wait_for(a_busy, h.scaled(20), "worker A to have results written and sleep tasks running")
+    done_before = len(h.complete_lines(out))
+    a.signal(signal.SIGSTOP)
+    t_stop = time.monotonic()
+    try:
+        m = h.wait_for(lambda: lost_lines(master, "A") or (not master.alive() and h.fail(
+            "the master exited (status %s) while A was stopped" % master.poll())),
+            h.scaled(10), "the master to declare the stopped worker A lost")
+        t_lost = time.monotonic()
+        resent = int(m[0].group(1))
+        h.check(master.alive(), "the master ended while A was stopped: nothing left for the late results")
+    finally:
+        a.signal(signal.SIGCONT)
+    t_cont = time.monotonic()
+    rc = master.wait_exit(h.scaled(30), "master after A was continued")
+    elapsed = time.monotonic() - t0
+    h.stop_all([a, b])
+    results, summary = read_outcome(out, summary_path)
+    issued = set(range(1, N_STOP_JOB + 1))
+    lost, unexpected = queue_check(env, N_STOP_JOB, issued, results, summary, 1, elapsed)
+    env.note("%d results before SIGSTOP; lost declared %.2f s after it with %d tasks sent again; "
+             "stopped %.2f s; master exit %.2f s after SIGCONT"
+             % (done_before, t_lost - t_stop, resent, t_cont - t_stop, time.monotonic() - t_cont))
+    h.check_eq(lost, 0, "lost")
+    h.check_eq(unexpected, 0, "unexpected")
+    h.check_exactly_once(results, N_STOP_JOB)
+    for r in results:
+        h.check_eq(r["status"], "ok", "status of %s (%s)" % (r["id"], h.short(r)))
+    h.check_eq(rc, 0, "master exit status")
+    h.check(resent >= 1, "the master sent none of the stopped worker's tasks again: %s" % m[0].group(0))
+    h.check(summary["duplicates_dropped"] >= 1,
+            "duplicates_dropped is %d: the stopped worker's late results were not seen as duplicates"
+            % summary["duplicates_dropped"])
+    h.check_summary(summary, results, exit_status=0)
+
+
+# --------------------------------------------------------------------------
+#  (3) A poison task
+
+N_NORMAL = 200
+POISON_AT = 101     # line (seq) of the poison task
+
+
+def test_poison_task(env):
+    job = []
+    for i in range(N_NORMAL + 1):
+        if i + 1 == POISON_AT:
+            job.append({"id": "poison", "type": "exec", "payload": "kill -9 $PPID", "retries": 2})
+        elif i % 2:
+            job.append({"id": "e%d" % i, "type": "echo", "payload": "normal %d" % i})
+        else:
+            job.append({"id": "s%d" % i, "type": "sleep", "payload": "5", "timeout_ms": 1500})
+    job_path = env.write_job("job.jsonl", job)
+    out = env.path("results.jsonl")
+    summary_path = env.path("summary.json")
+    ports = h.Ports()
+    counter = [0]
+
+    def new_worker():
+        counter[0] += 1
+        return env.start_worker(ports, extra=FAST_WORKER + ["--allow-exec", "--id", "w%d" % counter[0]],
+                                threads=2, name="worker")
+    workers = [new_worker(), new_worker()]
+    h.wait_for_connect_attempts(ports.tasks, {w.pid for w in workers}, h.scaled(15))
+    t0 = time.monotonic()
+    master = env.start_master(ports, job_path, out=out, summary=summary_path,
+                              extra=FAST_MASTER + ["--min-workers", "2"])
+    deaths = []
+    deadline = t0 + h.scaled(60)
+    #  Supervisor: keeps two workers alive until the job ends.
+    while master.alive():
+        h.check(time.monotonic() < deadline, "the job did not end within %.0f s (%d workers died)"
+                % (h.scaled(60), len(deaths)))
+        h.eventually(lambda: not master.alive() or any(not w.alive() for w in workers), 1.0)
+        for w in list(workers):
+            if not w.alive():
+                deaths.append((w.name, w.poll(), time.monotonic() - t0))
+                workers.remove(w)
+                workers.append(new_worker())
+    rc = master.wait_exit(h.scaled(10), "master")
+    elapsed = time.monotonic() - t0
+    h.stop_all(workers)
+    results, summary = read_outcome(out, summary_path)
+    issued = set(range(1, len(job) + 1))
+    lost, unexpected = queue_check(env, len(job), issued, results, summary, len(deaths), elapsed)
+    poison = [r for r in results if r.get("id") == "poison"]
+    env.note("poison result: %s" % (h.short(poison[0], 400) if poison else "none"))
+    env.note("workers died: %s" % ", ".join("%s (status %s at %.1f s)" % d for d in deaths))
+    others = [r for r in results if r.get("id") != "poison"]
+    not_ok = [r for r in others if r.get("status") != "ok"]
+    env.note("normal tasks: %d ok, %d not ok; max attempts %d"
+             % (len(others) - len(not_ok), len(not_ok), max((r["attempts"] for r in others), default=0)))
+    h.check_eq(lost, 0, "lost")
+    h.check_eq(unexpected, 0, "unexpected")
+    h.check_exactly_once(results, len(job))
+    h.check(not not_ok, "%d normal tasks did not end ok, e.g. %s" % (len(not_ok), h.short(not_ok[:3], 600)))
+    p = poison[0]
+    h.check_eq(p["attempts"], 3, "attempts of the poison task")
+    h.check(p["status"] in ("failed", "timeout"), "poison task status %r (%s)" % (p["status"], h.short(p)))
+    h.check_eq(len(deaths), 3, "workers killed by the poison task (one per attempt)")
+    h.check(all(d[1] == -signal.SIGKILL for d in deaths), "a worker died other than by SIGKILL: %s" % deaths)
+    h.check_eq(rc, 1, "master exit status")
+    h.check_summary(summary, results, exit_status=1)
+    h.check_eq(p["status"], "failed", "status of the poison task (the design wants the bound on "
+               "lost workers to end it FAILED, not the lease to end it TIMEOUT): %s" % h.short(p))
+
+
+# --------------------------------------------------------------------------
+#  (4) A long task sent again at once after its worker is SIGKILLed
+
+def test_long_task_resent_after_worker_sigkill(env):
+    job = [{"id": "long", "type": "sleep", "payload": "60000", "timeout_ms": 120000}]
+    job_path = env.write_job("job.jsonl", job)
+    out = env.path("results.jsonl")
+    ports = h.Ports()
+    master = env.start_master(ports, job_path, out=out, summary=env.path("summary.json"),
+                              extra=["--worker-timeout", "1000", "--lease-grace", "500"])
+    h.wait_for(lambda: h.is_listening(ports.tasks) or not master.alive(), h.scaled(10),
+               "the master to listen on its tasks port")
+    h.check(master.alive(), "master exited early (status %s)" % master.poll())
+    a = env.start_worker(ports, extra=FAST_WORKER + ["--id", "A"], threads=1, name="worker-A")
+    need_syscall_probe(a.pid)
+    h.wait_for(lambda: "worker joined: A" in master.stderr(), h.scaled(10),
+               "the master to log \"worker joined: A\"")
+    h.wait_for(lambda: sleeping_threads(a.pid) >= 1, h.scaled(10), "worker A to run the sleep task")
+    #  Long enough for a heartbeat (every 200 ms, and 100 ms after taking
+    #  tasks) to tell the master that A holds the task.
+    h.check(h.holds_for(lambda: sleeping_threads(a.pid) >= 1 and a.alive(), 0.5),
+            "worker A stopped running the sleep task within 0.5 s")
+    t_kill = time.monotonic()
+    kill_worker(a)
+    b = env.start_worker(ports, extra=FAST_WORKER + ["--id", "B"], threads=1, name="worker-B")
+    m = h.wait_for(lambda: lost_lines(master, "A"), h.scaled(10),
+                   "the master to log \"worker lost: A\" after its SIGKILL")
+    t_lost = time.monotonic() - t_kill
+    resent = int(m[0].group(1))
+    ran_on_b = h.eventually(lambda: sleeping_threads(b.pid) >= 1, h.scaled(10))
+    t_b = time.monotonic() - t_kill
+    #  The point is the re-send time: stop the master now (SIGTERM: results
+    #  so far flushed, summary written, exit 3) rather than wait 60 s.
+    h.check(master.alive(), "the master exited (status %s) before it was stopped" % master.poll())
+    master.signal(signal.SIGTERM)
+    rc = master.wait_exit(h.scaled(10), "master after SIGTERM")
+    results, summary = read_outcome(out, env.path("summary.json"))
+    lost, unexpected = queue_check(env, 1, {1}, results, summary, 1, time.monotonic() - t_kill,
+                                   in_flight={1})
+    env.note("master: \"%s\" %.2f s after the kill; B running the task %s; master exit %s on SIGTERM"
+             % (m[0].group(0), t_lost, "%.2f s after the kill" % t_b if ran_on_b else "never seen", rc))
+    h.check_eq(resent, 1, "tasks sent again when A was lost")
+    h.check(t_lost <= 5.0, "the task was sent again %.1f s after its worker was killed (want <= 5 s)"
+            % t_lost)
+    h.check(ran_on_b, "worker B never ran the task that was sent again")
+    h.check_eq(results, [], "results written while the only task was still running on B")
+    h.check(lost == 0 and unexpected == 0, "lost %d unexpected %d" % (lost, unexpected))
+    h.check_eq(rc, 3, "master exit status after SIGTERM")
+    h.check(summary is not None and summary.get("retries") == 1,
+            "summary retries: expected 1, got %s" % h.short((summary or {}).get("retries")))
+
+if __name__ == "__main__":
+    h.main([test_worker_killed_repeatedly, test_stopped_worker_late_results_are_dropped,
+            test_poison_task, test_long_task_resent_after_worker_sigkill], __doc__)
