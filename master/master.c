@@ -224,23 +224,34 @@ static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
                        const char *error, int64_t now_us);
 
 //  A silent worker's tasks are sent again now, not when their leases end.
-//  A task whose attempts are spent on lost workers ends FAILED: it may be
-//  what kills them, and must not go round the whole cluster.
+//  Workers run their queue in order and list held seqs in that order, so
+//  the first `threads` still in flight were running when it died: only
+//  those are charged an attempt (one of them may be what killed it, and a
+//  task whose attempts are spent that way ends FAILED instead of going
+//  round the cluster); the queued rest go again free of charge.
 static size_t
 s_resend_held (master_t *self, s_worker_t *worker, int64_t now_us)
 {
     size_t resent = 0;
+    size_t suspects = worker->threads ? worker->threads : 1;
     for (size_t i = 0; i < worker->held_count; i++) {
         lease_t *lease;
-        if (lease_table_lookup (self->leases, worker->held [i], &lease) == LEASE_FOUND
-        &&  lease->state == LEASE_SENT) {
-            if (lease->attempt < lease->max_attempts) {
-                s_retry (self, lease);
-                resent++;
-            }
-            else
-                s_give_up (self, lease, TM_STATUS_FAILED,
-                           "worker lost while running it, on every attempt", now_us);
+        if (lease_table_lookup (self->leases, worker->held [i], &lease) != LEASE_FOUND
+        ||  lease->state != LEASE_SENT)
+            continue;
+        resent++;
+        if (suspects == 0) {
+            dispatcher_enqueue (self->dispatcher, lease);
+            summary_count (self->summary, SUMMARY_REISSUED, 1);
+            continue;
+        }
+        suspects--;
+        if (lease->attempt < lease->max_attempts)
+            s_retry (self, lease);
+        else {
+            s_give_up (self, lease, TM_STATUS_FAILED,
+                       "worker lost while running it, on every attempt", now_us);
+            resent--;
         }
     }
     return resent;

@@ -17,6 +17,7 @@ typedef enum {
     SUMMARY_UNKNOWN_SEQ,        //  results for a seq this master never issued
     SUMMARY_GARBAGE,            //  frames the sink dropped as malformed
     SUMMARY_LEASES_EXPIRED,     //  leases that ran out before a result came
+    SUMMARY_REISSUED,           //  queued tasks of a lost worker sent again, uncharged
     SUMMARY_RESUMED,            //  tasks skipped as final in an earlier run (--resume)
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
