@@ -62,7 +62,7 @@ s_connect (zsock_t *sock, const char *endpoint, const char *role)
 }
 
 zsock_t *
-tm_socket_tasks_push (const char *endpoint)
+tm_socket_tasks_push (const char *endpoint, zsock_t **monitor)
 {
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     assert (sock);
@@ -71,7 +71,12 @@ tm_socket_tasks_push (const char *endpoint)
     //  Keep tasks off connections that are not complete: they would sit in a
     //  queue that may never drain.
     zsock_set_immediate (sock, 1);
-    return s_bind (sock, endpoint, "tasks");
+    if (monitor)
+        *monitor = tm_socket_monitor (sock);
+    sock = s_bind (sock, endpoint, "tasks");
+    if (!sock && monitor)
+        zsock_destroy (monitor);
+    return sock;
 }
 
 zsock_t *

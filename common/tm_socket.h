@@ -11,8 +11,10 @@
 
 #include <czmq.h>
 
-//  Master: PUSH tasks to workers (bound).
-zsock_t *tm_socket_tasks_push (const char *endpoint);
+//  Master: PUSH tasks to workers (bound). If monitor is not NULL, it gets a
+//  peer monitor (see tm_socket_monitor) attached before the bind, so no
+//  connection is missed; the caller destroys it before the socket.
+zsock_t *tm_socket_tasks_push (const char *endpoint, zsock_t **monitor);
 //  Worker: PULL tasks from the master (connected).
 zsock_t *tm_socket_tasks_pull (const char *endpoint);
 //  Worker: PUSH results and heartbeats to the sink (connected).

@@ -90,12 +90,11 @@ static int
 s_open_sockets (master_t *self)
 {
     const master_options_t *options = self->options;
-    self->tasks = tm_socket_tasks_push (options->bind_tasks);
+    self->tasks = tm_socket_tasks_push (options->bind_tasks, &self->tasks_monitor);
     self->control = tm_socket_control_pub (options->bind_control);
     self->sink = sink_new (options->bind_results);
     if (!self->tasks || !self->control || !self->sink)
         return -1;
-    self->tasks_monitor = tm_socket_monitor (self->tasks);
     zsys_info ("job %s: tasks on %s, results on %s, control on %s",
                self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
     return 0;
