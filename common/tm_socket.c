@@ -171,3 +171,23 @@ tm_socket_monitor_read (zsock_t *monitor)
     zmsg_destroy (&msg);
     return event == ZMQ_EVENT_ACCEPTED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
 }
+
+tm_recv_status_t
+tm_socket_recv_frame (zsock_t *sock, zmq_msg_t *part, size_t *size)
+{
+    zmq_msg_init (part);
+    *size = 0;
+    if (zmq_msg_recv (part, zsock_resolve (sock), ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (part);
+        return TM_RECV_NONE;
+    }
+    *size = zmq_msg_size (part);
+    if (!zmq_msg_more (part))
+        return TM_RECV_FRAME;
+    //  The rest of a message arrives with its first frame: this never blocks.
+    while (zmq_msg_more (part))
+        zmq_msg_recv (part, zsock_resolve (sock), 0);
+    *size = zmq_msg_size (part);
+    zmq_msg_close (part);
+    return TM_RECV_MULTIPART;
+}

@@ -35,6 +35,18 @@ zsock_t *tm_socket_monitor (zsock_t *sock);
 //  anything else.
 int tm_socket_monitor_read (zsock_t *monitor);
 
+typedef enum {
+    TM_RECV_FRAME,          //  *part holds one single-frame message
+    TM_RECV_NONE,           //  nothing to read now
+    TM_RECV_MULTIPART       //  a multi-part message was read and dropped whole
+} tm_recv_status_t;
+
+//  Reads one message without blocking. Our protocol is one frame per
+//  message, so a multi-part one is drained and dropped. On TM_RECV_FRAME the
+//  caller closes *part; otherwise it is already closed. *size gets the size
+//  of the last frame read (for logs).
+tm_recv_status_t tm_socket_recv_frame (zsock_t *sock, zmq_msg_t *part, size_t *size);
+
 //  The port a bound socket actually got (for tcp://...:0 or :*), or -1.
 int tm_socket_bound_port (zsock_t *sock);
 

@@ -43,19 +43,14 @@ static void
 s_receive_frame (s_state_t *self)
 {
     zmq_msg_t part;
-    zmq_msg_init (&part);
-    if (zmq_msg_recv (&part, zsock_resolve (self->results), ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (&part);
+    size_t size;
+    tm_recv_status_t received = tm_socket_recv_frame (self->results, &part, &size);
+    if (received == TM_RECV_NONE)
         return;
-    }
     self->stats.frames++;
-    if (zmq_msg_more (&part)) {
-        //  One frame per message is the protocol: drain and drop the rest.
-        while (zmq_msg_more (&part))
-            zmq_msg_recv (&part, zsock_resolve (self->results), 0);
+    if (received == TM_RECV_MULTIPART) {
         self->stats.multipart_dropped++;
-        s_count_drop (self, TM_DECODE_MALFORMED, zmq_msg_size (&part));
-        zmq_msg_close (&part);
+        s_count_drop (self, TM_DECODE_MALFORMED, size);
         return;
     }
     tm_worker_msg_t *msg;

@@ -99,23 +99,16 @@ s_drop (worker_t *self, const char *socket, tm_decode_status_t status, size_t si
                       self->options->id, tm_decode_status_name (status), size, socket, suppressed);
 }
 
-//  Receives one frame as a zmq_msg; multi-part messages are dropped whole.
-//  Returns 0 with *part initialised and filled, or -1 (nothing to close).
+//  Receives one single-frame message; a multi-part one is dropped and
+//  counted. Returns 0 with *part to close, or -1.
 static int
 s_recv_single (worker_t *self, zsock_t *sock, const char *name, zmq_msg_t *part)
 {
-    zmq_msg_init (part);
-    if (zmq_msg_recv (part, zsock_resolve (sock), ZMQ_DONTWAIT) == -1) {
-        zmq_msg_close (part);
-        return -1;
-    }
-    if (!zmq_msg_more (part))
-        return 0;
-    while (zmq_msg_more (part))
-        zmq_msg_recv (part, zsock_resolve (sock), 0);
-    s_drop (self, name, TM_DECODE_MALFORMED, zmq_msg_size (part));
-    zmq_msg_close (part);
-    return -1;
+    size_t size;
+    tm_recv_status_t received = tm_socket_recv_frame (sock, part, &size);
+    if (received == TM_RECV_MULTIPART)
+        s_drop (self, name, TM_DECODE_MALFORMED, size);
+    return received == TM_RECV_FRAME ? 0 : -1;
 }
 
 static void
