@@ -166,6 +166,10 @@ def test_port_in_use(env):
     for which in sockets:
         ports = h.Ports()
         blocker = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        #  A listening socket blocks the master's bind with or without
+        #  SO_REUSEADDR; without it our own bind fails on a port that an
+        #  earlier test left in TIME_WAIT.
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             blocker.bind((h.HOST, getattr(ports, which)))
             blocker.listen(1)
