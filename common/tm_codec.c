@@ -107,6 +107,12 @@ tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags)
 zframe_t *
 tm_codec_encode_tasks (const tm_task_t *tasks, size_t count)
 {
+    return tm_codec_encode_task_batch (tasks, count, 0);
+}
+
+zframe_t *
+tm_codec_encode_task_batch (const tm_task_t *tasks, size_t count, uint64_t number)
+{
     Taskmill__Task *items = (Taskmill__Task *) zmalloc (count * sizeof (Taskmill__Task) + 1);
     Taskmill__Task **pointers = (Taskmill__Task **) zmalloc (count * sizeof (Taskmill__Task *) + 1);
     for (size_t i = 0; i < count; i++) {
@@ -126,6 +132,7 @@ tm_codec_encode_tasks (const tm_task_t *tasks, size_t count)
     Taskmill__TaskBatch batch = TASKMILL__TASK_BATCH__INIT;
     batch.n_tasks = count;
     batch.tasks = pointers;
+    batch.number = number;
     Taskmill__MasterToWorker envelope = TASKMILL__MASTER_TO_WORKER__INIT;
     envelope.version = TM_PROTOCOL_VERSION;
     envelope.body_case = TASKMILL__MASTER_TO_WORKER__BODY_TASKS;
@@ -185,6 +192,13 @@ tm_task_batch_size (tm_task_batch_t *self)
 {
     assert (self);
     return self->msg->tasks->n_tasks;
+}
+
+uint64_t
+tm_task_batch_number (tm_task_batch_t *self)
+{
+    assert (self);
+    return self->msg->tasks->number;
 }
 
 void
@@ -272,6 +286,8 @@ tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat)
     body.held_seqs = (uint64_t *) heartbeat->held_seqs;
     body.job_id = (char *) (heartbeat->job_id ? heartbeat->job_id : "");
     body.draining = heartbeat->draining;
+    body.backlog = heartbeat->backlog;
+    body.last_batch = heartbeat->last_batch;
     Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
     envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
     envelope.heartbeat = &body;
@@ -389,6 +405,8 @@ tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat)
     heartbeat->held_count = item->n_held_seqs;
     heartbeat->job_id = item->job_id;
     heartbeat->draining = item->draining;
+    heartbeat->backlog = item->backlog;
+    heartbeat->last_batch = item->last_batch;
 }
 
 void

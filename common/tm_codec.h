@@ -95,6 +95,8 @@ typedef struct {
     size_t held_count;
     const char *job_id;
     bool draining;
+    bool backlog;               //  unread tasks wait: held_seqs may be incomplete
+    uint64_t last_batch;        //  the highest TaskBatch.number read
 } tm_heartbeat_t;
 
 //  Decoded messages: opaque, own the unpacked protobuf.
@@ -114,11 +116,15 @@ int tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags);
 //  Encodes count tasks as one MasterToWorker frame. Returns a frame the caller
 //  owns. Never fails (aborts on OOM).
 zframe_t *tm_codec_encode_tasks (const tm_task_t *tasks, size_t count);
+//  The same, for a frame numbered `number` (see TaskBatch.number).
+zframe_t *tm_codec_encode_task_batch (const tm_task_t *tasks, size_t count, uint64_t number);
 //  Decodes a MasterToWorker frame into *batch_p (caller destroys it) on
 //  TM_DECODE_OK; *batch_p is NULL otherwise.
 tm_decode_status_t tm_codec_decode_tasks (const void *data, size_t size,
                                           tm_task_batch_t **batch_p);
 size_t tm_task_batch_size (tm_task_batch_t *self);
+//  The frame's number (0 if the sender did not number it).
+uint64_t tm_task_batch_number (tm_task_batch_t *self);
 //  Fills *task with borrowed views of the index'th task (index < size).
 void tm_task_batch_get (tm_task_batch_t *self, size_t index, tm_task_t *task);
 void tm_task_batch_destroy (tm_task_batch_t **self_p);

@@ -302,19 +302,22 @@ executor_threads_total (executor_t *self)
 }
 
 size_t
-executor_held_seqs (executor_t *self, uint64_t *seqs, size_t max, const char **job_id)
+executor_held_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max)
 {
     size_t count = 0;
-    *job_id = "";
     for (s_holder_t *holder = (s_holder_t *) zlist_first (self->holders);
-         holder; holder = (s_holder_t *) zlist_next (self->holders))
+         holder; holder = (s_holder_t *) zlist_next (self->holders)) {
+        //  A frame holds tasks of one job: the master that sent it.
+        tm_task_t task;
+        tm_task_batch_get (holder->batch, 0, &task);
+        if (strcmp (task.job_id, job_id) != 0)
+            continue;
         for (size_t i = 0; i < holder->size && count < max; i++)
             if (!holder->released [i]) {
-                tm_task_t task;
                 tm_task_batch_get (holder->batch, i, &task);
                 seqs [count++] = task.seq;
-                *job_id = task.job_id;
             }
+    }
     return count;
 }
 

@@ -58,9 +58,9 @@ int executor_submit (executor_t *self, tm_task_batch_t **batch_p);
 size_t executor_held (executor_t *self);
 size_t executor_threads_busy (executor_t *self);
 size_t executor_threads_total (executor_t *self);
-//  Writes up to max seqs of held tasks into seqs; returns how many, and sets
-//  *job_id (borrowed, valid until the next executor call) to their job.
-size_t executor_held_seqs (executor_t *self, uint64_t *seqs, size_t max, const char **job_id);
+//  Writes up to max seqs of held tasks of job_id into seqs, in the order
+//  they run; returns how many.
+size_t executor_held_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max);
 //  Drops queued (not running) tasks whose job is not job_id; they produce
 //  no result. Returns how many.
 size_t executor_purge_other_jobs (executor_t *self, const char *job_id);

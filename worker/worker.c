@@ -11,8 +11,15 @@
 #include "tm_socket.h"
 
 #define S_RESULTS_LINGER_MS 5000
-#define S_MIN_QUEUE 256         //  the master's largest batch must fit
+#define S_MAX_BATCH 256         //  the master's largest batch: read only when it fits
+#define S_FRAMES_PER_TURN 64    //  task frames read per poll turn
+#define S_BLOCKS_PER_TURN 64    //  completion blocks sent per poll turn
 #define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
+//  Tasks taken in before the worker stops reading: more than the master
+//  sends one worker (its credit), so what the worker was sent sits here and
+//  is listed in heartbeats, not unseen in socket buffers, and the master
+//  can tell what a dead worker had. Only pointers and indices per task.
+#define S_INBOX_TASKS 16384
 
 struct _worker_t {
     const worker_options_t *options;
@@ -27,6 +34,7 @@ struct _worker_t {
     uint64_t *held;                 //  scratch for heartbeats
     size_t held_max;
     char job_id [TM_MAX_JOB_ID_BYTES + 1];  //  the job the master announced
+    uint64_t last_batch;            //  the highest frame number of that job read
     uint64_t tasks_done;
     uint64_t frames_dropped;        //  garbage on tasks or control
     uint64_t results_lost;          //  result frames that could not be sent
@@ -58,10 +66,10 @@ worker_new (const worker_options_t *options)
         self->tasks_monitor = tm_socket_monitor (self->tasks);
     self->registry = handler_registry_new ();
     handler_registry_add_builtins (self->registry);
-    size_t queue = options->threads * 2 > S_MIN_QUEUE ? options->threads * 2 : S_MIN_QUEUE;
+    size_t queue = options->threads * 2 > S_INBOX_TASKS ? options->threads * 2 : S_INBOX_TASKS;
     self->executor = executor_new (self->registry, options->threads, queue, options->allow_exec);
     self->scratch = (tm_result_t *) zmalloc (64 * sizeof (tm_result_t) * 2);
-    self->held_max = queue + S_MIN_QUEUE;
+    self->held_max = queue + S_MAX_BATCH;
     self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
     zsys_info ("worker %s: %zu threads, tasks from %s, results to %s%s", options->id,
                options->threads, options->tasks, options->results,
@@ -128,8 +136,14 @@ s_read_tasks (worker_t *self)
     //  even if its JOB_START was missed (PUB/SUB drops before subscribing).
     tm_task_t first;
     tm_task_batch_get (self->pending, 0, &first);
-    if (strcmp (first.job_id, self->job_id) != 0)
+    uint64_t number = tm_task_batch_number (self->pending);
+    if (strcmp (first.job_id, self->job_id) != 0) {
         snprintf (self->job_id, sizeof self->job_id, "%s", first.job_id);
+        self->last_batch = number;
+    }
+    else
+    if (number > self->last_batch)
+        self->last_batch = number;
     executor_submit (self->executor, &self->pending);
     //  The master learns soon what this worker holds, so a crash right
     //  after taking tasks is recovered from the heartbeat, not the lease.
@@ -159,6 +173,7 @@ s_read_control (worker_t *self)
         zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
                    purged ? " (dropped tasks of an earlier job)" : "");
         snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
+        self->last_batch = 0;
     }
     else
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id))
@@ -171,11 +186,13 @@ s_read_control (worker_t *self)
         self->shutdown = true;
 }
 
+//  Sends up to max completion blocks. Bounded, so that heartbeats and task
+//  reads still happen while the pool finishes tasks as fast as they come.
 static void
-s_send_completions (worker_t *self)
+s_send_completions (worker_t *self, size_t max)
 {
     executor_batch_t *block;
-    while ((block = executor_recv (self->executor))) {
+    while (max-- > 0 && (block = executor_recv (self->executor))) {
         for (size_t i = 0; i < block->count; i++) {
             executor_done_t *done = &block->items [i];
             self->scratch [i] = (tm_result_t) {
@@ -199,20 +216,34 @@ s_send_completions (worker_t *self)
     }
 }
 
+static bool
+s_has_room (worker_t *self)
+{
+    return !self->pending && executor_room (self->executor) >= S_MAX_BATCH;
+}
+
+//  Tasks this worker was sent but has not read: its held seqs are then not
+//  the whole story, and the master must not judge tasks missing from them.
+static bool
+s_backlog (worker_t *self)
+{
+    return !s_has_room (self) && (zsock_events (self->tasks) & ZMQ_POLLIN);
+}
+
 static void
 s_send_heartbeat (worker_t *self, int64_t now_us)
 {
     self->next_heartbeat_us = now_us + (int64_t) self->options->heartbeat_ms * 1000;
     self->last_heartbeat_us = now_us;
-    const char *job_id;
-    size_t held = executor_held_seqs (self->executor, self->held, self->held_max, &job_id);
+    size_t held = executor_held_seqs (self->executor, self->job_id, self->held, self->held_max);
     tm_heartbeat_t heartbeat = {
         .worker_id = self->options->id, .host = self->options->host,
         .pid = (uint32_t) getpid (),
         .threads_busy = (uint32_t) executor_threads_busy (self->executor),
         .threads_total = (uint32_t) executor_threads_total (self->executor),
         .tasks_done = self->tasks_done, .held_seqs = self->held, .held_count = held,
-        .job_id = job_id, .draining = self->draining
+        .job_id = self->job_id, .draining = self->draining, .backlog = s_backlog (self),
+        .last_batch = self->last_batch
     };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_codec_send (self->results, &frame, ZMQ_DONTWAIT);
@@ -258,7 +289,7 @@ s_poll_once (worker_t *self, int64_t now_us)
 {
     if (self->pending)
         executor_submit (self->executor, &self->pending);
-    bool take = !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2;
+    bool take = s_has_room (self);
     zmq_pollitem_t items [4] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },
@@ -277,11 +308,12 @@ s_poll_once (worker_t *self, int64_t now_us)
     &&  tm_socket_monitor_read (self->tasks_monitor) < 0 && *self->job_id)
         self->job_ended = true;
     if (items [1].revents & ZMQ_POLLIN)
-        s_send_completions (self);
+        s_send_completions (self, S_BLOCKS_PER_TURN);
     if (items [0].revents & ZMQ_POLLIN)
         s_read_control (self);
     if (take && items [3].revents & ZMQ_POLLIN)
-        for (int i = 0; i < 8 && !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2; i++)
+        for (int i = 0; i < S_FRAMES_PER_TURN && s_has_room (self)
+                        && (zsock_events (self->tasks) & ZMQ_POLLIN); i++)
             s_read_tasks (self);
 }
 
@@ -298,7 +330,7 @@ worker_run (worker_t *self, const volatile sig_atomic_t *signals)
             s_send_heartbeat (self, now_us);
         s_poll_once (self, now_us);
     }
-    s_send_completions (self);
+    s_send_completions (self, SIZE_MAX);
     zsock_set_linger (self->results, exit_status == TM_EXIT_OK ? S_RESULTS_LINGER_MS : 0);
     zsys_info ("worker %s: stopping (%" PRIu64 " tasks done, %" PRIu64 " frames dropped)",
                self->options->id, self->tasks_done, self->frames_dropped);

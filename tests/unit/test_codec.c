@@ -173,7 +173,7 @@ heartbeat_round_trips_with_held_seqs (void **state)
 {
     (void) state;
     const uint64_t held [] = { 1, 2, 300, (uint64_t) 1 << 40, UINT64_MAX };
-    tm_heartbeat_t heartbeat = { "host/42", "host", 42, 3, 4, 1234567, held, 5, "job-1", true };
+    tm_heartbeat_t heartbeat = { "host/42", "host", 42, 3, 4, 1234567, held, 5, "job-1", true, true, 77 };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
@@ -192,6 +192,8 @@ heartbeat_round_trips_with_held_seqs (void **state)
     assert_memory_equal (decoded.held_seqs, held, sizeof held);
     assert_string_equal (decoded.job_id, "job-1");
     assert_true (decoded.draining);
+    assert_true (decoded.backlog);
+    assert_int_equal (decoded.last_batch, 77);
     tm_worker_msg_destroy (&msg);
     zframe_destroy (&frame);
 }
@@ -200,7 +202,7 @@ static void
 idle_heartbeat_round_trips_without_seqs (void **state)
 {
     (void) state;
-    tm_heartbeat_t heartbeat = { "w", NULL, 1, 0, 0, 0, NULL, 0, NULL, false };
+    tm_heartbeat_t heartbeat = { "w", NULL, 1, 0, 0, 0, NULL, 0, NULL, false, false, 0 };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
@@ -211,6 +213,7 @@ idle_heartbeat_round_trips_without_seqs (void **state)
     assert_string_equal (decoded.host, "");
     assert_string_equal (decoded.job_id, "");
     assert_false (decoded.draining);
+    assert_false (decoded.backlog);
     tm_worker_msg_destroy (&msg);
     zframe_destroy (&frame);
 }
@@ -318,7 +321,7 @@ frame_of_another_socket_is_refused (void **state)
     s_tasks_fill (tasks);
     tm_result_t results [2];
     s_results_fill (results);
-    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, NULL, 0, "", false };
+    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, NULL, 0, "", false, false, 0 };
 
     //  Results and tasks share field number 2 in their envelopes, so each
     //  parses as the other's body until its fields' types disagree.
@@ -407,11 +410,11 @@ static void
 heartbeat_out_of_range_is_invalid (void **state)
 {
     (void) state;
-    tm_heartbeat_t busy = { "w", "h", 1, 5, 4, 0, NULL, 0, "", false };
+    tm_heartbeat_t busy = { "w", "h", 1, 5, 4, 0, NULL, 0, "", false, false, 0 };
     zframe_t *frame = tm_codec_encode_heartbeat (&busy);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
-    tm_heartbeat_t anonymous = { "", "h", 1, 0, 4, 0, NULL, 0, "", false };
+    tm_heartbeat_t anonymous = { "", "h", 1, 0, 4, 0, NULL, 0, "", false, false, 0 };
     frame = tm_codec_encode_heartbeat (&anonymous);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
@@ -420,7 +423,7 @@ heartbeat_out_of_range_is_invalid (void **state)
     uint64_t *held = (uint64_t *) calloc (count, sizeof (uint64_t));
     for (size_t i = 0; i < count; i++)
         held [i] = i + 1;
-    tm_heartbeat_t hoarder = { "w", "h", 1, 0, 4, 0, held, count, "", false };
+    tm_heartbeat_t hoarder = { "w", "h", 1, 0, 4, 0, held, count, "", false, false, 0 };
     frame = tm_codec_encode_heartbeat (&hoarder);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
@@ -531,7 +534,7 @@ mutated_frames_never_crash (void **state)
     tm_result_t results [2];
     s_results_fill (results);
     const uint64_t held [] = { 3, 4 };
-    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, held, 2, "job-1", false };
+    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, held, 2, "job-1", false, false, 0 };
     zframe_t *frames [3] = {
         tm_codec_encode_tasks (tasks, 3),
         tm_codec_encode_results (results, 2),
