@@ -12,6 +12,7 @@ struct _dispatcher_t {
     size_t head;                //  next to send
     size_t count;               //  queued now
     uint64_t sent;              //  tasks sent in total
+    uint64_t frames;            //  frames sent in total: the last frame's number
     tm_task_t batch [DISPATCHER_MAX_BATCH];     //  reused per flush
 };
 
@@ -130,9 +131,10 @@ dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers)
         size_t filled = s_fill_batch (self, want, leases);
         if (filled == 0)
             break;
-        zframe_t *frame = tm_codec_encode_tasks (self->batch, filled);
+        zframe_t *frame = tm_codec_encode_task_batch (self->batch, filled, self->frames + 1);
         if (tm_codec_send (self->tasks, &frame, ZMQ_DONTWAIT) == -1)
             break;      //  no peer ready: the rest waits for POLLOUT
+        self->frames++;
         //  Pop everything scanned: the sent leases and any stale seqs among them.
         size_t taken = 0;
         while (taken < filled) {
@@ -144,6 +146,9 @@ dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers)
         }
         for (size_t i = 0; i < filled; i++) {
             leases [i]->state = LEASE_SENT;
+            leases [i]->sent_us = now_us;
+            leases [i]->send_number = self->sent + sent + i;
+            leases [i]->frame = self->frames;
             leases [i]->deadline_us = now_us + (int64_t) leases [i]->timeout_ms * 1000
                                     + self->lease_grace_us;
             if (leases [i]->attempt == 1)
@@ -165,4 +170,10 @@ uint64_t
 dispatcher_sent (dispatcher_t *self)
 {
     return self->sent;
+}
+
+uint64_t
+dispatcher_frames (dispatcher_t *self)
+{
+    return self->frames;
 }

@@ -29,7 +29,9 @@ void dispatcher_enqueue (dispatcher_t *self, lease_t *lease);
 size_t dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers);
 //  Tasks waiting to be sent.
 size_t dispatcher_queued (dispatcher_t *self);
-//  Tasks sent in total, and how many of those were resends.
+//  Tasks sent in total.
 uint64_t dispatcher_sent (dispatcher_t *self);
+//  Frames sent in total: the number of the last one (they count from 1).
+uint64_t dispatcher_frames (dispatcher_t *self);
 
 #endif

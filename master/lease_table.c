@@ -171,8 +171,20 @@ lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t
     size_t count = 0;
     for (size_t i = 0; i <= self->mask && count < max; i++) {
         lease_t *lease = self->slots [i];
-        if (lease && lease->state == LEASE_SENT && lease->deadline_us <= now_us)
+        if (lease && lease->state != LEASE_QUEUED && lease->deadline_us <= now_us)
             seqs [count++] = lease->seq;
+    }
+    return count;
+}
+
+size_t
+lease_table_sent_before (lease_table_t *self, int64_t before_us, lease_t **leases, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i <= self->mask && count < max; i++) {
+        lease_t *lease = self->slots [i];
+        if (lease && lease->state == LEASE_SENT && lease->sent_us < before_us)
+            leases [count++] = lease;
     }
     return count;
 }

@@ -18,7 +18,8 @@
 
 typedef enum {
     LEASE_QUEUED,       //  waiting in the send queue
-    LEASE_SENT          //  on the wire or at a worker; deadline_us is set
+    LEASE_SENT,         //  on the wire or at a worker; deadline_us: its lease ends
+    LEASE_WAITING       //  a retry backing off; deadline_us: it may be queued
 } lease_state_t;
 
 //  One task in flight. id, type and payload live in the same allocation.
@@ -31,9 +32,13 @@ typedef struct {
     uint32_t timeout_ms;
     uint32_t attempt;           //  the attempt in flight (1-based)
     uint32_t max_attempts;
+    uint32_t free_resends;      //  times sent again without charging an attempt
     lease_state_t state;
-    int64_t deadline_us;        //  monotonic; when the lease of a SENT task ends
+    int64_t deadline_us;        //  monotonic; see lease_state_t
     int64_t first_sent_us;      //  monotonic; when attempt 1 left, for latency
+    int64_t sent_us;            //  monotonic; when the copy in flight left
+    uint64_t send_number;       //  the dispatcher's count of tasks sent before it
+    uint64_t frame;             //  the number of the frame it left in (TaskBatch.number)
 } lease_t;
 
 typedef struct _lease_table_t lease_table_t;
@@ -65,8 +70,13 @@ size_t lease_table_bytes (lease_table_t *self);
 size_t lease_table_capacity (lease_table_t *self);
 //  Highest seq issued so far (0 if none).
 uint64_t lease_table_last_seq (lease_table_t *self);
-//  Writes up to max seqs of SENT leases whose deadline is at or before now_us
-//  into seqs. Returns how many.
+//  Writes up to max seqs of leases whose deadline is at or before now_us
+//  into seqs: SENT ones whose lease ended, WAITING ones done backing off.
+//  Returns how many.
 size_t lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t max);
+//  Writes up to max SENT leases that left before before_us into leases.
+//  Returns how many.
+size_t lease_table_sent_before (lease_table_t *self, int64_t before_us, lease_t **leases,
+                                size_t max);
 
 #endif

@@ -16,6 +16,7 @@
 #include "tm_codec.h"
 #include "tm_exit.h"
 #include "tm_socket.h"
+#include "worker_table.h"
 #include <czmq.h>
 #include <unistd.h>
 
@@ -28,6 +29,10 @@
 #define S_SETTLE_MAX_US 1200000     //  ... or this long after the first one
 #define S_CREDIT_MIN 4096           //  tasks in flight per worker, at least
 #define S_CREDIT_PER_THREAD 8       //  ... or this many per executor thread
+#define S_SWEEP_US 1000000          //  tasks lost in flight are looked for this often
+#define S_ORPHAN_MARGIN_US 500000   //  an idle worker lists a task within this of its send
+#define S_FREE_RESENDS 2            //  lost copies sent again free; after that, charged
+#define S_BACKOFF_MAX_US 30000000   //  the longest a retry waits
 
 struct _master_t {
     const master_options_t *options;
@@ -46,8 +51,9 @@ struct _master_t {
     resume_set_t *resume;           //  --resume: seqs final in an earlier run
     summary_t *summary;
     progress_t *progress;
-    zhashx_t *workers;              //  worker id -> s_worker_t
+    worker_table_t *workers;        //  what heartbeats said
     uint64_t *expired;              //  scratch for lease_table_expired
+    lease_t **orphans;              //  scratch for s_find_orphans
     bool dispatching;               //  the start gate (s_may_start) opened; no gate after
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
@@ -55,9 +61,11 @@ struct _master_t {
     int64_t start_us;
     int64_t next_tick_us;
     int64_t next_announce_us;
+    int64_t next_sweep_us;
+    int64_t lost_at_us;             //  a worker was lost and its late tasks not yet swept
+    uint64_t lost_frame;            //  ... when this many frames were sent
+    size_t lost_suspects;           //  ... and this many of them are suspects
 };
-
-static void s_worker_free (void **item);
 
 int
 master_check_job (const master_options_t *options)
@@ -136,8 +144,8 @@ master_new (const master_options_t *options)
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
     self->summary = summary_new (self->job_id);
-    self->workers = zhashx_new ();
-    zhashx_set_destructor (self->workers, s_worker_free);
+    self->workers = worker_table_new ();
+    self->orphans = (lease_t **) zmalloc (options->window * sizeof (lease_t *));
     self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -153,7 +161,8 @@ master_destroy (master_t **self_p)
         return;
     progress_destroy (&self->progress);
     free (self->expired);
-    zhashx_destroy (&self->workers);
+    worker_table_destroy (&self->workers);
+    free (self->orphans);
     summary_destroy (&self->summary);
     dispatcher_destroy (&self->dispatcher);
     lease_table_destroy (&self->leases);
@@ -172,105 +181,140 @@ master_destroy (master_t **self_p)
 
 //  --- workers ---------------------------------------------------------------
 
-//  What the master knows of a worker: when it was last heard from, and the
-//  seqs of this job its last heartbeat said it holds.
-typedef struct {
-    int64_t last_seen_us;
-    uint64_t *held;
-    size_t held_count;
-    size_t threads;             //  executor threads, from its heartbeat
-} s_worker_t;
-
-static void
-s_worker_free (void **item)
-{
-    s_worker_t *worker = (s_worker_t *) *item;
-    if (worker) {
-        free (worker->held);
-        free (worker);
-        *item = NULL;
-    }
-}
-
-static s_worker_t *
-s_worker_seen (master_t *self, const char *worker_id, int64_t now_us)
-{
-    s_worker_t *worker = (s_worker_t *) zhashx_lookup (self->workers, worker_id);
-    if (!worker) {
-        worker = (s_worker_t *) zmalloc (sizeof (s_worker_t));
-        zhashx_insert (self->workers, worker_id, worker);
-        zsys_info ("worker joined: %s", worker_id);
-    }
-    worker->last_seen_us = now_us;
-    return worker;
-}
+static void s_retry (master_t *self, lease_t *lease, int64_t now_us);
+static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
+                       const char *error, int64_t now_us);
 
 static void
 s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
-    s_worker_t *worker = s_worker_seen (self, heartbeat->worker_id, now_us);
-    worker->threads = heartbeat->threads_total;
-    size_t count = strcmp (heartbeat->job_id, self->job_id) == 0 ? heartbeat->held_count : 0;
-    worker->held = (uint64_t *) realloc (worker->held, (count + 1) * sizeof (uint64_t));
-    assert (worker->held);
-    if (count)
-        memcpy (worker->held, heartbeat->held_seqs, count * sizeof (uint64_t));
-    worker->held_count = count;
+    worker_table_heartbeat (self->workers, heartbeat,
+                            strcmp (heartbeat->job_id, self->job_id) == 0, now_us);
 }
 
-static void s_retry (master_t *self, lease_t *lease);
-static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
-                       const char *error, int64_t now_us);
-
-//  A silent worker's tasks are sent again now, not when their leases end.
-//  Workers run their queue in order and list held seqs in that order, so
-//  the first `threads` still in flight were running when it died: only
-//  those are charged an attempt (one of them may be what killed it, and a
-//  task whose attempts are spent that way ends FAILED instead of going
-//  round the cluster); the queued rest go again free of charge.
-static size_t
-s_resend_held (master_t *self, s_worker_t *worker, int64_t now_us)
+//  Sends again a task whose copy was lost with a worker or a connection.
+//  A suspect (it may have been running when its worker died: it may be
+//  what killed it) is charged an attempt, so a task that kills every
+//  worker it reaches ends FAILED instead of going round the cluster. The
+//  rest go free of charge, but only so often: a task that keeps vanishing
+//  is charged like any other.
+static void
+s_resend_lost (master_t *self, lease_t *lease, bool suspect, int64_t now_us)
 {
-    size_t resent = 0;
+    if (!suspect && lease->free_resends < S_FREE_RESENDS) {
+        lease->free_resends++;
+        dispatcher_enqueue (self->dispatcher, lease);
+        summary_count (self->summary, SUMMARY_REISSUED, 1);
+    }
+    else
+    if (lease->attempt < lease->max_attempts)
+        s_retry (self, lease, now_us);
+    else
+        s_give_up (self, lease, TM_STATUS_FAILED,
+                   "worker lost while running it, on every attempt", now_us);
+}
+
+static int
+s_by_send_number (const void *a, const void *b)
+{
+    uint64_t x = (*(lease_t * const *) a)->send_number;
+    uint64_t y = (*(lease_t * const *) b)->send_number;
+    return x < y ? -1 : x > y;
+}
+
+//  Tasks in flight that no live worker holds although every live worker
+//  has reported since they left: lost with a worker or a connection (PUSH
+//  cannot say which worker took a frame; heartbeats can). Writes them to
+//  self->orphans in the order they were sent; returns how many.
+static size_t
+s_find_orphans (master_t *self, const worker_horizon_t *horizon)
+{
+    size_t count = lease_table_sent_before (self->leases, INT64_MAX, self->orphans,
+                                            lease_table_capacity (self->leases));
+    size_t kept = 0;
+    for (size_t i = 0; i < count; i++) {
+        lease_t *lease = self->orphans [i];
+        bool accounted = lease->frame <= horizon->frame
+                      || lease->sent_us + S_ORPHAN_MARGIN_US <= horizon->heard_us;
+        if (accounted && !worker_table_holds (self->workers, lease->seq))
+            self->orphans [kept++] = lease;
+    }
+    if (kept > 1)
+        qsort (self->orphans, kept, sizeof (lease_t *), s_by_send_number);
+    return kept;
+}
+
+//  A silent worker's tasks are sent again now, not when their leases end:
+//  those its last heartbeat listed now, those it took after that once the
+//  live workers have reported since (s_sweep_orphans). Workers run tasks in
+//  the order they list and take them, so the first `threads` of these
+//  still in flight are the ones it may have been running: the suspects.
+static size_t
+s_recover_worker (master_t *self, worker_info_t *worker, int64_t now_us)
+{
     size_t suspects = worker->threads ? worker->threads : 1;
+    size_t resent = 0;
     for (size_t i = 0; i < worker->held_count; i++) {
         lease_t *lease;
         if (lease_table_lookup (self->leases, worker->held [i], &lease) != LEASE_FOUND
         ||  lease->state != LEASE_SENT)
             continue;
+        s_resend_lost (self, lease, suspects > 0, now_us);
+        suspects -= suspects > 0;
         resent++;
-        if (suspects == 0) {
-            dispatcher_enqueue (self->dispatcher, lease);
-            summary_count (self->summary, SUMMARY_REISSUED, 1);
-            continue;
-        }
-        suspects--;
-        if (lease->attempt < lease->max_attempts)
-            s_retry (self, lease);
-        else {
-            s_give_up (self, lease, TM_STATUS_FAILED,
-                       "worker lost while running it, on every attempt", now_us);
-            resent--;
-        }
     }
+    worker_table_remove (self->workers, worker);
+    self->lost_at_us = now_us;
+    self->lost_frame = dispatcher_frames (self->dispatcher);
+    self->lost_suspects += suspects;
     return resent;
 }
 
 static void
 s_reap_workers (master_t *self, int64_t now_us)
 {
-    zlist_t *gone = zlist_new ();
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
-         worker; worker = (s_worker_t *) zhashx_next (self->workers))
-        if (now_us - worker->last_seen_us > self->options->worker_timeout_ms * 1000ll)
-            zlist_append (gone, (void *) zhashx_cursor (self->workers));
-    for (const char *id = (const char *) zlist_first (gone); id; id = (const char *) zlist_next (gone)) {
-        size_t resent = s_resend_held (self, (s_worker_t *) zhashx_lookup (self->workers, id), now_us);
+    int64_t timeout_us = self->options->worker_timeout_ms * 1000ll;
+    worker_info_t *worker;
+    while ((worker = worker_table_silent (self->workers, now_us, timeout_us))) {
+        char id [TM_MAX_WORKER_ID_BYTES + 1];
+        snprintf (id, sizeof id, "%s", worker->id);
+        size_t resent = s_recover_worker (self, worker, now_us);
         zsys_info ("worker lost: %s (silent for %u ms), %zu tasks sent again",
                    id, self->options->worker_timeout_ms, resent);
-        zhashx_delete (self->workers, id);
     }
-    zlist_destroy (&gone);
+}
+
+//  Sends again the tasks no live worker holds: after a worker is lost, the
+//  ones it took after its last heartbeat, every tick until the live workers
+//  account for all it was sent (what they account for grows in send order,
+//  so the first found are the first it took: its remaining suspects, see
+//  s_recover_worker); and now and then in any case, as tasks also vanish
+//  with no worker lost: a connection reset drops what was queued in it, a
+//  result that could not be sent never comes.
+static void
+s_sweep_orphans (master_t *self, int64_t now_us)
+{
+    bool after_loss = self->lost_at_us != 0;
+    if (!after_loss && now_us < self->next_sweep_us)
+        return;
+    worker_horizon_t horizon;
+    if (!worker_table_horizon (self->workers, &horizon))
+        return;
+    self->next_sweep_us = now_us + S_SWEEP_US;
+    size_t orphans = s_find_orphans (self, &horizon);
+    for (size_t i = 0; i < orphans; i++) {
+        s_resend_lost (self, self->orphans [i], self->lost_suspects > 0, now_us);
+        self->lost_suspects -= self->lost_suspects > 0;
+    }
+    if (orphans)
+        zsys_info ("%zu tasks held by no live worker sent again%s", orphans,
+                   after_loss ? " (taken by a lost worker after its last heartbeat)" : "");
+    bool settled = horizon.frame >= self->lost_frame
+                || horizon.heard_us >= self->lost_at_us + S_ORPHAN_MARGIN_US;
+    if (after_loss && settled) {
+        self->lost_at_us = 0;
+        self->lost_suspects = 0;
+    }
 }
 
 //  --- input -----------------------------------------------------------------
@@ -279,7 +323,7 @@ s_reap_workers (master_t *self, int64_t now_us)
 static size_t
 s_ready_workers (master_t *self)
 {
-    size_t heard = zhashx_size (self->workers);
+    size_t heard = worker_table_size (self->workers);
     size_t connected = self->tasks_peers > 0 ? (size_t) self->tasks_peers : 0;
     return heard < connected ? heard : connected;
 }
@@ -290,12 +334,7 @@ s_ready_workers (master_t *self)
 static size_t
 s_credit (master_t *self)
 {
-    size_t credit = 0;
-    for (s_worker_t *worker = (s_worker_t *) zhashx_first (self->workers);
-         worker; worker = (s_worker_t *) zhashx_next (self->workers)) {
-        size_t share = worker->threads * S_CREDIT_PER_THREAD;
-        credit += share > S_CREDIT_MIN ? share : S_CREDIT_MIN;
-    }
+    size_t credit = worker_table_credit (self->workers, S_CREDIT_PER_THREAD, S_CREDIT_MIN);
     size_t window = lease_table_capacity (self->leases);
     //  At least one task is read even with no worker, so an empty or bad
     //  input ends the run at once.
@@ -378,12 +417,30 @@ s_give_up (master_t *self, lease_t *lease, tm_status_t status, const char *error
     lease_table_finish (self->leases, lease->seq);
 }
 
+//  Attempt n waits base * 2^(n-2): a task failing for a reason that
+//  passes (a busy dependency, a full disk) is not hammered at full speed.
+static int64_t
+s_backoff_us (uint32_t base_ms, uint32_t attempt)
+{
+    int64_t delay_us = (int64_t) base_ms * 1000;
+    for (uint32_t i = 2; i < attempt && delay_us < S_BACKOFF_MAX_US; i++)
+        delay_us *= 2;
+    return delay_us < S_BACKOFF_MAX_US ? delay_us : S_BACKOFF_MAX_US;
+}
+
 static void
-s_retry (master_t *self, lease_t *lease)
+s_retry (master_t *self, lease_t *lease, int64_t now_us)
 {
     lease->attempt++;
-    dispatcher_enqueue (self->dispatcher, lease);
     summary_count (self->summary, SUMMARY_RETRIES, 1);
+    int64_t delay_us = s_backoff_us (self->options->retry_backoff_ms, lease->attempt);
+    if (delay_us == 0) {
+        dispatcher_enqueue (self->dispatcher, lease);
+        return;
+    }
+    //  s_expire_leases queues it when the wait is over.
+    lease->state = LEASE_WAITING;
+    lease->deadline_us = now_us + delay_us;
 }
 
 static void
@@ -406,12 +463,12 @@ s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
     }
     //  A failure of an attempt we already replaced, or of one whose retry
     //  is already queued, changes nothing: the newer attempt decides.
-    if (result->attempt != lease->attempt || lease->state == LEASE_QUEUED) {
+    if (result->attempt != lease->attempt || lease->state != LEASE_SENT) {
         summary_count (self->summary, SUMMARY_DUPLICATES, 1);
         return;
     }
     if (lease->attempt < lease->max_attempts)
-        s_retry (self, lease);
+        s_retry (self, lease, now_us);
     else
         s_finish (self, lease, result, now_us);
 }
@@ -430,7 +487,7 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);
         if (i == 0 && strcmp (result.job_id, self->job_id) == 0)
-            s_worker_seen (self, result.worker_id, now_us);
+            worker_table_seen (self->workers, result.worker_id, now_us);
         s_handle_result (self, &result, now_us);
     }
 }
@@ -462,9 +519,13 @@ s_expire_leases (master_t *self, int64_t now_us)
         lease_t *lease;
         if (lease_table_lookup (self->leases, self->expired [i], &lease) != LEASE_FOUND)
             continue;
+        if (lease->state == LEASE_WAITING) {
+            dispatcher_enqueue (self->dispatcher, lease);
+            continue;
+        }
         summary_count (self->summary, SUMMARY_LEASES_EXPIRED, 1);
         if (lease->attempt < lease->max_attempts) {
-            s_retry (self, lease);
+            s_retry (self, lease, now_us);
             continue;
         }
         s_give_up (self, lease, TM_STATUS_TIMEOUT, "lease expired: no result from any worker", now_us);
@@ -477,6 +538,7 @@ s_tick (master_t *self, int64_t now_us)
     self->next_tick_us = now_us + S_TICK_US;
     s_expire_leases (self, now_us);
     s_reap_workers (self, now_us);
+    s_sweep_orphans (self, now_us);
     if (results_writer_flush (self->writer) == -1 && !self->output_failed) {
         zsys_error ("cannot flush results: %s", strerror (errno));
         self->output_failed = true;
@@ -489,7 +551,7 @@ s_tick (master_t *self, int64_t now_us)
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
                      self->input_done ? job_reader_count (self->reader) : 0,
-                     zhashx_size (self->workers));
+                     worker_table_size (self->workers));
 }
 
 //  --- run -----------------------------------------------------------------------

@@ -36,6 +36,8 @@ static const char *s_usage =
 "  --lease-grace MS     added to a task's timeout to form its lease (default 5000)\n"
 "  --worker-timeout MS  a worker silent this long is lost and the tasks it held\n"
 "                       are sent again at once (default 3000: 3 heartbeats)\n"
+"  --retry-backoff MS   a retry waits MS, doubled at each further attempt, up to\n"
+"                       30 s (default 100; 0: retry at once)\n"
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
 "  --bind-tasks EP      tasks endpoint (PUSH to workers)\n"
 "  --bind-results EP    results endpoint (PULL from workers)\n"
@@ -46,7 +48,7 @@ static const char *s_usage =
 enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
     OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_WINDOW,
-    OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_BIND_TASKS, OPT_BIND_RESULTS,
+    OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF, OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
 
@@ -66,6 +68,7 @@ static const struct option s_options [] = {
     { "min-workers", required_argument, NULL, OPT_MIN_WORKERS },
     { "lease-grace", required_argument, NULL, OPT_LEASE_GRACE },
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
+    { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
     { "bind-control", required_argument, NULL, OPT_BIND_CONTROL },
@@ -115,6 +118,7 @@ s_defaults (master_options_t *options)
     options->window_bytes = (uint64_t) MASTER_DEFAULT_WINDOW_MB * 1024 * 1024;
     options->lease_grace_ms = MASTER_DEFAULT_LEASE_GRACE_MS;
     options->worker_timeout_ms = MASTER_DEFAULT_WORKER_TIMEOUT_MS;
+    options->retry_backoff_ms = MASTER_DEFAULT_RETRY_BACKOFF_MS;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -172,6 +176,10 @@ s_apply (master_options_t *options, int option, const char *arg)
         case OPT_WORKER_TIMEOUT:
             if (s_number ("worker-timeout", arg, 100, 86400000, &value)) return TM_EXIT_USAGE;
             options->worker_timeout_ms = (uint32_t) value;
+            break;
+        case OPT_RETRY_BACKOFF:
+            if (s_number ("retry-backoff", arg, 0, 30000, &value)) return TM_EXIT_USAGE;
+            options->retry_backoff_ms = (uint32_t) value;
             break;
         case OPT_BIND_TASKS:
             if (s_endpoint (options->bind_tasks, arg)) return s_usage_error ("bad endpoint '%s'", arg);

@@ -15,6 +15,7 @@
 #define MASTER_DEFAULT_RETRIES 2
 #define MASTER_DEFAULT_LEASE_GRACE_MS 5000
 #define MASTER_DEFAULT_WORKER_TIMEOUT_MS 3000
+#define MASTER_DEFAULT_RETRY_BACKOFF_MS 100
 
 typedef struct {
     const char *job_path;           //  JOB or "-"; NULL with --generate
@@ -26,6 +27,7 @@ typedef struct {
     uint32_t min_workers;           //  --min-workers: wait for this many before sending
     uint32_t lease_grace_ms;        //  --lease-grace: added to a task's timeout
     uint32_t worker_timeout_ms;     //  --worker-timeout: silence that makes a worker lost
+    uint32_t retry_backoff_ms;      //  --retry-backoff: wait before the first retry
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

@@ -324,6 +324,49 @@ expired_returns_only_sent_leases_past_their_deadline (void **state)
 }
 
 static void
+expired_returns_waiting_leases_done_backing_off (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    lease_t *ready = s_issue (table, "ready");
+    lease_t *later = s_issue (table, "later");
+    ready->state = LEASE_WAITING;
+    ready->deadline_us = 500;
+    later->state = LEASE_WAITING;
+    later->deadline_us = 1500;
+    uint64_t seqs [8];
+    assert_int_equal (lease_table_expired (table, 1000, seqs, 8), 1);
+    assert_int_equal (seqs [0], ready->seq);
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 8), 2);
+    lease_table_destroy (&table);
+}
+
+static void
+sent_before_lists_only_sent_leases_that_left_earlier (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    lease_t *old = s_issue (table, "old");
+    lease_t *recent = s_issue (table, "recent");
+    lease_t *queued = s_issue (table, "queued");
+    lease_t *waiting = s_issue (table, "waiting");
+    old->state = LEASE_SENT;
+    old->sent_us = 100;
+    recent->state = LEASE_SENT;
+    recent->sent_us = 900;
+    queued->sent_us = 50;
+    waiting->state = LEASE_WAITING;
+    waiting->sent_us = 50;
+    lease_t *found [8];
+    assert_int_equal (lease_table_sent_before (table, 500, found, 8), 1);
+    assert_ptr_equal (found [0], old);
+    assert_int_equal (lease_table_sent_before (table, 1000, found, 8), 2);
+    assert_int_equal (lease_table_sent_before (table, 1000, found, 1), 1);
+    assert_int_equal (lease_table_sent_before (table, 100, found, 8), 0);
+    lease_table_destroy (&table);
+}
+
+static void
 expired_writes_at_most_max_seqs (void **state)
 {
     (void) state;
@@ -461,6 +504,8 @@ main (void)
         cmocka_unit_test (finish_of_a_seq_not_in_flight_changes_nothing),
         cmocka_unit_test (finishing_in_issue_order_and_reverse_order_keeps_the_rest_findable),
         cmocka_unit_test (expired_returns_only_sent_leases_past_their_deadline),
+        cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
+        cmocka_unit_test (sent_before_lists_only_sent_leases_that_left_earlier),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
