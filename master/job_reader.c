@@ -70,7 +70,8 @@ s_strdup (const char *text)
 }
 
 //  Records an error for the current line, which job_reader_next then skips
-//  or makes final.
+//  or makes final. The text may quote the line (jansson's "near '...'", a
+//  field name), so control bytes are masked: they go to a terminal.
 static job_reader_status_t
 s_fail (job_reader_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -83,6 +84,9 @@ s_fail (job_reader_t *self, const char *format, ...)
     va_start (args, format);
     vsnprintf (self->error + prefix, sizeof self->error - (size_t) prefix, format, args);
     va_end (args);
+    for (char *at = self->error; *at; at++)
+        if ((unsigned char) *at < 0x20 || *at == 0x7f)
+            *at = '?';
     self->state = S_INVALID;
     return JOB_READER_ERROR;
 }

@@ -129,6 +129,9 @@ def check_skip_run(master, out, summary_path, valid, bad, what):
                    "%s: result of seq %d (line %d)" % (what, seq, n))
     h.check_eq(rc, 1, "%s: exit status with skipped lines and every task ok" % what)
     stderr = master.stderr()
+    control = re.search(r"[\x00-\x08\x0b-\x1f\x7f]", stderr)
+    h.check(not control, "%s: a control byte of the binary line reached stderr: %s"
+            % (what, h.short(control and stderr[control.start() - 80:control.end() + 20])))
     h.check_eq(sorted(skipped_lines_named(stderr)), bad, "%s: lines named as skipped on stderr" % what)
     h.check(re.search(r"\b%d invalid lines skipped in all" % len(bad), stderr),
             "%s: no total of skipped lines on stderr: %s" % (what, h.short(stderr[-500:])))

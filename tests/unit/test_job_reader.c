@@ -507,6 +507,20 @@ binary_file_is_an_error_naming_its_line (void **state)
 }
 
 static void
+errors_quoting_the_line_mask_its_control_bytes (void **state)
+{
+    (void) state;
+    //  An escape sequence in a field name (a JSON escape) and raw in a line.
+    s_assert_text_error ("{\"type\":\"a\",\"\\u001b[2J\\u007f\":1}\n",
+                         "line 1: unknown field \"?[2J?\"");
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char raw [] = "\x1b]0;title\x07\n";
+    s_assert_error (raw, sizeof raw - 1, &config, "line 1: invalid JSON: invalid token near '?'");
+    const char del [] = "{\"payload\":\"\x7f\x1b\"}\n";
+    s_assert_error (del, sizeof del - 1, &config, "line 1: invalid JSON: control character 0x1b near '\"?'");
+}
+
+static void
 empty_input_has_no_tasks (void **state)
 {
     (void) state;
@@ -1031,6 +1045,7 @@ main (void)
         cmocka_unit_test (too_long_line_is_an_error_at_its_line),
         cmocka_unit_test (line_of_exactly_the_limit_is_read_with_or_without_cr),
         cmocka_unit_test (binary_file_is_an_error_naming_its_line),
+        cmocka_unit_test (errors_quoting_the_line_mask_its_control_bytes),
         cmocka_unit_test (empty_input_has_no_tasks),
         cmocka_unit_test (each_malformed_line_is_skipped_and_the_lines_around_it_read),
         cmocka_unit_test (skipped_lines_are_reported_one_by_one_in_line_order),
