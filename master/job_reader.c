@@ -1,7 +1,8 @@
 /*  job_reader: turns the job input into tasks in constant memory. Input is
     read in fixed blocks and cut into lines no longer than max_line_bytes, so
     a job of any length, or a file that is not a job at all (one huge line,
-    binary bytes), costs at most one block and one line buffer.
+    binary bytes), costs at most one block and one line buffer. A line over
+    the limit that is to be skipped is read on and dropped block by block.
 
     It is not the dispatcher: it assigns no seqs and sends nothing. Strings
     and bytes in a returned entry are borrowed from the reader (its buffers
@@ -26,6 +27,7 @@
 
 typedef enum {
     S_READING,
+    S_INVALID,          //  the current line is malformed: fail, or skip it
     S_ENDED,
     S_FAILED
 } s_state_t;
@@ -44,7 +46,8 @@ struct _job_reader_t {
     size_t line_capacity;           //  grows up to max_line_bytes + 1
     uint64_t line_number;           //  1-based number of the current line
     uint64_t count;                 //  tasks returned
-    s_state_t state;                //  reading, or finished for good
+    uint64_t skipped;               //  malformed lines skipped (skip_invalid)
+    s_state_t state;                //  reading, on a malformed line, or finished for good
     json_t *root;                   //  last parsed line; entry strings point into it
     uint8_t *decoded;               //  last payload_b64, decoded
     uint8_t *pattern;               //  generated payload, built once
@@ -66,7 +69,9 @@ s_strdup (const char *text)
     return copy;
 }
 
-//  Records an error for the current line and stops the reader for good.
+//  Records an error for the current line, which job_reader_next then skips
+//  or makes final. The text may quote the line (jansson's "near '...'", a
+//  field name), so control bytes are masked: they go to a terminal.
 static job_reader_status_t
 s_fail (job_reader_t *self, const char *format, ...) __attribute__ ((format (printf, 2, 3)));
 
@@ -79,7 +84,10 @@ s_fail (job_reader_t *self, const char *format, ...)
     va_start (args, format);
     vsnprintf (self->error + prefix, sizeof self->error - (size_t) prefix, format, args);
     va_end (args);
-    self->state = S_FAILED;
+    for (char *at = self->error; *at; at++)
+        if ((unsigned char) *at < 0x20 || *at == 0x7f)
+            *at = '?';
+    self->state = S_INVALID;
     return JOB_READER_ERROR;
 }
 
@@ -225,17 +233,15 @@ s_fill_block (job_reader_t *self)
 }
 
 //  Adds bytes to the line, growing its buffer only up to the limit (one
-//  byte over it, for a '\r' that is stripped later).
+//  byte over it, for a '\r' that is stripped later). Returns -1 past it.
 static int
 s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
 {
     size_t limit = self->config.max_line_bytes + 1;
     if (size == 0)
         return 0;           //  an empty line may have no buffer yet
-    if (size > limit - self->line_size) {
-        s_fail (self, "longer than %zu bytes", self->config.max_line_bytes);
+    if (size > limit - self->line_size)
         return -1;
-    }
     size_t needed = self->line_size + size;
     if (needed > self->line_capacity) {
         size_t capacity = self->line_capacity ? self->line_capacity : S_LINE_START_BYTES;
@@ -251,6 +257,36 @@ s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
     memcpy (self->line + self->line_size, data, size);
     self->line_size = needed;
     return 0;
+}
+
+//  Passes over the rest of the current line without keeping it, so that a
+//  line of any length can be skipped in the memory of one block.
+static int
+s_drop_rest_of_line (job_reader_t *self)
+{
+    while (true) {
+        if (self->block_at == self->block_size && s_fill_block (self))
+            return -1;
+        if (self->block_size == 0)
+            return 0;
+        const uint8_t *start = self->block + self->block_at;
+        size_t available = self->block_size - self->block_at;
+        const uint8_t *newline = (const uint8_t *) memchr (start, '\n', available);
+        self->block_at += newline ? (size_t) (newline - start) + 1 : available;
+        if (newline)
+            return 0;
+    }
+}
+
+//  A line over the limit is malformed. Unless the reader stops here, the
+//  rest of it (from block_at on) is dropped, so the next line starts right.
+static int
+s_too_long (job_reader_t *self, bool rest_unread)
+{
+    s_fail (self, "longer than %zu bytes", self->config.max_line_bytes);
+    if (rest_unread && self->config.skip_invalid)
+        s_drop_rest_of_line (self);     //  a read error makes the reader fail
+    return -1;
 }
 
 //  Reads the next line into self->line. Returns 1 with a line, 0 at the end
@@ -271,7 +307,7 @@ s_read_line (job_reader_t *self)
         const uint8_t *newline = (const uint8_t *) memchr (start, '\n', available);
         size_t take = newline ? (size_t) (newline - start) : available;
         if (s_line_append (self, start, take))
-            return -1;
+            return s_too_long (self, true);
         self->block_at += take + (newline ? 1 : 0);
         if (newline)
             break;
@@ -280,10 +316,8 @@ s_read_line (job_reader_t *self)
     }
     if (self->line_size > 0 && self->line [self->line_size - 1] == '\r')
         self->line_size--;
-    if (self->line_size > self->config.max_line_bytes) {
-        s_fail (self, "longer than %zu bytes", self->config.max_line_bytes);
-        return -1;
-    }
+    if (self->line_size > self->config.max_line_bytes)
+        return s_too_long (self, false);
     return 1;
 }
 
@@ -478,7 +512,11 @@ static job_reader_status_t
 s_end (job_reader_t *self)
 {
     if (self->count == 0) {
-        snprintf (self->error, sizeof self->error, "no tasks in input");
+        if (self->skipped)
+            snprintf (self->error, sizeof self->error,
+                      "no valid task in input (%" PRIu64 " invalid lines skipped)", self->skipped);
+        else
+            snprintf (self->error, sizeof self->error, "no tasks in input");
         self->state = S_FAILED;
         return JOB_READER_ERROR;
     }
@@ -522,6 +560,20 @@ s_next_generated (job_reader_t *self, job_entry_t *entry)
     return JOB_READER_OK;
 }
 
+//  A malformed line stops the reader for good, or with skip_invalid is
+//  counted and passed over; its reason stays in self->error.
+static job_reader_status_t
+s_invalid_line (job_reader_t *self)
+{
+    if (!self->config.skip_invalid) {
+        self->state = S_FAILED;
+        return JOB_READER_ERROR;
+    }
+    self->state = S_READING;
+    self->skipped++;
+    return JOB_READER_SKIPPED;
+}
+
 job_reader_status_t
 job_reader_next (job_reader_t *self, job_entry_t *entry)
 {
@@ -546,6 +598,9 @@ job_reader_next (job_reader_t *self, job_entry_t *entry)
         status = s_next_jsonl (self, entry);
     if (status == JOB_READER_OK)
         self->count++;
+    else
+    if (self->state == S_INVALID)
+        status = s_invalid_line (self);
     return status;
 }
 
@@ -561,6 +616,13 @@ job_reader_count (job_reader_t *self)
 {
     assert (self);
     return self->count;
+}
+
+uint64_t
+job_reader_skipped (job_reader_t *self)
+{
+    assert (self);
+    return self->skipped;
 }
 
 bool

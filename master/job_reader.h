@@ -4,7 +4,8 @@
     -> job_reader -> dispatcher -> tasks socket.
 
     It does not assign seqs, send, or know about workers. A malformed line is
-    an error that names its line number; the reader stops there.
+    an error that names its line number; the reader stops there, or, with
+    skip_invalid, hands it over as skipped and goes on with the next line.
 */
 #ifndef JOB_READER_H_INCLUDED
 #define JOB_READER_H_INCLUDED
@@ -32,6 +33,7 @@ typedef struct {
     size_t payload_size;            //  --payload-size, for generated tasks
     const char *payload;            //  --payload, for generated tasks (overrides payload_size)
     size_t max_line_bytes;          //  0: JOB_READER_MAX_LINE_BYTES
+    bool skip_invalid;              //  --skip-invalid: a malformed line is skipped, not final
 } job_reader_config_t;
 
 //  One task as read. Pointers are borrowed from the reader and valid until
@@ -49,7 +51,9 @@ typedef struct {
 typedef enum {
     JOB_READER_OK,          //  *entry holds the next task
     JOB_READER_END,         //  no more tasks
-    JOB_READER_ERROR        //  bad input or I/O error: see job_reader_error
+    JOB_READER_ERROR,       //  bad input or I/O error: see job_reader_error
+    JOB_READER_SKIPPED      //  skip_invalid: one malformed line passed over, see
+                            //  job_reader_error; call again for the next task
 } job_reader_status_t;
 
 typedef struct _job_reader_t job_reader_t;
@@ -62,12 +66,18 @@ job_reader_t *job_reader_new (const char *path, const job_reader_config_t *confi
 //  Closes the input (not stdin) and frees the reader.
 void job_reader_destroy (job_reader_t **self_p);
 //  Reads the next task. Blank lines of JSON Lines are skipped. An input with
-//  no task at all is an error ("no tasks").
+//  no task at all is an error ("no tasks"). With skip_invalid, a malformed
+//  line (even one over max_line_bytes, which is passed over without being
+//  kept) returns JOB_READER_SKIPPED instead of stopping the reader; I/O
+//  errors and "no tasks" stay final.
 job_reader_status_t job_reader_next (job_reader_t *self, job_entry_t *entry);
-//  The last error as "line N: what is wrong", or "" if none.
+//  The last error, or the reason for the last skipped line, as "line N: what
+//  is wrong"; "" if none.
 const char *job_reader_error (job_reader_t *self);
 //  Tasks returned so far.
 uint64_t job_reader_count (job_reader_t *self);
+//  Malformed lines skipped so far (skip_invalid).
+uint64_t job_reader_skipped (job_reader_t *self);
 //  True if the input is a regular file (so it can be read twice, e.g. to
 //  validate it before anything is sent).
 bool job_reader_seekable (job_reader_t *self);

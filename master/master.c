@@ -15,6 +15,7 @@
 #include "tm_clock.h"
 #include "tm_codec.h"
 #include "tm_exit.h"
+#include "tm_log.h"
 #include "tm_socket.h"
 #include "worker_table.h"
 #include <czmq.h>
@@ -33,6 +34,7 @@
 #define S_ORPHAN_MARGIN_US 500000   //  an idle worker lists a task within this of its send
 #define S_FREE_RESENDS 2            //  lost copies sent again free; after that, charged
 #define S_BACKOFF_MAX_US 30000000   //  the longest a retry waits
+#define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
 
 struct _master_t {
     const master_options_t *options;
@@ -58,6 +60,7 @@ struct _master_t {
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
     bool output_failed;             //  the results file could not be written
+    tm_log_limiter_t skip_limiter;  //  skipped lines after the first S_SKIPS_NAMED
     int64_t start_us;
     int64_t next_tick_us;
     int64_t next_announce_us;
@@ -70,8 +73,10 @@ struct _master_t {
 int
 master_check_job (const master_options_t *options)
 {
-    //  Standard input cannot be read twice, even when it is a file.
-    if (options->job.format == JOB_FORMAT_GENERATE || strcmp (options->job_path, "-") == 0)
+    //  Standard input cannot be read twice, even when it is a file. With
+    //  --skip-invalid no line fails the job, and the run names each bad one.
+    if (options->job.format == JOB_FORMAT_GENERATE || options->job.skip_invalid
+    ||  strcmp (options->job_path, "-") == 0)
         return TM_EXIT_OK;
     char error [512];
     job_reader_t *reader = job_reader_new (options->job_path, &options->job, error, sizeof error);
@@ -372,6 +377,14 @@ s_fill_window (master_t *self)
            || lease_table_size (self->leases) == 0)) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
+        if (status == JOB_READER_SKIPPED) {
+            uint64_t skipped = job_reader_skipped (self->reader), unlogged;
+            if (skipped <= S_SKIPS_NAMED
+            ||  tm_log_limiter_allow (&self->skip_limiter, tm_clock_now_us (), &unlogged))
+                zsys_warning ("%s: %s: skipped (%" PRIu64 " so far)",
+                              self->options->job_path, job_reader_error (self->reader), skipped);
+            continue;
+        }
         if (status != JOB_READER_OK) {
             self->input_done = true;
             if (status == JOB_READER_ERROR) {
@@ -603,6 +616,10 @@ s_finish_job (master_t *self, int exit_status)
     for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
         garbage += stats.dropped [status];
     summary_count (self->summary, SUMMARY_GARBAGE, garbage);
+    summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
+    if (job_reader_skipped (self->reader))
+        zsys_warning ("%s: %" PRIu64 " invalid lines skipped in all", self->options->job_path,
+                      job_reader_skipped (self->reader));
     summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
     progress_clear (self->progress);
     if (!self->options->quiet)
@@ -618,7 +635,8 @@ s_exit_status (master_t *self, bool interrupted)
         return TM_EXIT_RUNTIME;
     if (self->input_failed)
         return TM_EXIT_USAGE;
-    uint64_t not_ok = summary_not_ok (self->summary)
+    //  A skipped line is a task that did not run ok (--skip-invalid).
+    uint64_t not_ok = summary_not_ok (self->summary) + job_reader_skipped (self->reader)
                     + (self->resume ? resume_set_not_ok (self->resume) : 0);
     return not_ok > 0 ? TM_EXIT_TASKS_FAILED : TM_EXIT_OK;
 }

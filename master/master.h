@@ -12,7 +12,8 @@ typedef struct _master_t master_t;
 
 //  Reads the whole job once without sending anything, if it can be read
 //  twice (a regular file), so a malformed line fails the run before any
-//  task leaves. Returns TM_EXIT_OK or TM_EXIT_USAGE (message on stderr).
+//  task leaves; not with --skip-invalid. Returns TM_EXIT_OK or TM_EXIT_USAGE
+//  (message on stderr).
 int master_check_job (const master_options_t *options);
 //  Binds the sockets and opens input and output. Returns NULL after logging
 //  if any of that fails. options must outlive the master.

@@ -22,6 +22,8 @@ static const char *s_usage =
 "  --payload TEXT       payload of every generated task (e.g. 10 for sleep)\n"
 "  --timeout MS         default task timeout (default 60000; 0: none)\n"
 "  --retries N          default retries after a failure (default 2)\n"
+"  --skip-invalid       report, count and skip malformed job lines instead of\n"
+"                       stopping at the first (exit status 1 if any skipped)\n"
 "Output:\n"
 "  --out FILE           results file, appended (default: stdout)\n"
 "  --summary FILE       write the aggregate as JSON to FILE\n"
@@ -47,8 +49,9 @@ static const char *s_usage =
 
 enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
-    OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_WINDOW,
-    OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF, OPT_BIND_TASKS, OPT_BIND_RESULTS,
+    OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID, OPT_WINDOW,
+    OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF, OPT_BIND_TASKS,
+    OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
 
@@ -63,6 +66,7 @@ static const struct option s_options [] = {
     { "payload", required_argument, NULL, OPT_PAYLOAD },
     { "timeout", required_argument, NULL, OPT_TIMEOUT },
     { "retries", required_argument, NULL, OPT_RETRIES },
+    { "skip-invalid", no_argument, NULL, OPT_SKIP_INVALID },
     { "window", required_argument, NULL, OPT_WINDOW },
     { "window-mb", required_argument, NULL, OPT_WINDOW_MB },
     { "min-workers", required_argument, NULL, OPT_MIN_WORKERS },
@@ -157,6 +161,7 @@ s_apply (master_options_t *options, int option, const char *arg)
             if (s_number ("retries", arg, 0, JOB_READER_MAX_RETRIES, &value)) return TM_EXIT_USAGE;
             options->job.default_retries = (uint32_t) value;
             break;
+        case OPT_SKIP_INVALID: options->job.skip_invalid = true; break;
         case OPT_WINDOW:
             if (s_number ("window", arg, 1, 10000000, &value)) return TM_EXIT_USAGE;
             options->window = (uint32_t) value;

@@ -19,6 +19,7 @@ typedef enum {
     SUMMARY_LEASES_EXPIRED,     //  leases that ran out before a result came
     SUMMARY_REISSUED,           //  queued tasks of a lost worker sent again, uncharged
     SUMMARY_RESUMED,            //  tasks skipped as final in an earlier run (--resume)
+    SUMMARY_INVALID_SKIPPED,    //  malformed job lines skipped, not run (--skip-invalid)
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
 

@@ -2,7 +2,12 @@
 """Bad input, bad usage and hostile peers.
 
 - a malformed job line: exit 2, stderr names "line N", no results written;
-- empty inputs (empty file, only blank lines, empty stdin): exit 2;
+- with --skip-invalid, every kind of malformed line (over-long and binary
+  ones included) is skipped and named on stderr, the valid lines run with
+  seqs in reading order, the summary counts the skipped lines and the exit
+  status is 1; from a file and from stdin; many bad lines are rate-limited;
+- empty inputs (empty file, only blank lines, empty stdin): exit 2, with or
+  without --skip-invalid;
 - unknown options, missing or bad option values: exit 2 (both binaries);
 - --help: exit 0 with the usage on stdout (both binaries);
 - a port already in use: exit 3, for each of the four master sockets;
@@ -15,6 +20,7 @@
 """
 
 import hashlib
+import itertools
 import os
 import random
 import re
@@ -74,14 +80,121 @@ def test_malformed_job_line(env):
     h.check(worker.alive(), "the worker exited (status %s)" % worker.poll())
 
 
+#  (line, ok) for a job mixing valid lines and every kind of malformed line.
+SKIP_JOB = [
+    (good(1), True),
+    ('{"id": "x2", "type": "echo", "payload": ', False),                   # invalid JSON
+    (good(3), True),
+    ("", True),                                                             # blank: not a task, not invalid
+    ("[1, 2, 3]", False),                                                   # not an object
+    ('{"id": "x6", "type": 7, "payload": "p"}', False),                     # type not a string
+    (good(7), True),
+    ('{"id": "x8", "type": "echo", "payload_b64": "!!not base64!!"}', False),
+    ('{"id": "x9", "type": "sleep", "payload": "1", "timeout_ms": "soon"}', False),
+    ('{"id": "x10", "type": "echo", "payload": "p"} trailing', False),
+    ('{"id": "x11", "payload": "no type and no --type"}', False),
+    ('{"id": "x12", "type": "echo", "payload": "p", "colour": "red"}', False),  # unknown field
+    (good(13), True),
+    ('{"id": "x14", "type": "echo", "payload": "%s"}' % ("a" * (5 * 1024 * 1024)), False),
+    (b"\x7fELF\x02\x01\x01\x00\x00\x00\x1b[31m\xff\xfe\x00\x00", False),    # binary
+    ('{"id": "x16", "type": "echo", "payload": "a", "payload": "b"}', False),   # duplicate key
+    (good(17), True),
+]
+
+
+def write_bytes_job(env, name, lines):
+    path = env.path(name)
+    with open(path, "wb") as f:
+        for line in lines:
+            f.write(line if isinstance(line, bytes) else line.encode())
+            f.write(b"\n")
+    return path
+
+
+def skipped_lines_named(stderr):
+    """The line numbers the master's stderr reports as skipped."""
+    return [int(n) for n in re.findall(r"\bline (\d+): .*: skipped \(\d+ so far\)", stderr)]
+
+
+def check_skip_run(master, out, summary_path, valid, bad, what):
+    """A --skip-invalid run: the valid lines (numbers, each a good() line)
+    ran once each with seqs in reading order, the bad ones were named."""
+    rc = master.wait_exit(h.scaled(30), "master with --skip-invalid, %s" % what)
+    results = h.read_results(out)
+    by_seq = h.check_exactly_once(results, len(valid))
+    for seq, n in enumerate(valid, 1):
+        r = by_seq[seq]
+        h.check_result_shape(r)
+        h.check_eq((r["id"], r["status"], h.output_bytes(r)), ("g%d" % n, "ok", b"fine %d" % n),
+                   "%s: result of seq %d (line %d)" % (what, seq, n))
+    h.check_eq(rc, 1, "%s: exit status with skipped lines and every task ok" % what)
+    stderr = master.stderr()
+    control = re.search(r"[\x00-\x08\x0b-\x1f\x7f]", stderr)
+    h.check(not control, "%s: a control byte of the binary line reached stderr: %s"
+            % (what, h.short(control and stderr[control.start() - 80:control.end() + 20])))
+    h.check_eq(sorted(skipped_lines_named(stderr)), bad, "%s: lines named as skipped on stderr" % what)
+    h.check(re.search(r"\b%d invalid lines skipped in all" % len(bad), stderr),
+            "%s: no total of skipped lines on stderr: %s" % (what, h.short(stderr[-500:])))
+    summary = h.read_summary(summary_path)
+    h.check_summary(summary, results, exit_status=1)
+    h.check_eq(summary.get("invalid_skipped"), len(bad), "%s: summary invalid_skipped" % what)
+
+
+def test_skip_invalid(env):
+    ports = h.Ports()
+    worker = env.start_worker(ports, threads=2)
+    lines = [line for line, _ in SKIP_JOB]
+    valid = [n for n, (line, ok) in enumerate(SKIP_JOB, 1) if ok and line]
+    bad = [n for n, (_, ok) in enumerate(SKIP_JOB, 1) if not ok]
+    job = write_bytes_job(env, "mixed.jsonl", lines)
+
+    out, summary = env.path("skip-results.jsonl"), env.path("skip-summary.json")
+    m = env.start_master(ports, job, out=out, summary=summary, extra=["--skip-invalid"],
+                         name="master-skip")
+    check_skip_run(m, out, summary, valid, bad, "job file")
+
+    #  Standard input is read once, through the same reader.
+    out, summary = env.path("stdin-results.jsonl"), env.path("stdin-summary.json")
+    data = b"".join((l if isinstance(l, bytes) else l.encode()) + b"\n" for l in lines)
+    m = env.start_master(ports, "-", out=out, summary=summary, extra=["--skip-invalid"],
+                         stdin_data=data, name="master-skip-stdin")
+    check_skip_run(m, out, summary, valid, bad, "stdin")
+
+    #  Without the flag the same job fails before any task runs.
+    out = env.path("strict-results.jsonl")
+    m = env.start_master(ports, job, out=out, name="master-strict")
+    rc = m.wait_exit(h.scaled(15), "master given the mixed job without --skip-invalid")
+    h.check_eq(rc, 2, "exit status without --skip-invalid")
+    h.check(names_line(m.stderr(), bad[0]), "stderr does not name line %d: %s"
+            % (bad[0], h.short(m.stderr()[-500:])))
+    check_no_results(out, "the mixed job without --skip-invalid")
+
+    #  Many bad lines: the first 20 are named, then the rate limit holds.
+    many = [good(1)] + ["[%d]" % n for n in range(2, 62)] + [good(62)]
+    job = env.write_job("many-bad.jsonl", many)
+    out, summary_path = env.path("many-results.jsonl"), env.path("many-summary.json")
+    m = env.start_master(ports, job, out=out, summary=summary_path, extra=["--skip-invalid"],
+                         name="master-many-bad")
+    rc = m.wait_exit(h.scaled(30), "master given 60 bad lines with --skip-invalid")
+    h.check_eq(rc, 1, "exit status with 60 skipped lines")
+    h.check_eq(len(h.read_results(out)), 2, "result lines of a job with 2 valid lines")
+    named = skipped_lines_named(m.stderr())
+    h.check(set(range(2, 22)) <= set(named), "the first 20 bad lines are not all named: %s" % named)
+    h.check(len(named) <= 25, "%d skipped lines named: the rate limit did not hold" % len(named))
+    h.check(re.search(r"\b60 invalid lines skipped in all", m.stderr()), "no total of 60 on stderr")
+    h.check_eq(h.read_summary(summary_path).get("invalid_skipped"), 60, "summary invalid_skipped")
+    h.check(worker.alive(), "the worker exited (status %s)" % worker.poll())
+
+
 def test_empty_inputs(env):
     ports = h.Ports()
     cases = [("empty file", env.write_job("empty.jsonl", []), None),
              ("only blank lines", env.write_job("blank.jsonl", ["", "   ", ""]), None),
              ("empty stdin", "-", b"")]
-    for what, job, stdin in cases:
+    for (what, job, stdin), flags in itertools.product(cases, ([], ["--skip-invalid"])):
+        what += " " + " ".join(flags)
         out = env.path("results.jsonl")
-        m = env.start_master(ports, job, out=out, stdin_data=stdin, name="master-empty")
+        m = env.start_master(ports, job, out=out, stdin_data=stdin, extra=flags, name="master-empty")
         rc = m.wait_exit(h.scaled(15), "master given %s" % what)
         h.check_eq(rc, 2, "exit status for %s" % what)
         check_no_results(out, what)
@@ -370,5 +483,5 @@ def test_hostile_frames_pyzmq(env):
 
 
 if __name__ == "__main__":
-    h.main([test_malformed_job_line, test_empty_inputs, test_usage_errors, test_help,
+    h.main([test_malformed_job_line, test_skip_invalid, test_empty_inputs, test_usage_errors, test_help,
             test_port_in_use, test_garbage_on_every_port, test_hostile_frames_pyzmq], __doc__)

@@ -218,7 +218,7 @@ def run_mixed(env, job_path, tag, kill):
     kills = 0
     next_id = N_KILL_WORKERS + 1
     deadline = t0 + h.scaled(120)
-    next_kill = time.monotonic() + KILL_EVERY
+    next_kill = time.monotonic() + KILL_EVERY / 2
     while master.exited_within(0.05) is None:
         h.check(time.monotonic() < deadline, "the %s job did not end within %.0f s (%d kills)"
                 % (tag, h.scaled(120), kills))

@@ -1,5 +1,7 @@
 /*  Tests for job_reader: every input format, the defaults, and each kind of
-    malformed line, which must be an error that names its line number.
+    malformed line, which must be an error that names its line number, or,
+    with skip_invalid, be skipped with that message while the valid lines
+    around it are read.
 
     Inputs are written to a temporary file that is unlinked as soon as the
     reader has opened it, so a failed assertion leaves nothing in /tmp.
@@ -15,6 +17,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 //  --- helpers -------------------------------------------------------------------
@@ -58,6 +61,21 @@ s_reader_of_text (const char *text, const job_reader_config_t *config)
     return s_reader_of (text, strlen (text), config);
 }
 
+//  Checks the reader's error. A trailing '*' in expected lets a test fix
+//  only the start (jansson's own text).
+static void
+s_assert_message (job_reader_t *reader, const char *expected)
+{
+    size_t length = strlen (expected);
+    if (length > 0 && expected [length - 1] == '*') {
+        if (strncmp (job_reader_error (reader), expected, length - 1) != 0)
+            fail_msg ("error \"%s\" does not start with \"%.*s\"",
+                      job_reader_error (reader), (int) length - 1, expected);
+    }
+    else
+        assert_string_equal (job_reader_error (reader), expected);
+}
+
 //  Reads the input to its end and checks it stops with exactly this error.
 static void
 s_assert_error (const void *data, size_t size, const job_reader_config_t *config,
@@ -69,15 +87,7 @@ s_assert_error (const void *data, size_t size, const job_reader_config_t *config
     while ((status = job_reader_next (reader, &entry)) == JOB_READER_OK)
         ;
     assert_int_equal (status, JOB_READER_ERROR);
-    size_t length = strlen (expected);
-    //  A trailing '*' lets a test fix only the start (jansson's own text).
-    if (length > 0 && expected [length - 1] == '*') {
-        if (strncmp (job_reader_error (reader), expected, length - 1) != 0)
-            fail_msg ("error \"%s\" does not start with \"%.*s\"",
-                      job_reader_error (reader), (int) length - 1, expected);
-    }
-    else
-        assert_string_equal (job_reader_error (reader), expected);
+    s_assert_message (reader, expected);
     //  An error is final.
     assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
     job_reader_destroy (&reader);
@@ -321,34 +331,37 @@ missing_type_without_default_is_an_error (void **state)
                          "line 2: no \"type\" (give one or use --type)");
 }
 
+//  A field of the wrong type or out of range, and the error it gives.
+static const struct {
+    const char *field;
+    const char *error;
+} s_wrong_fields [] = {
+    { "\"timeout_ms\":\"5\"", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":-1", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":2147483648", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":1.5", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"retries\":101", "\"retries\" must be an integer from 0 to 100" },
+    { "\"retries\":null", "\"retries\" must be an integer from 0 to 100" },
+    { "\"type\":5", "\"type\" must be a string of 1 to 64 bytes" },
+    { "\"type\":\"\"", "\"type\" must be a string of 1 to 64 bytes" },
+    { "\"id\":true", "\"id\" must be a string of at most 1024 bytes or an integer" },
+    { "\"id\":1.5", "\"id\" must be a string of at most 1024 bytes or an integer" },
+    { "\"payload\":true", "\"payload\" must be a string or a number" },
+    { "\"payload\":[\"a\"]", "\"payload\" must be a string or a number" },
+    { "\"payload_b64\":5", "\"payload_b64\" must be a base64 string" },
+};
+#define S_WRONG_FIELDS (sizeof s_wrong_fields / sizeof s_wrong_fields [0])
+
 static void
 wrong_typed_fields_are_errors_naming_field_and_line (void **state)
 {
     (void) state;
-    static const struct {
-        const char *field;
-        const char *error;
-    } cases [] = {
-        { "\"timeout_ms\":\"5\"", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
-        { "\"timeout_ms\":-1", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
-        { "\"timeout_ms\":2147483648", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
-        { "\"timeout_ms\":1.5", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
-        { "\"retries\":101", "\"retries\" must be an integer from 0 to 100" },
-        { "\"retries\":null", "\"retries\" must be an integer from 0 to 100" },
-        { "\"type\":5", "\"type\" must be a string of 1 to 64 bytes" },
-        { "\"type\":\"\"", "\"type\" must be a string of 1 to 64 bytes" },
-        { "\"id\":true", "\"id\" must be a string of at most 1024 bytes or an integer" },
-        { "\"id\":1.5", "\"id\" must be a string of at most 1024 bytes or an integer" },
-        { "\"payload\":true", "\"payload\" must be a string or a number" },
-        { "\"payload\":[\"a\"]", "\"payload\" must be a string or a number" },
-        { "\"payload_b64\":5", "\"payload_b64\" must be a base64 string" },
-    };
     job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "default");
-    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+    for (size_t i = 0; i < S_WRONG_FIELDS; i++) {
         char text [256];
         char expected [256];
-        snprintf (text, sizeof text, "{}\n{%s}\n{}\n", cases [i].field);
-        snprintf (expected, sizeof expected, "line 2: %s", cases [i].error);
+        snprintf (text, sizeof text, "{}\n{%s}\n{}\n", s_wrong_fields [i].field);
+        snprintf (expected, sizeof expected, "line 2: %s", s_wrong_fields [i].error);
         s_assert_error (text, strlen (text), &config, expected);
     }
 }
@@ -494,6 +507,20 @@ binary_file_is_an_error_naming_its_line (void **state)
 }
 
 static void
+errors_quoting_the_line_mask_its_control_bytes (void **state)
+{
+    (void) state;
+    //  An escape sequence in a field name (a JSON escape) and raw in a line.
+    s_assert_text_error ("{\"type\":\"a\",\"\\u001b[2J\\u007f\":1}\n",
+                         "line 1: unknown field \"?[2J?\"");
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char raw [] = "\x1b]0;title\x07\n";
+    s_assert_error (raw, sizeof raw - 1, &config, "line 1: invalid JSON: invalid token near '?'");
+    const char del [] = "{\"payload\":\"\x7f\x1b\"}\n";
+    s_assert_error (del, sizeof del - 1, &config, "line 1: invalid JSON: control character 0x1b near '\"?'");
+}
+
+static void
 empty_input_has_no_tasks (void **state)
 {
     (void) state;
@@ -502,6 +529,287 @@ empty_input_has_no_tasks (void **state)
     s_assert_error ("\n \n\r\n", 5, &config, "no tasks in input");
     config = s_config (JOB_FORMAT_LINES, "echo");
     s_assert_error ("", 0, &config, "no tasks in input");
+}
+
+//  --- skip_invalid -------------------------------------------------------------------------
+
+static job_reader_config_t
+s_skip_config (job_format_t format, const char *default_type)
+{
+    job_reader_config_t config = s_config (format, default_type);
+    config.skip_invalid = true;
+    return config;
+}
+
+//  Expects the next status to be a skipped line with this message.
+static void
+s_assert_skips (job_reader_t *reader, const char *expected)
+{
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_SKIPPED);
+    s_assert_message (reader, expected);
+}
+
+//  Expects the next task to come from this line, with this type.
+static void
+s_assert_task (job_reader_t *reader, uint64_t line, const char *type)
+{
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, line);
+    assert_string_equal (entry.type, type);
+}
+
+//  Puts the bad line (size bytes, may hold NULs) at line 2 of a job whose
+//  lines 1 and 4 are valid and line 3 is blank; expects line 2 skipped with
+//  "line 2: " and the error, and both valid lines read with their numbers.
+static void
+s_assert_skipped_between (const char *bad, size_t size, const char *error)
+{
+    const char *head = "{\"type\":\"a\",\"id\":\"before\"}\n";
+    const char *tail = "\n\n{\"type\":\"b\"}\n";
+    size_t text_size = strlen (head) + size + strlen (tail);
+    char *text = (char *) malloc (text_size);
+    memcpy (text, head, strlen (head));
+    memcpy (text + strlen (head), bad, size);
+    memcpy (text + strlen (head) + size, tail, strlen (tail));
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = s_reader_of (text, text_size, &config);
+    free (text);
+
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 1);
+    assert_string_equal (entry.id, "before");
+    char expected [256];
+    snprintf (expected, sizeof expected, "line 2: %s", error);
+    s_assert_skips (reader, expected);
+    assert_int_equal (job_reader_skipped (reader), 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 4);
+    assert_string_equal (entry.id, "4");
+    assert_string_equal (entry.type, "b");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 2);
+    assert_int_equal (job_reader_skipped (reader), 1);
+    job_reader_destroy (&reader);
+}
+
+#define S_BAD(text, error) { text, sizeof text - 1, error }
+
+//  One line of each kind of malformed input but the wrong fields (above)
+//  and over-long lines (below).
+static const struct {
+    const char *line;
+    size_t size;
+    const char *error;
+} s_bad_lines [] = {
+    S_BAD ("{\"type\":", "invalid JSON: *"),
+    S_BAD ("{\"type\":\"a\"} {}", "invalid JSON: *"),
+    S_BAD ("{\"type\":\"a\",\"type\":\"b\"}", "invalid JSON: duplicate object key*"),
+    S_BAD ("[1, 2]", "not a JSON object"),
+    S_BAD ("42", "not a JSON object"),
+    S_BAD ("{\"payload\":\"x\"}", "no \"type\" (give one or use --type)"),
+    S_BAD ("{\"type\":\"a\",\"payload_b64\":\"abc\"}", "\"payload_b64\" is not valid base64"),
+    S_BAD ("{\"type\":\"a\",\"payload\":\"x\",\"payload_b64\":\"eA==\"}",
+           "give \"payload\" or \"payload_b64\", not both"),
+    S_BAD ("{\"type\":\"a\",\"timout_ms\":5}", "unknown field \"timout_ms\""),
+    S_BAD ("\x7f" "ELF\x02\x01\x00\x00\xff\xfe", "invalid JSON: *"),
+    S_BAD ("{\"type\":\"a\",\"payload\":\"a\x00" "b\"}", "invalid JSON: *"),
+    S_BAD ("{\"type\":\"a\",\"payload\":\"caf\xe9\"}", "invalid JSON: *"),
+    S_BAD ("  \x00  ", "invalid JSON: *"),
+};
+
+static void
+each_malformed_line_is_skipped_and_the_lines_around_it_read (void **state)
+{
+    (void) state;
+    for (size_t i = 0; i < sizeof s_bad_lines / sizeof s_bad_lines [0]; i++)
+        s_assert_skipped_between (s_bad_lines [i].line, s_bad_lines [i].size,
+                                  s_bad_lines [i].error);
+    for (size_t i = 0; i < S_WRONG_FIELDS; i++) {
+        char line [256];
+        snprintf (line, sizeof line, "{%s}", s_wrong_fields [i].field);
+        s_assert_skipped_between (line, strlen (line), s_wrong_fields [i].error);
+    }
+}
+
+static void
+skipped_lines_are_reported_one_by_one_in_line_order (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{}\n[]\n{\"retries\":-1}\n\n{\"id\":\"x5\"}\n{\n{\"payload\":\"last\"}", &config);
+    assert_int_equal (job_reader_skipped (reader), 0);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 1);
+    s_assert_skips (reader, "line 2: not a JSON object");
+    s_assert_skips (reader, "line 3: \"retries\" must be an integer from 0 to 100");
+    assert_int_equal (job_reader_skipped (reader), 2);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 5);
+    assert_string_equal (entry.id, "x5");
+    s_assert_skips (reader, "line 6: invalid JSON: *");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 7);
+    assert_string_equal (entry.id, "7");
+    s_assert_payload (&entry, "last", 4);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 3);
+    assert_int_equal (job_reader_skipped (reader), 3);
+    job_reader_destroy (&reader);
+}
+
+//  Lines 1, 3 and 5 are valid; 2 is 1 MiB (16 read blocks) against a
+//  100-byte limit, 4 is one byte over it, 6 is over it with no newline.
+static char *
+s_long_lines_text (size_t *size)
+{
+    char valid_e [128];
+    snprintf (valid_e, sizeof valid_e, "%-100s\r\n", "{\"type\":\"e\"}");
+    char over_d [128];
+    snprintf (over_d, sizeof over_d, "%-101s\n", "{\"type\":\"d\"}");
+    size_t long_size = 1024 * 1024;
+    size_t capacity = long_size + 1024;
+    char *text = (char *) malloc (capacity);
+    size_t at = (size_t) sprintf (text, "{\"type\":\"a\"}\n");
+    memset (text + at, ' ', long_size);
+    at += long_size;
+    at += (size_t) sprintf (text + at, "\n{\"type\":\"c\"}\n%s%s", over_d, valid_e);
+    memset (text + at, 'x', 200);
+    *size = at + 200;
+    return text;
+}
+
+static void
+over_long_lines_are_skipped_and_the_next_line_read (void **state)
+{
+    (void) state;
+    size_t size;
+    char *text = s_long_lines_text (&size);
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, NULL);
+    config.max_line_bytes = 100;
+    job_reader_t *reader = s_reader_of (text, size, &config);
+    s_assert_task (reader, 1, "a");
+    s_assert_skips (reader, "line 2: longer than 100 bytes");
+    s_assert_task (reader, 3, "c");
+    s_assert_skips (reader, "line 4: longer than 100 bytes");
+    s_assert_task (reader, 5, "e");
+    s_assert_skips (reader, "line 6: longer than 100 bytes");
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_count (reader), 3);
+    assert_int_equal (job_reader_skipped (reader), 3);
+    job_reader_destroy (&reader);
+
+    //  Plain lines can only be too long.
+    config = s_skip_config (JOB_FORMAT_LINES, "echo");
+    config.max_line_bytes = 100;
+    reader = s_reader_of (text, size, &config);
+    free (text);
+    for (uint64_t line = 1; line <= 6; line++) {
+        if (line % 2) {
+            s_assert_task (reader, line, "echo");
+            continue;
+        }
+        char expected [64];
+        snprintf (expected, sizeof expected, "line %" PRIu64 ": longer than 100 bytes", line);
+        s_assert_skips (reader, expected);
+    }
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    assert_int_equal (job_reader_skipped (reader), 3);
+    job_reader_destroy (&reader);
+}
+
+static void
+skipping_a_huge_line_keeps_memory_bounded (void **state)
+{
+    (void) state;
+    //  A 128 MiB line of NUL bytes (a hole in a sparse file), then a task.
+    const off_t hole = 128 * 1024 * 1024;
+    char path [] = "/tmp/test_job_reader_XXXXXX";
+    int fd = mkstemp (path);
+    assert_true (fd >= 0);
+    const char *tail = "\n{\"type\":\"after\"}\n";
+    assert_int_equal (lseek (fd, hole, SEEK_SET), hole);
+    assert_int_equal (write (fd, tail, strlen (tail)), (ssize_t) strlen (tail));
+    close (fd);
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = job_reader_new (path, &config, NULL, 0);
+    unlink (path);
+    assert_non_null (reader);
+
+    struct rusage before, after;
+    getrusage (RUSAGE_SELF, &before);
+    s_assert_skips (reader, "line 1: longer than 4194304 bytes");
+    s_assert_task (reader, 2, "after");
+    getrusage (RUSAGE_SELF, &after);
+    job_reader_destroy (&reader);
+    //  ru_maxrss is in KiB: the line buffer stops at the 4 MiB limit.
+    long grown_kib = after.ru_maxrss - before.ru_maxrss;
+    if (grown_kib > 32 * 1024)
+        fail_msg ("peak memory grew by %ld KiB skipping a 128 MiB line", grown_kib);
+}
+
+static void
+skip_invalid_still_fails_an_input_with_no_valid_task (void **state)
+{
+    (void) state;
+    //  Empty input stays an error, as without skip_invalid.
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, "echo");
+    s_assert_error ("", 0, &config, "no tasks in input");
+    s_assert_error ("\n \n\r\n", 5, &config, "no tasks in input");
+
+    //  Every line invalid: each is skipped, then the input fails.
+    job_reader_t *reader = s_reader_of ("[]\n\x00\x01\x02\n\n\xff\xfe", 9, &config);
+    s_assert_skips (reader, "line 1: not a JSON object");
+    s_assert_skips (reader, "line 2: invalid JSON: *");
+    s_assert_skips (reader, "line 4: invalid JSON: *");
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    assert_string_equal (job_reader_error (reader), "no valid task in input (3 invalid lines skipped)");
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
+    job_reader_destroy (&reader);
+}
+
+static void
+binary_file_lines_are_skipped_like_any_invalid_line (void **state)
+{
+    (void) state;
+    //  40 lines of pseudo-random bytes, each holding a NUL, then one task.
+    const size_t lines = 40;
+    const size_t width = 100;
+    const char *task = "{\"type\":\"t\"}\n";
+    size_t size = lines * width + strlen (task);
+    uint8_t *data = (uint8_t *) malloc (size);
+    uint32_t seed = 12345;
+    for (size_t i = 0; i < lines * width; i++) {
+        seed = seed * 1103515245 + 12345;
+        uint8_t byte = (uint8_t) (seed >> 16);
+        data [i] = i % width == width - 1 ? '\n' : i % width == 7 ? 0 : byte == '\n' ? 0 : byte;
+    }
+    memcpy (data + lines * width, task, strlen (task));
+    job_reader_config_t config = s_skip_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = s_reader_of (data, size, &config);
+    free (data);
+    job_entry_t entry;
+    job_reader_status_t status;
+    uint64_t skips = 0;
+    while ((status = job_reader_next (reader, &entry)) == JOB_READER_SKIPPED) {
+        skips++;
+        char prefix [32];
+        int length = snprintf (prefix, sizeof prefix, "line %" PRIu64 ": ", skips);
+        assert_int_equal (strncmp (job_reader_error (reader), prefix, (size_t) length), 0);
+    }
+    assert_int_equal (status, JOB_READER_OK);
+    assert_int_equal (entry.line, lines + 1);
+    assert_int_equal (skips, lines);
+    assert_int_equal (job_reader_skipped (reader), lines);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
 }
 
 //  --- lines and generate ---------------------------------------------------------------
@@ -737,7 +1045,14 @@ main (void)
         cmocka_unit_test (too_long_line_is_an_error_at_its_line),
         cmocka_unit_test (line_of_exactly_the_limit_is_read_with_or_without_cr),
         cmocka_unit_test (binary_file_is_an_error_naming_its_line),
+        cmocka_unit_test (errors_quoting_the_line_mask_its_control_bytes),
         cmocka_unit_test (empty_input_has_no_tasks),
+        cmocka_unit_test (each_malformed_line_is_skipped_and_the_lines_around_it_read),
+        cmocka_unit_test (skipped_lines_are_reported_one_by_one_in_line_order),
+        cmocka_unit_test (over_long_lines_are_skipped_and_the_next_line_read),
+        cmocka_unit_test (skipping_a_huge_line_keeps_memory_bounded),
+        cmocka_unit_test (skip_invalid_still_fails_an_input_with_no_valid_task),
+        cmocka_unit_test (binary_file_lines_are_skipped_like_any_invalid_line),
         cmocka_unit_test (lines_format_makes_a_task_of_every_line_including_empty_ones),
         cmocka_unit_test (lines_format_keeps_binary_bytes_and_a_last_line_without_newline),
         cmocka_unit_test (generate_makes_count_tasks_of_payload_size),

@@ -585,12 +585,14 @@ summary_counters_accumulate_and_are_written (void **state)
     summary_count (summary, SUMMARY_GARBAGE, 13);
     summary_count (summary, SUMMARY_UNKNOWN_SEQ, 1);
     summary_count (summary, SUMMARY_LEASES_EXPIRED, 4);
+    summary_count (summary, SUMMARY_INVALID_SKIPPED, 3);
     assert_int_equal (summary_counter (summary, SUMMARY_RETRIES), 5);
     assert_int_equal (summary_counter (summary, SUMMARY_DUPLICATES), 7);
     assert_int_equal (summary_counter (summary, SUMMARY_STALE), 11);
     assert_int_equal (summary_counter (summary, SUMMARY_GARBAGE), 13);
     assert_int_equal (summary_counter (summary, SUMMARY_UNKNOWN_SEQ), 1);
     assert_int_equal (summary_counter (summary, SUMMARY_LEASES_EXPIRED), 4);
+    assert_int_equal (summary_counter (summary, SUMMARY_INVALID_SKIPPED), 3);
     //  Counters are not results.
     assert_int_equal (summary_done (summary), 0);
     assert_int_equal (summary_not_ok (summary), 0);
@@ -600,6 +602,7 @@ summary_counters_accumulate_and_are_written (void **state)
     assert_int_equal (s_integer (root, "duplicates_dropped"), 7);
     assert_int_equal (s_integer (root, "stale_dropped"), 11);
     assert_int_equal (s_integer (root, "garbage_dropped"), 13);
+    assert_int_equal (s_integer (root, "invalid_skipped"), 3);
     json_decref (root);
     summary_destroy (&summary);
 }
