@@ -119,6 +119,18 @@ s_recv_single (worker_t *self, zsock_t *sock, const char *name, zmq_msg_t *part)
     return received == TM_RECV_FRAME ? 0 : -1;
 }
 
+//  A new master run: tasks queued for an earlier one are orphans (their
+//  results would be dropped as stale), so they are dropped here unrun.
+static void
+s_start_job (worker_t *self, const char *job_id)
+{
+    size_t purged = executor_purge_other_jobs (self->executor, job_id);
+    zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
+               purged ? " (dropped tasks of an earlier job)" : "");
+    snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
+    self->last_batch = 0;
+}
+
 static void
 s_read_tasks (worker_t *self)
 {
@@ -133,12 +145,13 @@ s_read_tasks (worker_t *self)
     if (!self->pending)
         return;
     //  Tasks come only from the current master: its job is the current job,
-    //  even if its JOB_START was missed (PUB/SUB drops before subscribing).
+    //  even if its JOB_START was missed (PUB/SUB drops before subscribing),
+    //  and tasks still queued for an earlier one are orphans of a dead run.
     tm_task_t first;
     tm_task_batch_get (self->pending, 0, &first);
     uint64_t number = tm_task_batch_number (self->pending);
     if (strcmp (first.job_id, self->job_id) != 0) {
-        snprintf (self->job_id, sizeof self->job_id, "%s", first.job_id);
+        s_start_job (self, first.job_id);
         self->last_batch = number;
     }
     else
@@ -167,14 +180,8 @@ s_read_control (worker_t *self)
     zmq_msg_close (&part);
     if (status != TM_DECODE_OK)
         return;
-    if (kind == TM_CONTROL_JOB_START && strcmp (job_id, self->job_id) != 0) {
-        //  A new master run: tasks queued for an earlier one are orphans.
-        size_t purged = executor_purge_other_jobs (self->executor, job_id);
-        zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
-                   purged ? " (dropped tasks of an earlier job)" : "");
-        snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
-        self->last_batch = 0;
-    }
+    if (kind == TM_CONTROL_JOB_START && strcmp (job_id, self->job_id) != 0)
+        s_start_job (self, job_id);
     else
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id))
         self->job_ended = true;
