@@ -2,6 +2,7 @@
 #include "master.h"
 #include "tm_exit.h"
 #include "tm_log.h"
+#include "tm_memory.h"
 
 int
 main (int argc, char *argv [])
@@ -13,6 +14,7 @@ main (int argc, char *argv [])
     if (rc != TM_EXIT_OK)
         return rc;
     tm_log_init ("taskmill-master");
+    tm_memory_tune ();
     rc = master_check_job (&options);
     if (rc != TM_EXIT_OK)
         return rc;

@@ -2,6 +2,7 @@
 #include "worker.h"
 #include "tm_exit.h"
 #include "tm_log.h"
+#include "tm_memory.h"
 #include <unistd.h>
 
 //  The only global: signals received, counted by the handler, read by the loop.
@@ -25,6 +26,7 @@ main (int argc, char *argv [])
     if (rc != TM_EXIT_OK)
         return rc;
     tm_log_init ("taskmill-worker");
+    tm_memory_tune ();
     //  Our handler replaces czmq's: the first signal drains, the second stops.
     zsys_handler_set (s_on_signal);
     worker_t *worker = worker_new (&options);
