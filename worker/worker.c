@@ -5,6 +5,7 @@
 */
 #include "worker.h"
 #include "executor.h"
+#include "redial.h"
 #include "tm_clock.h"
 #include "tm_exit.h"
 #include "tm_log.h"
@@ -19,7 +20,7 @@ struct _worker_t {
     zsock_t *tasks;
     zsock_t *results;
     zsock_t *control;
-    zsock_t *tasks_monitor;         //  --once: the master's going away ends the job
+    redial_t *redial [3];           //  tasks, results, control: dial again after a protocol error
     handler_registry_t *registry;
     executor_t *executor;
     tm_task_batch_t *pending;       //  read but not yet queued (pool full)
@@ -52,10 +53,9 @@ worker_new (const worker_options_t *options)
         worker_destroy (&self);
         return NULL;
     }
-    //  PUB drops JOB_END for a SUB still reconnecting; the tasks connection
-    //  closing when the master exits is the signal that cannot be missed.
-    if (options->once)
-        self->tasks_monitor = tm_socket_monitor (self->tasks);
+    self->redial [0] = redial_new (self->tasks, options->tasks, "tasks");
+    self->redial [1] = redial_new (self->results, options->results, "results");
+    self->redial [2] = redial_new (self->control, options->control, "control");
     self->registry = handler_registry_new ();
     handler_registry_add_builtins (self->registry);
     size_t queue = options->threads * 2 > S_MIN_QUEUE ? options->threads * 2 : S_MIN_QUEUE;
@@ -79,7 +79,8 @@ worker_destroy (worker_t **self_p)
     executor_destroy (&self->executor);
     handler_registry_destroy (&self->registry);
     tm_task_batch_destroy (&self->pending);
-    zsock_destroy (&self->tasks_monitor);
+    for (int i = 0; i < 3; i++)
+        redial_destroy (&self->redial [i]);
     zsock_destroy (&self->tasks);
     zsock_destroy (&self->control);
     zsock_destroy (&self->results);
@@ -259,11 +260,12 @@ s_poll_once (worker_t *self, int64_t now_us)
     if (self->pending)
         executor_submit (self->executor, &self->pending);
     bool take = !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2;
-    zmq_pollitem_t items [4] = {
+    zmq_pollitem_t items [6] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },
-        { self->tasks_monitor ? zsock_resolve (self->tasks_monitor) : NULL, 0,
-          self->tasks_monitor ? ZMQ_POLLIN : 0, 0 },
+        { zsock_resolve (redial_monitor (self->redial [0])), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (redial_monitor (self->redial [1])), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (redial_monitor (self->redial [2])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
     };
     long timeout_ms = (long) ((self->next_heartbeat_us - now_us) / 1000);
@@ -271,16 +273,25 @@ s_poll_once (worker_t *self, int64_t now_us)
         timeout_ms = 0;
     if (timeout_ms > 100)
         timeout_ms = 100;   //  signals and drain are checked at least this often
-    if (zmq_poll (items, take ? 4 : 3, timeout_ms) == -1)
+    if (zmq_poll (items, take ? 6 : 5, timeout_ms) == -1)
         return;
+    //  --once: PUB drops JOB_END for a SUB still reconnecting; the tasks
+    //  connection closing when the master exits is the signal that cannot
+    //  be missed.
     if (items [2].revents & ZMQ_POLLIN
-    &&  tm_socket_monitor_read (self->tasks_monitor) < 0 && *self->job_id)
+    &&  redial_read (self->redial [0], now_us) < 0 && *self->job_id)
         self->job_ended = true;
+    for (int i = 1; i < 3; i++)
+        if (items [2 + i].revents & ZMQ_POLLIN)
+            redial_read (self->redial [i], now_us);
+    //  A draining worker left the tasks endpoint on purpose.
+    for (int i = self->draining ? 1 : 0; i < 3; i++)
+        redial_check (self->redial [i], now_us);
     if (items [1].revents & ZMQ_POLLIN)
         s_send_completions (self);
     if (items [0].revents & ZMQ_POLLIN)
         s_read_control (self);
-    if (take && items [3].revents & ZMQ_POLLIN)
+    if (take && items [5].revents & ZMQ_POLLIN)
         for (int i = 0; i < 8 && !self->pending && executor_room (self->executor) >= S_MIN_QUEUE / 2; i++)
             s_read_tasks (self);
 }
