@@ -146,10 +146,15 @@ tm_socket_bound_port (zsock_t *sock)
 zsock_t *
 tm_socket_monitor (zsock_t *sock)
 {
+    return tm_socket_monitor_events (sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+}
+
+zsock_t *
+tm_socket_monitor_events (zsock_t *sock, int events)
+{
     char endpoint [64];
     snprintf (endpoint, sizeof endpoint, "inproc://monitor-%p", (void *) sock);
-    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint,
-                                 ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    int rc = zmq_socket_monitor (zsock_resolve (sock), endpoint, events);
     assert (rc == 0);
     zsock_t *monitor = zsock_new (ZMQ_PAIR);
     assert (monitor);
@@ -159,7 +164,7 @@ tm_socket_monitor (zsock_t *sock)
 }
 
 int
-tm_socket_monitor_read (zsock_t *monitor)
+tm_socket_monitor_event (zsock_t *monitor)
 {
     zmsg_t *msg = zmsg_recv (monitor);
     if (!msg)
@@ -169,6 +174,13 @@ tm_socket_monitor_read (zsock_t *monitor)
     if (first && zframe_size (first) >= 2)
         memcpy (&event, zframe_data (first), sizeof event);
     zmsg_destroy (&msg);
+    return event;
+}
+
+int
+tm_socket_monitor_read (zsock_t *monitor)
+{
+    int event = tm_socket_monitor_event (monitor);
     return event == ZMQ_EVENT_ACCEPTED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
 }
 

@@ -34,6 +34,10 @@ zsock_t *tm_socket_monitor (zsock_t *sock);
 //  closed (every accepted connection closes once, handshake or not), 0 for
 //  anything else.
 int tm_socket_monitor_read (zsock_t *monitor);
+//  Like tm_socket_monitor, for a mask of ZMQ_EVENT_* values.
+zsock_t *tm_socket_monitor_events (zsock_t *sock, int events);
+//  Reads one monitor event and returns its ZMQ_EVENT_* value (0 if none).
+int tm_socket_monitor_event (zsock_t *monitor);
 
 typedef enum {
     TM_RECV_FRAME,          //  *part holds one single-frame message

@@ -5,28 +5,24 @@
 */
 #include "worker.h"
 #include "executor.h"
+#include "redial.h"
 #include "tm_clock.h"
 #include "tm_exit.h"
 #include "tm_log.h"
 #include "tm_socket.h"
 
 #define S_RESULTS_LINGER_MS 5000
-#define S_MAX_BATCH 256         //  the master's largest batch: read only when it fits
+#define S_MAX_BATCH WORKER_MIN_QUEUE  //  the master's largest batch: read only when it fits
 #define S_FRAMES_PER_TURN 64    //  task frames read per poll turn
 #define S_BLOCKS_PER_TURN 64    //  completion blocks sent per poll turn
 #define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
-//  Tasks taken in before the worker stops reading: more than the master
-//  sends one worker (its credit), so what the worker was sent sits here and
-//  is listed in heartbeats, not unseen in socket buffers, and the master
-//  can tell what a dead worker had. Only pointers and indices per task.
-#define S_INBOX_TASKS 16384
 
 struct _worker_t {
     const worker_options_t *options;
     zsock_t *tasks;
     zsock_t *results;
     zsock_t *control;
-    zsock_t *tasks_monitor;         //  --once: the master's going away ends the job
+    redial_t *redial [3];           //  tasks, results, control: dial again after a protocol error
     handler_registry_t *registry;
     executor_t *executor;
     tm_task_batch_t *pending;       //  read but not yet queued (pool full)
@@ -60,13 +56,16 @@ worker_new (const worker_options_t *options)
         worker_destroy (&self);
         return NULL;
     }
-    //  PUB drops JOB_END for a SUB still reconnecting; the tasks connection
-    //  closing when the master exits is the signal that cannot be missed.
-    if (options->once)
-        self->tasks_monitor = tm_socket_monitor (self->tasks);
+    self->redial [0] = redial_new (self->tasks, options->tasks, "tasks");
+    self->redial [1] = redial_new (self->results, options->results, "results");
+    self->redial [2] = redial_new (self->control, options->control, "control");
     self->registry = handler_registry_new ();
     handler_registry_add_builtins (self->registry);
-    size_t queue = options->threads * 2 > S_INBOX_TASKS ? options->threads * 2 : S_INBOX_TASKS;
+    //  --queue (16384) is more than the master sends one worker (its
+    //  credit), so what the worker was sent sits here and is listed in
+    //  heartbeats, not unseen in socket buffers, and the master can tell
+    //  what a dead worker had. Only pointers and indices per task.
+    size_t queue = options->threads * 2 > options->queue ? options->threads * 2 : options->queue;
     self->executor = executor_new (self->registry, options->threads, queue, options->allow_exec);
     self->scratch = (tm_result_t *) zmalloc (64 * sizeof (tm_result_t) * 2);
     self->held_max = queue + S_MAX_BATCH;
@@ -87,7 +86,8 @@ worker_destroy (worker_t **self_p)
     executor_destroy (&self->executor);
     handler_registry_destroy (&self->registry);
     tm_task_batch_destroy (&self->pending);
-    zsock_destroy (&self->tasks_monitor);
+    for (int i = 0; i < 3; i++)
+        redial_destroy (&self->redial [i]);
     zsock_destroy (&self->tasks);
     zsock_destroy (&self->control);
     zsock_destroy (&self->results);
@@ -297,11 +297,12 @@ s_poll_once (worker_t *self, int64_t now_us)
     if (self->pending)
         executor_submit (self->executor, &self->pending);
     bool take = s_has_room (self);
-    zmq_pollitem_t items [4] = {
+    zmq_pollitem_t items [6] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },
-        { self->tasks_monitor ? zsock_resolve (self->tasks_monitor) : NULL, 0,
-          self->tasks_monitor ? ZMQ_POLLIN : 0, 0 },
+        { zsock_resolve (redial_monitor (self->redial [0])), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (redial_monitor (self->redial [1])), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (redial_monitor (self->redial [2])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
     };
     long timeout_ms = (long) ((self->next_heartbeat_us - now_us) / 1000);
@@ -309,16 +310,25 @@ s_poll_once (worker_t *self, int64_t now_us)
         timeout_ms = 0;
     if (timeout_ms > 100)
         timeout_ms = 100;   //  signals and drain are checked at least this often
-    if (zmq_poll (items, take ? 4 : 3, timeout_ms) == -1)
+    if (zmq_poll (items, take ? 6 : 5, timeout_ms) == -1)
         return;
+    //  --once: PUB drops JOB_END for a SUB still reconnecting; the tasks
+    //  connection closing when the master exits is the signal that cannot
+    //  be missed.
     if (items [2].revents & ZMQ_POLLIN
-    &&  tm_socket_monitor_read (self->tasks_monitor) < 0 && *self->job_id)
+    &&  redial_read (self->redial [0], now_us) < 0 && *self->job_id)
         self->job_ended = true;
+    for (int i = 1; i < 3; i++)
+        if (items [2 + i].revents & ZMQ_POLLIN)
+            redial_read (self->redial [i], now_us);
+    //  A draining worker left the tasks endpoint on purpose.
+    for (int i = self->draining ? 1 : 0; i < 3; i++)
+        redial_check (self->redial [i], now_us);
     if (items [1].revents & ZMQ_POLLIN)
         s_send_completions (self, S_BLOCKS_PER_TURN);
     if (items [0].revents & ZMQ_POLLIN)
         s_read_control (self);
-    if (take && items [3].revents & ZMQ_POLLIN)
+    if (take && items [5].revents & ZMQ_POLLIN)
         for (int i = 0; i < S_FRAMES_PER_TURN && s_has_room (self)
                         && (zsock_events (self->tasks) & ZMQ_POLLIN); i++)
             s_read_tasks (self);

@@ -22,12 +22,15 @@ static const char *s_usage =
 "  --once               exit after the first job ends\n"
 "  --heartbeat MS       heartbeat interval (default 1000)\n"
 "  --drain-timeout MS   longest a drain may take before exiting (default 60000)\n"
+"  --queue N            tasks taken in before it stops reading more (default\n"
+"                       16384, above what a master sends one worker, so the\n"
+"                       master knows all it holds; at least 256)\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
 enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
-    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_VERBOSE, OPT_HELP
+    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP
 };
 
 static const struct option s_options [] = {
@@ -40,6 +43,7 @@ static const struct option s_options [] = {
     { "once", no_argument, NULL, OPT_ONCE },
     { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
+    { "queue", required_argument, NULL, OPT_QUEUE },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
@@ -91,6 +95,11 @@ s_apply (worker_options_t *options, int option, const char *arg)
                 return s_usage_error ("--drain-timeout wants 0 to 86400000 ms, not", arg);
             options->drain_timeout_ms = (uint32_t) value;
             return 0;
+        case OPT_QUEUE:
+            if (tm_parse_int (arg, WORKER_MIN_QUEUE, WORKER_MAX_QUEUE, &value))
+                return s_usage_error ("--queue wants 256 to 1048576 tasks, not", arg);
+            options->queue = (size_t) value;
+            return 0;
         case OPT_VERBOSE: options->verbose = true; return 0;
         case OPT_HELP:
             fputs (s_usage, stdout);
@@ -125,6 +134,7 @@ worker_options_parse (worker_options_t *options, int argc, char *argv [])
     memset (options, 0, sizeof *options);
     options->heartbeat_ms = WORKER_DEFAULT_HEARTBEAT_MS;
     options->drain_timeout_ms = WORKER_DEFAULT_DRAIN_TIMEOUT_MS;
+    options->queue = WORKER_DEFAULT_QUEUE;
     optind = 1;
     int option;
     while ((option = getopt_long (argc, argv, "", s_options, NULL)) != -1) {

@@ -1098,3 +1098,381 @@ class ZmtpPeer:
             self.sock.close()
         except OSError:
             pass
+
+
+# --------------------------------------------------------------------------
+#  Protobuf: encoders for the master's envelopes and a minimal decoder, so a
+#  test can stand in for the master in front of a real worker.
+
+def pb_task(job_id="", seq=0, id="", type="", payload=b"", timeout_ms=0, attempt=0,
+            max_attempts=0):
+    """A taskmill.Task (proto3: fields at their default are left out)."""
+    msg = b""
+    for field, value in ((1, job_id), (3, id), (4, type), (5, payload)):
+        if value:
+            msg += pb_bytes(field, value)
+    for field, value in ((2, seq), (6, timeout_ms), (7, attempt), (8, max_attempts)):
+        if value:
+            msg += pb_uint(field, value)
+    return msg
+
+
+def pb_master_to_worker(tasks, version=1):
+    """A MasterToWorker envelope holding a TaskBatch of encoded tasks."""
+    batch = b"".join(pb_bytes(1, t) for t in tasks)
+    return (pb_uint(1, version) if version else b"") + pb_bytes(2, batch)
+
+
+def pb_control_message(kind, job_id="", version=1):
+    """A ControlMessage envelope (kind: 1 JOB_START, 2 JOB_END, 3 DRAIN,
+    4 SHUTDOWN)."""
+    body = (pb_uint(1, kind) if kind else b"") + (pb_bytes(2, job_id) if job_id else b"")
+    return (pb_uint(1, version) if version else b"") + pb_bytes(2, body)
+
+
+def pb_worker_to_master_heartbeat(worker_id, threads_total=1, version=1):
+    body = pb_bytes(1, worker_id) + pb_uint(5, threads_total)
+    return pb_uint(1, version) + pb_bytes(3, body)
+
+
+def pb_fields(data):
+    """Splits one protobuf message into {field number: [(wire type, value)]}:
+    varints and fixed-size values as int, length-delimited ones as bytes.
+    Raises ValueError on malformed input."""
+    fields = {}
+    pos = 0
+
+    def varint():
+        nonlocal pos
+        value = shift = 0
+        while True:
+            if pos >= len(data):
+                raise ValueError("truncated varint at byte %d" % pos)
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                return value & ((1 << 64) - 1)
+            shift += 7
+            if shift >= 70:
+                raise ValueError("varint longer than 10 bytes at byte %d" % pos)
+
+    while pos < len(data):
+        key = varint()
+        number, wire = key >> 3, key & 7
+        if number == 0:
+            raise ValueError("field number 0")
+        if wire == 0:
+            value = varint()
+        elif wire in (1, 5):
+            size = 8 if wire == 1 else 4
+            if pos + size > len(data):
+                raise ValueError("truncated fixed%d field %d" % (size * 8, number))
+            value = int.from_bytes(data[pos:pos + size], "little")
+            pos += size
+        elif wire == 2:
+            size = varint()
+            if pos + size > len(data):
+                raise ValueError("field %d: length %d past the end" % (number, size))
+            value = bytes(data[pos:pos + size])
+            pos += size
+        else:
+            raise ValueError("field %d: unsupported wire type %d" % (number, wire))
+        fields.setdefault(number, []).append((wire, value))
+    return fields
+
+
+def _pb_scalar(kind, wire, value):
+    if kind in ("string", "bytes"):
+        if wire != 2:
+            raise ValueError("wire type %d for a %s" % (wire, kind))
+        return value.decode("utf-8") if kind == "string" else value
+    if wire != 0:
+        raise ValueError("wire type %d for a %s" % (wire, kind))
+    if kind == "int64":
+        return value - (1 << 64) if value >= 1 << 63 else value
+    if kind == "sint32":
+        return (value >> 1) ^ -(value & 1)
+    if kind == "bool":
+        return bool(value)
+    return value        # uint32, uint64, enum
+
+
+def pb_decode(data, schema):
+    """Decodes a message with a schema {number: (name, kind)}; kind is a
+    scalar kind, "repeated uint" (packed or not), or a nested schema (dict),
+    wrapped in a list for a repeated message. Absent fields get proto3
+    defaults; "_set" lists the names present (for oneofs). Raises ValueError."""
+    out = {"_set": []}
+    for number, (name, kind) in schema.items():
+        if isinstance(kind, list):
+            out[name] = []
+        elif isinstance(kind, dict):
+            out[name] = None
+        elif kind == "repeated uint":
+            out[name] = []
+        else:
+            out[name] = {"string": "", "bytes": b"", "bool": False}.get(kind, 0)
+    for number, values in pb_fields(data).items():
+        if number not in schema:
+            continue        # unknown fields are skipped, as protobuf does
+        name, kind = schema[number]
+        out["_set"].append(name)
+        for wire, value in values:
+            if isinstance(kind, list):
+                if wire != 2:
+                    raise ValueError("wire type %d for message field %s" % (wire, name))
+                out[name].append(pb_decode(value, kind[0]))
+            elif isinstance(kind, dict):
+                if wire != 2:
+                    raise ValueError("wire type %d for message field %s" % (wire, name))
+                out[name] = pb_decode(value, kind)
+            elif kind == "repeated uint":
+                if wire == 2:        # packed, proto3's default
+                    out[name].extend(_pb_packed_varints(value))
+                else:
+                    out[name].append(_pb_scalar("uint", wire, value))
+            else:
+                out[name] = _pb_scalar(kind, wire, value)
+    return out
+
+
+def _pb_packed_varints(data):
+    values, value, shift = [], 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            values.append(value)
+            value = shift = 0
+        elif shift >= 70:
+            raise ValueError("packed varint longer than 10 bytes")
+    if shift:
+        raise ValueError("truncated packed varint")
+    return values
+
+
+PB_RESULT = {1: ("job_id", "string"), 2: ("seq", "uint"), 3: ("id", "string"),
+             4: ("attempt", "uint"), 5: ("status", "enum"), 6: ("output", "bytes"),
+             7: ("error", "string"), 8: ("worker_id", "string"), 9: ("start_us", "int64"),
+             10: ("duration_us", "int64"), 11: ("exit_code", "sint32")}
+PB_HEARTBEAT = {1: ("worker_id", "string"), 2: ("host", "string"), 3: ("pid", "uint"),
+                4: ("threads_busy", "uint"), 5: ("threads_total", "uint"),
+                6: ("tasks_done", "uint"), 7: ("held_seqs", "repeated uint"),
+                8: ("job_id", "string"), 9: ("draining", "bool")}
+PB_WORKER_TO_MASTER = {1: ("version", "enum"), 2: ("results", {1: ("results", [PB_RESULT])}),
+                       3: ("heartbeat", PB_HEARTBEAT)}
+PB_STATUS_OK = 1
+
+
+def pb_decode_worker_to_master(data):
+    """A WorkerToMaster envelope as a dict: version, body ("results",
+    "heartbeat" or None: the last oneof member on the wire), results (list of
+    Result dicts) and heartbeat (dict or None). Raises ValueError."""
+    msg = pb_decode(data, PB_WORKER_TO_MASTER)
+    body = None
+    for name in msg["_set"]:
+        if name in ("results", "heartbeat"):
+            body = name
+    return {"version": msg["version"], "body": body,
+            "results": msg["results"]["results"] if body == "results" else [],
+            "heartbeat": msg["heartbeat"] if body == "heartbeat" else None}
+
+
+# --------------------------------------------------------------------------
+#  The server side of ZMTP 3.0 (NULL mechanism): a stand-in for the master's
+#  bound sockets, for tests that aim frames at a real worker.
+
+def _zmtp_server_greeting():
+    greeting = zmtp_greeting()
+    return greeting[:32] + b"\x01" + greeting[33:]      # as-server = 1
+
+
+def zmtp_parse_properties(data):
+    """The properties of a READY command body (after its name)."""
+    props = {}
+    pos = 0
+    while pos < len(data):
+        size = data[pos]
+        name = data[pos + 1:pos + 1 + size]
+        pos += 1 + size
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        props[name] = data[pos + 4:pos + 4 + length]
+        pos += 4 + length
+    return props
+
+
+class ZmtpServerConn(ZmtpPeer):
+    """One accepted TCP connection after a ZMTP 3.0 NULL handshake in which we
+    are `socket_type` (e.g. b"PUSH"); ZmtpPeer's framing, but reads are
+    non-blocking and buffered:
+    poll() parses what has arrived into messages (lists of frames) and
+    commands. A SUB peer's subscriptions arrive as messages b"\\x01topic"
+    (ZMTP 3.0) or SUBSCRIBE commands (3.1); subscribed() sees either."""
+
+    def __init__(self, sock, socket_type, timeout, expect_peer=None):
+        self.sock = sock
+        self.closed = False
+        self.messages = []
+        self.commands = []
+        self._buf = b""
+        self._parts = []
+        self.local_port = sock.getsockname()[1]
+        self.peer_port = sock.getpeername()[1]
+        sock.settimeout(timeout)
+        try:
+            sock.sendall(_zmtp_server_greeting())
+            peer = self._recv_exact(64)
+            check(peer[0] == 0xFF and peer[9] & 1 and peer[10] >= 3,
+                  "the peer did not send a ZMTP 3 greeting: %r" % peer[:12])
+            check(peer[12:16] == b"NULL", "the peer uses mechanism %r" % peer[12:32])
+            self.send_command(b"READY", [(b"Socket-Type", socket_type)])
+            flags, body = self.recv_frame()
+        except (socket.timeout, OSError) as e:
+            fail("ZMTP handshake on port %d failed: %s" % (self.local_port, e))
+        check(flags & 0x04 and body[:6] == b"\x05READY", "the peer did not send READY: %r" % body[:40])
+        self.peer_properties = zmtp_parse_properties(body[6:])
+        self.peer_type = self.peer_properties.get(b"Socket-Type")
+        if expect_peer is not None:
+            check_eq(self.peer_type, expect_peer, "peer Socket-Type on port %d" % self.local_port)
+        sock.settimeout(0.0)
+
+    def send_raw(self, data, timeout=10.0):
+        """Sends bytes as they are; returns False if the peer has closed."""
+        self.sock.settimeout(timeout)
+        try:
+            self.sock.sendall(data)
+            return True
+        except OSError:
+            return False
+        finally:
+            self.sock.settimeout(0.0)
+
+    def send(self, *frames):
+        """One message of one or more frames."""
+        return self.send_raw(b"".join(self.frame(f, more=i < len(frames) - 1)
+                                      for i, f in enumerate(frames)))
+
+    def poll(self):
+        """Reads what has arrived; returns the number of new messages."""
+        before = len(self.messages)
+        while not self.closed:
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                self.closed = True
+                break
+            if not chunk:
+                self.closed = True
+                break
+            self._buf += chunk
+        self._parse()
+        return len(self.messages) - before
+
+    def _parse(self):
+        buf = self._buf
+        pos = 0
+        while len(buf) - pos >= 2:
+            flags = buf[pos]
+            head = 9 if flags & 0x02 else 2
+            if len(buf) - pos < head:
+                break
+            size = int.from_bytes(buf[pos + 1:pos + head], "big")
+            if len(buf) - pos < head + size:
+                break
+            body = buf[pos + head:pos + head + size]
+            pos += head + size
+            if flags & 0x04:
+                self.commands.append(body)
+                continue
+            self._parts.append(body)
+            if not flags & 0x01:
+                self.messages.append(self._parts)
+                self._parts = []
+        self._buf = buf[pos:]
+
+    def subscribed(self):
+        self.poll()
+        return any(m[0][:1] == b"\x01" for m in self.messages) \
+            or any(c[:10] == b"\x09SUBSCRIBE" for c in self.commands)
+
+    def closed_by_peer(self):
+        self.poll()
+        return self.closed
+
+    def queues(self):
+        """((tx, rx) of our end, (tx, rx) of the peer's end) from /proc."""
+        return socket_queues(self.sock)
+
+    def close(self):
+        _reset_close(self.sock)
+
+
+class ZmtpListener:
+    """A listening TCP socket on 127.0.0.1:port (chosen free) that accepts the
+    connections a worker dials, raw or with a ZMTP handshake as
+    `socket_type`; every connection it handed out is closed by close()."""
+
+    def __init__(self, socket_type, expect_peer=None):
+        self.socket_type = socket_type
+        self.expect_peer = expect_peer
+        self.port = free_ports(1)[0]
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((HOST, self.port))
+        self.sock.listen(16)
+        self.sock.setblocking(False)
+        self.conns = []         # ZmtpServerConn, in order of acceptance
+        self.raw = []           # raw sockets handed out
+
+    def endpoint(self):
+        return Ports.ep(self.port)
+
+    def accept_raw(self, timeout, what="a connection"):
+        def attempt():
+            try:
+                conn, _ = self.sock.accept()
+                return conn
+            except (BlockingIOError, InterruptedError):
+                return None
+        conn = wait_for(attempt, timeout, "%s on port %d" % (what, self.port))
+        conn.setblocking(True)
+        self.raw.append(conn)
+        return conn
+
+    def accept(self, timeout, what="a ZMTP connection"):
+        """Accepts the next connection and completes the handshake."""
+        raw = self.accept_raw(timeout, what)
+        conn = ZmtpServerConn(raw, self.socket_type, timeout, self.expect_peer)
+        self.conns.append(conn)
+        return conn
+
+    def current(self):
+        return self.conns[-1]
+
+    def poll_all(self):
+        for conn in self.conns:
+            conn.poll()
+
+    def close(self):
+        for s in self.raw:
+            _reset_close(s)
+        self.sock.close()
+
+
+def tcp_connections(pid, port):
+    """The ESTABLISHED connections that process pid holds to 127.0.0.1:port,
+    as a set of (local port, remote port, tx_queue, rx_queue) of pid's end."""
+    inodes = _socket_inodes(pid)
+    return {(r["local"][1], r["remote"][1], r["tx_queue"], r["rx_queue"])
+            for r in _proc_net_tcp()
+            if r["state"] == TCP_ESTABLISHED and r["remote"] == (HOST, port)
+            and r["inode"] in inodes}
+
+
+def log_count(text, pattern):
+    """Lines of text that match a regular expression."""
+    rx = re.compile(pattern)
+    return sum(1 for line in text.splitlines() if rx.search(line))

@@ -1,0 +1,442 @@
+#!/usr/bin/env python3
+"""Hostile input aimed at a worker's own sockets (issue 3).
+
+A worker connects out: tasks (PULL), results (PUSH), control (SUB). Here a
+fake master written in Python (harness.ZmtpListener: the server side of ZMTP
+3.0 NULL) accepts the real worker's three connections and:
+
+- test_hostile_frames_at_worker: sends, on tasks and on control, random
+  bytes, an empty frame, truncated protobuf, valid envelopes of the wrong
+  kind (a result batch or heartbeat on tasks, a task batch on control, a
+  SHUTDOWN on tasks), wrong protocol versions (a SHUTDOWN and a DRAIN among
+  them), fields out of range, an allocation bomb, multi-part messages made
+  of valid frames, and a frame over ZMQ_MAXMSGSIZE (libzmq closes that
+  connection; the worker must reconnect and go on); and, towards the results
+  PUSH socket, which never reads, garbage, a task batch, a multi-part
+  message, a flood past its high-water mark and an oversized frame. After
+  each kind the worker is alive and still answers (a probe task comes back;
+  on control, a JOB_START it logs), no task from a hostile frame ever runs,
+  a final valid TaskBatch comes back as correct Result frames for exactly
+  its seqs, the dropped frames are logged rate-limited and counted exactly
+  (the count in the worker's last log line), and SIGTERM ends it with 0;
+- test_broken_handshakes_at_worker: the transport level on all three ports
+  at once: connections closed at accept, garbage instead of a greeting, the
+  CURVE mechanism, an incompatible socket type, a close in mid-handshake,
+  and raw random bytes after a good handshake; the worker redials each time
+  and then runs a valid batch correctly.
+"""
+
+import hashlib
+import os
+import random
+import re
+import signal
+import sys
+import time
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness as h  # noqa: E402
+
+JOB = "job-w"
+WORKER_ID = "w1"
+START, END, DRAIN, SHUTDOWN = 1, 2, 3, 4      # Control.Kind
+
+
+def max_frame_bytes():
+    """TM_MAX_FRAME_BYTES, the ZMQ_MAXMSGSIZE of every socket, read from the
+    header so the test follows the code."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                          "common", "tm_codec.h")
+    with open(header) as f:
+        m = re.search(r"#define\s+TM_MAX_FRAME_BYTES\s+\((\d+)\s*\*\s*(\d+)\s*\*\s*(\d+)\)", f.read())
+    h.check(m, "TM_MAX_FRAME_BYTES not found in %s" % header)
+    return int(m.group(1)) * int(m.group(2)) * int(m.group(3))
+
+
+def task(seq, type="echo", payload="must not run", job=JOB, **fields):
+    args = dict(job_id=job, seq=seq, id="t%d" % seq, type=type, payload=payload,
+                timeout_ms=5000, attempt=1, max_attempts=1)
+    args.update(fields)
+    return h.pb_task(**args)
+
+
+def batch(*tasks, version=1):
+    return h.pb_master_to_worker(list(tasks), version=version)
+
+
+def oversized_header():
+    """The start of a frame one byte over the limit: libzmq refuses it when it
+    reads the size and closes the connection."""
+    return b"\x02" + (max_frame_bytes() + 1).to_bytes(8, "big") + bytes(65536)
+
+
+class FakeMaster:
+    """The master's three bound sockets, played by the test."""
+
+    def __init__(self):
+        self.tasks = h.ZmtpListener(b"PUSH", expect_peer=b"PULL")
+        self.results = h.ZmtpListener(b"PULL", expect_peer=b"PUSH")
+        self.control = h.ZmtpListener(b"PUB", expect_peer=b"SUB")
+        self.by_key = {}        # (job id, seq) -> [Result dicts]
+        self.heartbeats = []
+        self.undecodable = []
+        self._seen = {}         # results connection -> messages decoded
+
+    def worker_args(self, threads=2):
+        return [h.HOST, "--tasks", self.tasks.endpoint(), "--results", self.results.endpoint(),
+                "--control", self.control.endpoint(), "--threads", str(threads), "--id", WORKER_ID]
+
+    def accept_all(self, timeout):
+        self.tasks.accept(timeout, "the worker's tasks connection")
+        self.results.accept(timeout, "the worker's results connection")
+        self.accept_control(timeout)
+
+    def accept_control(self, timeout):
+        conn = self.control.accept(timeout, "the worker's control connection")
+        h.wait_for(conn.subscribed, timeout, "the worker's SUB to subscribe")
+
+    def collect(self):
+        """Decodes what arrived on every results connection."""
+        for conn in self.results.conns:
+            conn.poll()
+            start = self._seen.get(conn, 0)
+            for msg in conn.messages[start:]:
+                try:
+                    h.check(len(msg) == 1, "a %d-part message" % len(msg))
+                    env = h.pb_decode_worker_to_master(msg[0])
+                except (ValueError, h.TestFailure) as e:
+                    self.undecodable.append("%s: %s" % (e, h.short(msg)))
+                    continue
+                if env["body"] == "heartbeat":
+                    self.heartbeats.append(env["heartbeat"])
+                for r in env["results"]:
+                    self.by_key.setdefault((r["job_id"], r["seq"]), []).append(r)
+            self._seen[conn] = len(conn.messages)
+
+    def close(self):
+        for listener in (self.tasks, self.results, self.control):
+            listener.close()
+
+
+class Session:
+    """One worker in front of a FakeMaster, with the probes that prove it
+    still works."""
+
+    def __init__(self, env, fm, worker):
+        self.env = env
+        self.fm = fm
+        self.worker = worker
+        self.probe_seq = 1000
+        self.syncs = 0
+        self.tasks_run = 0
+
+    def alive(self, after):
+        h.check(self.worker.alive(), "the worker died after %s (status %s)" % (after, self.worker.poll()))
+
+    def probe(self, after):
+        """Sends one valid echo task and waits for its result: the worker
+        read (and survived) everything sent before it on tasks."""
+        self.probe_seq += 1
+        seq = self.probe_seq
+        text = "probe %d" % seq
+        self.fm.tasks.current().send(batch(task(seq, payload=text)))
+
+        def answered():
+            self.fm.collect()
+            self.alive(after)
+            return (JOB, seq) in self.fm.by_key
+        h.wait_for(answered, h.scaled(10), "the result of probe task %d sent after %s" % (seq, after))
+        r = self.fm.by_key[(JOB, seq)][0]
+        h.check_eq((r["status"], r["output"]), (h.PB_STATUS_OK, text.encode()), "probe %d result" % seq)
+        self.tasks_run += 1
+
+    def control_sync(self, after):
+        """Sends a valid JOB_START and waits for the worker to log it: every
+        control message sent before it was handled."""
+        self.syncs += 1
+        job = "sync-%d" % self.syncs
+        self.fm.control.current().send(h.pb_control_message(START, job))
+
+        def logged():
+            self.alive(after)
+            return "job %s started" % job in self.worker.stderr()
+        h.wait_for(logged, h.scaled(10), "the worker to log JOB_START %s sent after %s" % (job, after))
+
+    def oversized(self, listener, after_reconnect):
+        """An oversized frame on the current connection of listener: the
+        worker's libzmq closes it and dials again."""
+        old = listener.current()
+        old.send_raw(oversized_header())
+        h.wait_for(old.closed_by_peer, h.scaled(10),
+                   "the worker to close its connection to port %d after an oversized frame"
+                   % listener.port)
+        after_reconnect(h.scaled(10))
+
+    def final_batch(self, first_seq=1, count=12, job="final"):
+        """Runs a valid job: JOB_START, then two TaskBatch frames; checks the
+        Result frames field by field."""
+        self.fm.control.current().send(h.pb_control_message(START, job))
+        h.wait_for(lambda: "job %s started" % job in self.worker.stderr(), h.scaled(10),
+                   "the worker to log JOB_START %s" % job)
+        expect = {}
+        encoded = []
+        for seq in range(first_seq, first_seq + count):
+            kind = ("sha256", "echo", "noop", "sha256-rounds")[seq % 4]
+            text = "payload %d \u00e9" % seq
+            if kind == "sha256":
+                out = hashlib.sha256(text.encode()).hexdigest().encode()
+                payload = text
+            elif kind == "sha256-rounds":
+                digest = hashlib.sha256(text.encode()).digest()
+                for _ in range(2):
+                    digest = hashlib.sha256(digest).digest()
+                out, payload, kind = digest.hex().encode(), "rounds=3;" + text, "sha256"
+            elif kind == "echo":
+                out, payload = text.encode(), text
+            else:
+                out, payload = b"", text
+            expect[seq] = out
+            encoded.append(task(seq, type=kind, payload=payload, job=job, id="f%d" % seq,
+                                attempt=2, max_attempts=3))
+        half = len(encoded) // 2
+        self.fm.tasks.current().send(batch(*encoded[:half]))
+        self.fm.tasks.current().send(batch(*encoded[half:]))
+
+        def done():
+            self.fm.collect()
+            self.alive("the final batch")
+            return all((job, s) in self.fm.by_key for s in expect)
+        h.wait_for(done, h.scaled(15), "results for seqs %d..%d of job %s"
+                   % (first_seq, first_seq + count - 1, job))
+        for seq, out in expect.items():
+            got = self.fm.by_key[(job, seq)]
+            h.check_eq(len(got), 1, "number of results for seq %d" % seq)
+            r = got[0]
+            h.check_eq((r["job_id"], r["seq"], r["id"], r["attempt"], r["status"], r["output"],
+                        r["worker_id"], r["error"]),
+                       (job, seq, "f%d" % seq, 2, h.PB_STATUS_OK, out, WORKER_ID, ""),
+                       "result of seq %d" % seq)
+            h.check(r["duration_us"] >= 0 and r["start_us"] > 0, "times of seq %d: %s" % (seq, h.short(r)))
+        self.tasks_run += count
+        return expect
+
+    def stop(self):
+        """SIGTERM: drained, exit 0. Returns (tasks done, frames dropped) from
+        the worker's last log line."""
+        self.worker.signal(signal.SIGTERM)
+
+        def exited():
+            self.fm.collect()
+            return self.worker.poll() is not None
+        h.wait_for(exited, h.scaled(15), "the worker to exit after SIGTERM")
+        h.check_eq(self.worker.rc, 0, "worker exit status after SIGTERM")
+        m = re.search(r"stopping \((\d+) tasks done, (\d+) frames dropped\)", self.worker.stderr())
+        h.check(m, "the worker's stderr lacks its 'stopping (N tasks done, M frames dropped)' line")
+        return int(m.group(1)), int(m.group(2))
+
+
+def start_session(env, threads=2):
+    fm = FakeMaster()
+    worker = env.start("worker", [env.worker_bin] + fm.worker_args(threads))
+    s = Session(env, fm, worker)
+    fm.accept_all(h.scaled(10))
+    h.wait_for(lambda: (fm.collect(), fm.heartbeats)[1], h.scaled(5), "a first heartbeat")
+    hb = fm.heartbeats[0]
+    h.check_eq((hb["worker_id"], hb["threads_total"], hb["pid"]), (WORKER_ID, threads, worker.pid),
+               "first heartbeat")
+    return s
+
+
+# --------------------------------------------------------------------------
+#  Hostile frames: each entry is (kind, [message, ...]); a message is a list
+#  of frames and reaches the worker's code, which must drop and count it.
+#  Every task in them has a seq from 9000 up: none may ever run.
+
+def random_frames(rng):
+    return [[bytes(rng.getrandbits(8) for _ in range(n))] for n in (1, 2, 7, 64, 1000)] \
+        + [[rng.randbytes(1 << 20)]]
+
+
+def tasks_hostile(rng):
+    valid = batch(task(9001), task(9002))
+    bomb = h.pb_uint(1, 1) + h.pb_bytes(2, b"\x0a\x00" * 200000)    # 200 000 empty tasks
+    return [
+        ("random bytes", random_frames(rng)),
+        ("an empty frame", [[b""]]),
+        ("truncated protobuf", [[valid[:cut]] for cut in (1, 3, len(valid) // 2, len(valid) - 1)]),
+        ("a valid message of the wrong kind", [
+            [h.pb_worker_to_master_results([h.pb_result(job_id=JOB, seq=9003, id="r", attempt=1,
+                                                        status=1, output=b"forged", worker_id="evil")])],
+            [h.pb_worker_to_master_heartbeat("evil")],
+            [h.pb_control_message(SHUTDOWN)],
+            [h.pb_uint(1, 1)],                                          # version, no body
+        ]),
+        ("a wrong protocol version", [[batch(task(9004), version=2)], [batch(task(9005), version=0)],
+                                      [batch(task(9006), version=7)]]),
+        ("fields out of range", [
+            [batch(task(0))], [batch(task(9007, type=""))], [batch(task(9008, attempt=0))],
+            [batch(task(9009, attempt=3, max_attempts=2))], [batch(task(9010, job="x" * 65))],
+            [batch(task(9011, job=""))], [batch(task(9012, id="i" * 1025))], [batch()],
+            [batch(task(9013), task(0))],                   # one bad task spoils the frame
+        ]),
+        ("an allocation bomb", [[bomb]]),
+        ("a multi-part message", [[valid, valid], [batch(task(9014)), b""], [b"", valid, b"x"]]),
+    ]
+
+
+def control_hostile(rng):
+    valid = h.pb_control_message(SHUTDOWN, JOB)
+    return [
+        ("random bytes", random_frames(rng)),
+        ("an empty frame", [[b""]]),
+        ("truncated protobuf", [[valid[:cut]] for cut in (1, 3, len(valid) // 2, len(valid) - 1)]),
+        ("a valid message of the wrong kind", [
+            [batch(task(9020))],
+            [h.pb_worker_to_master_results([h.pb_result(job_id=JOB, seq=9021, id="r", attempt=1,
+                                                        status=1, worker_id="evil")])],
+            [h.pb_uint(1, 1)],
+        ]),
+        ("a wrong protocol version", [[h.pb_control_message(SHUTDOWN, version=2)],
+                                      [h.pb_control_message(SHUTDOWN, version=0)],
+                                      [h.pb_control_message(DRAIN, version=2)]]),
+        ("fields out of range", [[h.pb_control_message(0)], [h.pb_control_message(99)],
+                                 [h.pb_control_message(SHUTDOWN, "x" * 65)]]),
+        ("a multi-part message", [[valid, valid], [h.pb_control_message(DRAIN), b""]]),
+    ]
+
+
+def test_hostile_frames_at_worker(env):
+    rng = random.Random(3)
+    s = start_session(env)
+    fm = s.fm
+    started = time.monotonic()
+    s.probe("start-up")
+    expected_drops = 0
+    kinds = 0
+    try:
+        for name, listener, hostile, check_alive, reaccept in (
+                ("tasks", fm.tasks, tasks_hostile, s.probe,
+                 lambda t: fm.tasks.accept(t, "the worker's new tasks connection")),
+                ("control", fm.control, control_hostile, s.control_sync, fm.accept_control)):
+            for kind, messages in hostile(rng):
+                for frames in messages:
+                    listener.current().send(*frames)
+                expected_drops += len(messages)
+                kinds += 1
+                check_alive("%s on %s" % (kind, name))
+            s.oversized(listener, reaccept)
+            check_alive("an oversized frame on %s" % name)
+        s.probe("everything on control")
+
+        #  Towards the results PUSH socket, which never reads. An oversized
+        #  frame first: after a flood past its high-water mark libzmq stops
+        #  reading the connection and would never see it.
+        s.oversized(fm.results, lambda t: fm.results.accept(t, "the worker's new results connection"))
+        s.probe("an oversized frame on results")
+        conn = fm.results.current()
+        for frames in random_frames(rng) + [[batch(task(9030))], [b"a", b"b"]]:
+            conn.send(*frames)
+        for i in range(3000):
+            conn.send(b"flood %d" % i)
+        s.probe("garbage and a flood of 3000 frames on results")
+        h.check(not conn.closed_by_peer(), "the worker closed its results connection after the flood")
+
+        expect = s.final_batch()
+        tasks_done, dropped = s.stop()
+    finally:
+        fm.close()
+    elapsed = time.monotonic() - started
+
+    forbidden = sorted(k for k in fm.by_key if k[0] != "final" and not 1000 < k[1] <= s.probe_seq)
+    h.check(not forbidden, "tasks from hostile frames ran: %s" % forbidden[:10])
+    dups = sorted(k for k, v in fm.by_key.items() if len(v) > 1)
+    h.check(not dups, "more than one result for %s" % dups[:10])
+    h.check_eq(len(fm.by_key), s.tasks_run, "number of distinct results")
+    h.check(not fm.undecodable, "undecodable frames from the worker: %s" % fm.undecodable[:3])
+    h.check_eq(tasks_done, s.tasks_run, "tasks done in the worker's last log line")
+    h.check_eq(dropped, expected_drops, "frames dropped in the worker's last log line")
+    stderr = s.worker.stderr()
+    logged = h.log_count(stderr, r"dropped a \S+ frame of \d+ bytes on (tasks|control)")
+    h.check(logged >= 1, "the worker logged no dropped frame: %s" % h.short(stderr[-500:]))
+    h.check(logged <= 2 + elapsed / 5, "%d drop lines in %.1f s: not rate-limited (once per 5 s)"
+            % (logged, elapsed))
+    h.check(re.search(r"dropped a \S+ frame of \d+ bytes on tasks", stderr),
+            "the first drop line does not name the tasks socket")
+    h.check(len(fm.heartbeats) >= 1 and all(hb["worker_id"] == WORKER_ID for hb in fm.heartbeats),
+            "heartbeats with a wrong worker id")
+    env.note("%d hostile messages of %d kinds + 3 oversized frames; %d dropped (%d log lines), "
+             "%d tasks run (%d probes, %d final), %d heartbeats, %d results connections, %.1f s"
+             % (expected_drops, kinds, dropped, logged, tasks_done, s.probe_seq - 1000, len(expect),
+                len(fm.heartbeats), len(fm.results.conns), elapsed))
+
+
+# --------------------------------------------------------------------------
+#  The transport level
+
+def broken_handshakes(rng):
+    """(what, fn(listener, raw socket)) applied to a freshly accepted
+    connection; each ends with the worker dropping it."""
+    def close_at_once(listener, raw):
+        pass
+
+    def garbage_greeting(listener, raw):
+        raw.sendall(b"\x00" + bytes(rng.getrandbits(8) for _ in range(300)))
+
+    def curve(listener, raw):
+        raw.sendall(h.zmtp_greeting(mechanism=b"CURVE"))
+        raw.settimeout(h.scaled(5))
+        try:
+            raw.recv(64)
+        except OSError:
+            pass
+
+    def wrong_type(listener, raw):
+        wrong = {b"PUSH": b"PULL", b"PULL": b"PULL", b"PUB": b"SUB"}[listener.socket_type]
+        try:
+            h.ZmtpServerConn(raw, wrong, h.scaled(5))
+        except h.TestFailure:
+            pass
+
+    def half_handshake(listener, raw):
+        raw.sendall(h._zmtp_server_greeting()[:20])
+
+    def raw_bytes(listener, raw):
+        conn = h.ZmtpServerConn(raw, listener.socket_type, h.scaled(5), listener.expect_peer)
+        conn.send_raw(bytes(rng.getrandbits(8) for _ in range(4096)))
+
+    return [("a connection closed at accept", close_at_once), ("garbage instead of a greeting", garbage_greeting),
+            ("the CURVE mechanism", curve), ("an incompatible socket type", wrong_type),
+            ("a close in mid-greeting", half_handshake), ("random bytes after the handshake", raw_bytes)]
+
+
+def test_broken_handshakes_at_worker(env):
+    rng = random.Random(5)
+    fm = FakeMaster()
+    listeners = (fm.tasks, fm.results, fm.control)
+    started = time.monotonic()
+    try:
+        worker = env.start("worker", [env.worker_bin] + fm.worker_args())
+        cases = broken_handshakes(rng)
+        for what, fn in cases:
+            for listener in listeners:
+                raw = listener.accept_raw(h.scaled(10), "the worker to dial port %d (before %s)"
+                                          % (listener.port, what))
+                fn(listener, raw)
+                h._reset_close(raw)
+            h.check(worker.alive(), "the worker died after %s (status %s)" % (what, worker.poll()))
+        fm.accept_all(h.scaled(10))
+        s = Session(env, fm, worker)
+        s.probe("every broken handshake")
+        expect = s.final_batch()
+        tasks_done, dropped = s.stop()
+    finally:
+        fm.close()
+    h.check(not fm.undecodable, "undecodable frames from the worker: %s" % fm.undecodable[:3])
+    env.note("%d broken handshakes on each of 3 ports, then %d tasks run; %d frames dropped "
+             "(from raw bytes), %.1f s" % (len(cases), tasks_done, dropped, time.monotonic() - started))
+    h.check_eq(tasks_done, 1 + len(expect), "tasks done in the worker's last log line")
+
+
+if __name__ == "__main__":
+    h.main([test_hostile_frames_at_worker, test_broken_handshakes_at_worker], __doc__)
