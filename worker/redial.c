@@ -15,6 +15,7 @@ struct _redial_t {
     char *endpoint;
     const char *role;
     int64_t lost_us;                //  closed with no retry seen since (0: none)
+    int connections;                //  up now: CONNECTED minus DISCONNECTED
     tm_log_limiter_t limiter;
 };
 
@@ -54,13 +55,22 @@ int
 redial_read (redial_t *self, int64_t now_us)
 {
     int event = tm_socket_monitor_event (self->monitor);
+    if (event == ZMQ_EVENT_CONNECTED)
+        self->connections++;
     if (event == ZMQ_EVENT_DISCONNECTED) {
+        self->connections -= self->connections > 0;
         self->lost_us = now_us;
         return -1;
     }
     if (event)
         self->lost_us = 0;  //  a retry is scheduled, or a connection is up
     return 0;
+}
+
+bool
+redial_connected (redial_t *self)
+{
+    return self->connections > 0;
 }
 
 bool

@@ -29,5 +29,7 @@ int redial_read (redial_t *self, int64_t now_us);
 //  Dials again if a connection closed a while ago and libzmq scheduled no
 //  retry. Returns true if it did.
 bool redial_check (redial_t *self, int64_t now_us);
+//  Whether the socket has a connection up now (as far as events tell).
+bool redial_connected (redial_t *self);
 
 #endif

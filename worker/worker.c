@@ -348,7 +348,14 @@ worker_run (worker_t *self, const volatile sig_atomic_t *signals)
         s_poll_once (self, now_us);
     }
     s_send_completions (self, SIZE_MAX);
-    zsock_set_linger (self->results, exit_status == TM_EXIT_OK ? S_RESULTS_LINGER_MS : 0);
+    //  Results still queued leave before the process does, if there is a
+    //  master to take them: without one, waiting would only delay the exit
+    //  (the master's lease table sends those tasks again anyway).
+    zsock_t *monitor = redial_monitor (self->redial [1]);
+    while (zsock_events (monitor) & ZMQ_POLLIN)
+        redial_read (self->redial [1], tm_clock_now_us ());
+    bool deliverable = exit_status == TM_EXIT_OK && redial_connected (self->redial [1]);
+    zsock_set_linger (self->results, deliverable ? S_RESULTS_LINGER_MS : 0);
     zsys_info ("worker %s: stopping (%" PRIu64 " tasks done, %" PRIu64 " frames dropped)",
                self->options->id, self->tasks_done, self->frames_dropped);
     return exit_status;

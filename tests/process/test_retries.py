@@ -30,7 +30,7 @@ def run_failing_task(env, tag, backoff_ms):
     ports = h.Ports()
     out = env.path("%s-results.jsonl" % tag)
     summary_path = env.path("%s-summary.json" % tag)
-    env.start_worker(ports, extra=["--allow-exec", "--id", "%s-w" % tag], threads=1,
+    env.start_worker(ports, extra=["--allow-exec", "--id", "%s-w" % tag, "--heartbeat", "100"], threads=1,
                      name="%s-worker" % tag)
     master = env.start_master(ports, job, out=out, summary=summary_path, name="%s-master" % tag,
                               extra=["--retry-backoff", str(backoff_ms), "--min-workers", "1"])
