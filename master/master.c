@@ -283,6 +283,12 @@ s_reap_workers (master_t *self, int64_t now_us)
     while ((worker = worker_table_silent (self->workers, now_us, timeout_us))) {
         char id [TM_MAX_WORKER_ID_BYTES + 1];
         snprintf (id, sizeof id, "%s", worker->id);
+        if (worker->draining && worker->held_count == 0) {
+            //  It drained and exited: nothing of it to recover or suspect.
+            zsys_info ("worker left: %s (drained)", id);
+            worker_table_remove (self->workers, worker);
+            continue;
+        }
         size_t resent = s_recover_worker (self, worker, now_us);
         zsys_info ("worker lost: %s (silent for %u ms), %zu tasks sent again",
                    id, self->options->worker_timeout_ms, resent);

@@ -72,7 +72,12 @@ def test_sigterm_drains_busy_worker(env):
     h.check(counts["victim"] < N_TASKS, "the victim did every task: %s" % counts)
     h.check(survivor.alive(), "the other worker exited (status %s)" % survivor.poll())
     h.check_summary(h.read_summary(summary_path), results, exit_status=0)
-    env.note("tasks per worker: %s" % counts)
+    #  A drained worker left cleanly: it is not "lost" (whose tasks would be
+    #  suspects), whether or not the job lasted long enough to see it go.
+    log = master.stderr()
+    h.check("worker lost: victim" not in log, "the master took the drained worker for lost")
+    env.note("tasks per worker: %s; master logged the victim %s" % (
+        counts, "as left (drained)" if "worker left: victim (drained)" in log else "not yet gone"))
 
 
 def test_second_sigterm_exits_at_once(env):
