@@ -241,9 +241,13 @@ def run_mixed(env, job_path, tag, kill):
 def test_worker_killed_repeatedly(env):
     job = make_mixed_job()
     job_path = env.write_job("job.jsonl", job)
-    rc0, results0, _, _, fault_free, _ = run_mixed(env, job_path, "calm", kill=False)
-    h.check_eq(rc0, 0, "exit status of the fault-free run")
-    check_mixed_results(results0, job)
+    fault_free = None
+    #  The comparison is a figure for the plain build; the sanitizer pass
+    #  only needs the faulty run.
+    if h.time_scale() == 1:
+        rc0, results0, _, _, fault_free, _ = run_mixed(env, job_path, "calm", kill=False)
+        h.check_eq(rc0, 0, "exit status of the fault-free run")
+        check_mixed_results(results0, job)
 
     rc, results, summary, kills, elapsed, master = run_mixed(env, job_path, "kill", kill=True)
     issued = set(range(1, len(job) + 1))
