@@ -24,6 +24,14 @@ void tm_json_buf_append (tm_json_buf_t *self, const char *data, size_t size);
 void tm_json_buf_append_str (tm_json_buf_t *self, const char *text);
 void tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+//  Appends a string literal without a strlen at run time.
+#define TM_JSON_BUF_APPEND_LITERAL(self, literal) \
+    tm_json_buf_append ((self), "" literal, sizeof (literal) - 1)
+
+//  Append value in decimal, byte for byte what "%" PRIu64 / PRId64 print,
+//  without printf's cost (the results path writes three numbers a line).
+void tm_json_append_uint (tm_json_buf_t *self, uint64_t value);
+void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 
 //  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become
 //  U+FFFD, so the output is always valid JSON.
