@@ -671,6 +671,42 @@ batches_of_every_size_round_trip (void **state)
 }
 
 static void
+widest_numbers_and_empty_strings_encode_within_bounds (void **state)
+{
+    (void) state;
+    //  Every number at its longest encoding and every string empty or NULL,
+    //  so the encoders' size bound has no string bytes to hide a shortfall
+    //  (the codec asserts the packed size is within it; checked with a bound
+    //  of 3 bytes a field). NULL strings are packed as absent.
+    tm_task_t task = { NULL, UINT64_MAX, NULL, NULL, NULL, 0, UINT32_MAX, UINT32_MAX, UINT32_MAX };
+    zframe_t *frame = tm_codec_encode_tasks (&task, 1);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    tm_result_t result = { NULL, UINT64_MAX, NULL, UINT32_MAX, (tm_status_t) -1, NULL, 0,
+                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN };
+    frame = tm_codec_encode_results (&result, 1);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+
+    result = (tm_result_t) { "j", UINT64_MAX, "", UINT32_MAX, TM_STATUS_REJECTED, NULL, 0,
+                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN };
+    frame = tm_codec_encode_results (&result, 1);
+    tm_worker_msg_t *msg = NULL;
+    assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
+                      TM_DECODE_OK);
+    tm_result_t decoded;
+    tm_worker_msg_result (msg, 0, &decoded);
+    assert_true (decoded.seq == UINT64_MAX);
+    assert_true (decoded.attempt == UINT32_MAX);
+    assert_int_equal (decoded.status, TM_STATUS_REJECTED);
+    assert_true (decoded.start_us == INT64_MIN);
+    assert_true (decoded.duration_us == INT64_MAX);
+    assert_true (decoded.exit_code == INT32_MIN);
+    tm_worker_msg_destroy (&msg);
+    zframe_destroy (&frame);
+}
+
+static void
 status_names_cover_every_code (void **state)
 {
     (void) state;
@@ -704,6 +740,7 @@ main (void)
         cmocka_unit_test (mutated_frames_never_crash),
         cmocka_unit_test (frame_that_would_unpack_far_past_its_size_is_malformed),
         cmocka_unit_test (batches_of_every_size_round_trip),
+        cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
