@@ -106,16 +106,24 @@ numbers_are_written_as_printf_writes_them (void **state)
 }
 
 static void
-numbers_grow_the_buffer (void **state)
+numbers_and_literals_grow_the_buffer (void **state)
 {
     (void) state;
     tm_json_buf_t buf;
     tm_json_buf_init (&buf);
-    for (int i = 0; i < 100; i++)
+    for (int i = 0; i < 100; i++) {
         tm_json_append_uint (&buf, UINT64_MAX);
-    assert_int_equal (buf.size, 100 * 20);
+        TM_JSON_BUF_APPEND_LITERAL (&buf, ",");
+    }
+    assert_int_equal (buf.size, 100 * 21);
     assert_int_equal (strlen (buf.data), buf.size);
-    assert_memory_equal (buf.data + 1980, "18446744073709551615", 20);
+    assert_memory_equal (buf.data + 2079, "18446744073709551615,", 21);
+    tm_json_buf_reset (&buf);
+    for (int i = 0; i < 100; i++)
+        TM_JSON_BUF_APPEND_LITERAL (&buf, "0123456789");
+    assert_int_equal (buf.size, 1000);
+    assert_int_equal (strlen (buf.data), buf.size);
+    assert_memory_equal (buf.data + 990, "0123456789", 10);
     tm_json_buf_fini (&buf);
 }
 
@@ -317,7 +325,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (buffer_grows_for_appends_and_printf),
         cmocka_unit_test (numbers_are_written_as_printf_writes_them),
-        cmocka_unit_test (numbers_grow_the_buffer),
+        cmocka_unit_test (numbers_and_literals_grow_the_buffer),
         cmocka_unit_test (string_escapes_quotes_backslashes_and_control_bytes),
         cmocka_unit_test (string_keeps_valid_utf8),
         cmocka_unit_test (string_replaces_invalid_utf8_with_replacement_character),
