@@ -17,6 +17,7 @@
 #include "results_writer.h"
 #include "summary.h"
 #include "tm_codec.h"
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -664,6 +665,52 @@ line_longer_than_the_buffer_is_written_whole (void **state)
     s_rig_destroy (&rig);
 }
 
+static void
+lines_past_the_buffer_size_come_out_whole_and_in_order (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    //  About 4 MB: the buffer is written out several times before the flush.
+    char output [201];
+    memset (output, 'o', 200);
+    output [200] = 0;
+    size_t count = 20000;
+    for (size_t i = 0; i < count; i++) {
+        lease_t *lease = s_lease (&rig, "x", "echo");
+        tm_result_t result = s_result (lease, TM_STATUS_OK, output);
+        assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+        lease_table_finish (rig.leases, lease->seq);
+    }
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), count);
+    for (size_t i = 0; i < count; i++) {
+        json_t *line = json_array_get (lines, i);
+        assert_int_equal (s_integer (line, "seq"), i + 1);
+        assert_string_equal (s_string (line, "output"), output);
+    }
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_full_device_fails_the_flush_every_time (void **state)
+{
+    (void) state;
+    results_writer_t *writer = results_writer_new ("/dev/full");
+    if (!writer)
+        skip ();
+    lease_t lease = { .seq = 1, .id = "a", .type = "echo", .attempt = 1 };
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (results_writer_write_status (writer, &lease, TM_STATUS_FAILED, "e"), 0);
+        errno = 0;
+        assert_int_equal (results_writer_flush (writer), -1);
+        assert_int_equal (errno, ENOSPC);
+    }
+    results_writer_destroy (&writer);
+    assert_null (writer);
+}
+
 //  --- summary -----------------------------------------------------------------
 
 //  Writes the summary as JSON to a temporary file and parses it back.
@@ -984,6 +1031,8 @@ main (void)
         cmocka_unit_test (negative_exit_code_of_a_non_exec_task_is_written),
         cmocka_unit_test (every_status_name_and_escape_is_byte_exact),
         cmocka_unit_test (line_longer_than_the_buffer_is_written_whole),
+        cmocka_unit_test (lines_past_the_buffer_size_come_out_whole_and_in_order),
+        cmocka_unit_test (a_full_device_fails_the_flush_every_time),
         cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
         cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
         cmocka_unit_test (summary_counters_accumulate_and_are_written),
