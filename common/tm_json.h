@@ -41,7 +41,7 @@ tm_json_buf_append_fast (tm_json_buf_t *self, const char *data, size_t size)
     self->data [self->size] = 0;
 }
 
-//  Append value in decimal, byte for byte what "%" PRIu64 / PRId64 print,
+//  Appends value in decimal, byte for byte what "%" PRIu64 / PRId64 print,
 //  without printf's cost (the results path writes three numbers a line).
 void tm_json_append_uint (tm_json_buf_t *self, uint64_t value);
 void tm_json_append_int (tm_json_buf_t *self, int64_t value);
