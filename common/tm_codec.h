@@ -142,6 +142,8 @@ size_t tm_worker_msg_result_count (tm_worker_msg_t *self);
 void tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result);
 //  Fills *heartbeat; only valid when tm_worker_msg_is_heartbeat.
 void tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat);
+//  Frees the message and everything its views borrow. It shares no memory with
+//  other messages, so any thread may destroy it.
 void tm_worker_msg_destroy (tm_worker_msg_t **self_p);
 
 //  --- control socket -------------------------------------------------------

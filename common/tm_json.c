@@ -70,6 +70,43 @@ tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
     self->size += (size_t) needed;
 }
 
+void
+tm_json_append_uint (tm_json_buf_t *self, uint64_t value)
+{
+    //  Two digits a step, from the right: "00" to "99".
+    static const char pairs [201] =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+        "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+        "8081828384858687888990919293949596979899";
+    char digits [20];           //  UINT64_MAX has 20
+    char *start = digits + sizeof digits;
+    while (value >= 100) {
+        unsigned pair = (unsigned) (value % 100) * 2;
+        value /= 100;
+        *--start = pairs [pair + 1];
+        *--start = pairs [pair];
+    }
+    if (value >= 10) {
+        *--start = pairs [value * 2 + 1];
+        *--start = pairs [value * 2];
+    }
+    else
+        *--start = (char) ('0' + value);
+    tm_json_buf_append (self, start, (size_t) (digits + sizeof digits - start));
+}
+
+void
+tm_json_append_int (tm_json_buf_t *self, int64_t value)
+{
+    if (value < 0) {
+        tm_json_buf_append (self, "-", 1);
+        //  Negate in unsigned arithmetic: -INT64_MIN does not fit in int64_t.
+        tm_json_append_uint (self, 0 - (uint64_t) value);
+    }
+    else
+        tm_json_append_uint (self, (uint64_t) value);
+}
+
 //  Length of the valid UTF-8 sequence at data, or 0 if it is not one.
 static size_t
 s_utf8_length (const uint8_t *data, size_t size)
@@ -153,7 +190,11 @@ tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
             case '\r': *out++ = 'r'; break;
             case '\t': *out++ = 't'; break;
             default:
-                out += sprintf (out, "u%04x", byte);
+                //  Only bytes below 0x20 get here: \u00XX.
+                memcpy (out, "u00", 3);
+                out [3] = "0123456789abcdef" [byte >> 4];
+                out [4] = "0123456789abcdef" [byte & 0xF];
+                out += 5;
         }
         at++;
     }

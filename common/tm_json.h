@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct {
     char *data;         //  heap, NUL-terminated when size < capacity
@@ -24,6 +25,26 @@ void tm_json_buf_append (tm_json_buf_t *self, const char *data, size_t size);
 void tm_json_buf_append_str (tm_json_buf_t *self, const char *text);
 void tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
     __attribute__ ((format (printf, 2, 3)));
+//  Appends a string literal: inline, with no strlen, so the copy of a few
+//  constant bytes compiles to moves (result lines are mostly literals).
+#define TM_JSON_BUF_APPEND_LITERAL(self, literal) \
+    tm_json_buf_append_fast ((self), "" literal, sizeof (literal) - 1)
+static inline void
+tm_json_buf_append_fast (tm_json_buf_t *self, const char *data, size_t size)
+{
+    if (self->size + size + 1 > self->capacity) {
+        tm_json_buf_append (self, data, size);
+        return;
+    }
+    memcpy (self->data + self->size, data, size);
+    self->size += size;
+    self->data [self->size] = 0;
+}
+
+//  Appends value in decimal, byte for byte what "%" PRIu64 / PRId64 print,
+//  without printf's cost (the results path writes three numbers a line).
+void tm_json_append_uint (tm_json_buf_t *self, uint64_t value);
+void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 
 //  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become
 //  U+FFFD, so the output is always valid JSON.

@@ -1,41 +1,47 @@
-/*  results_writer: JSON Lines out, through a large stdio buffer so a line
-    costs no syscall; flushed and synced by the master's tick.
+/*  results_writer: JSON Lines out. Each line is built in place at the end
+    of one buffer of whole lines (up to 1 MiB), which goes out by write(2)
+    when full and at each flush (the master's tick): no printf and no stdio
+    copy, and a killed master leaves only whole lines unless a write was cut
+    short.
 */
 #include "results_writer.h"
 #include "tm_json.h"
 #include <czmq.h>
+#include <fcntl.h>
 #include <unistd.h>
 
-#define S_STDIO_BUFFER_BYTES (1024 * 1024)
+#define S_BUFFER_BYTES (1024 * 1024)
+//  Written out once this full, so a line of up to the difference fits
+//  without growing the buffer.
+#define S_WRITE_AT_BYTES (S_BUFFER_BYTES - 64 * 1024)
 
 struct _results_writer_t {
-    FILE *file;
-    bool owns_file;         //  false for stdout
+    int fd;
+    bool owns_fd;           //  false for stdout
     bool regular;           //  a regular file: fdatasync makes sense
-    char *buffer;           //  stdio buffer
-    tm_json_buf_t line;     //  reused for every line
+    tm_json_buf_t out;      //  whole lines not yet written, then the line being built
     bool dirty;             //  written since the last flush
 };
 
 results_writer_t *
 results_writer_new (const char *path)
 {
-    FILE *file = stdout;
+    int fd = STDOUT_FILENO;
     if (path && strcmp (path, "-") != 0) {
-        file = fopen (path, "a");
-        if (!file) {
+        fd = open (path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (fd == -1) {
             zsys_error ("cannot open results file %s: %s", path, strerror (errno));
             return NULL;
         }
     }
+    else
+        fflush (stdout);    //  anything stdio holds goes before our lines
     results_writer_t *self = (results_writer_t *) zmalloc (sizeof (results_writer_t));
-    self->file = file;
-    self->owns_file = file != stdout;
+    self->fd = fd;
+    self->owns_fd = fd != STDOUT_FILENO;
     struct stat info;
-    self->regular = fstat (fileno (file), &info) == 0 && S_ISREG (info.st_mode);
-    self->buffer = (char *) zmalloc (S_STDIO_BUFFER_BYTES);
-    setvbuf (file, self->buffer, _IOFBF, S_STDIO_BUFFER_BYTES);
-    tm_json_buf_init (&self->line);
+    self->regular = fstat (fd, &info) == 0 && S_ISREG (info.st_mode);
+    tm_json_buf_init (&self->out);
     return self;
 }
 
@@ -46,63 +52,97 @@ results_writer_destroy (results_writer_t **self_p)
     results_writer_t *self = *self_p;
     if (self) {
         results_writer_flush (self);
-        if (self->owns_file)
-            fclose (self->file);
-        else
-            setvbuf (self->file, NULL, _IOLBF, 0);
-        free (self->buffer);
-        tm_json_buf_fini (&self->line);
+        if (self->owns_fd)
+            close (self->fd);
+        tm_json_buf_fini (&self->out);
         free (self);
         *self_p = NULL;
     }
 }
 
+//  Writes the buffered lines. Returns 0, or -1 with errno set; lines that
+//  could not be written are dropped, or a full disk would grow the buffer
+//  with the job.
+static int
+s_write_out (results_writer_t *self)
+{
+    int rc = 0;
+    size_t at = 0;
+    while (at < self->out.size) {
+        ssize_t written = write (self->fd, self->out.data + at, self->out.size - at);
+        if (written == -1 && errno == EINTR)
+            continue;
+        if (written == -1) {
+            rc = -1;
+            break;
+        }
+        at += (size_t) written;
+    }
+    int saved = errno;
+    if (self->out.capacity > 2 * S_BUFFER_BYTES) {
+        //  A huge line grew the buffer: give the memory back.
+        tm_json_buf_fini (&self->out);
+        tm_json_buf_init (&self->out);
+    }
+    else
+        tm_json_buf_reset (&self->out);
+    errno = saved;
+    return rc;
+}
+
+//  Lines are built by appends, not printf: formatting was 6% of the master's
+//  time on noop tasks (callgrind: 2,690 of 3,490 instructions a line).
 static void
 s_begin_line (results_writer_t *self, const lease_t *lease, tm_status_t status,
               uint32_t attempts)
 {
-    tm_json_buf_t *line = &self->line;
-    tm_json_buf_reset (line);
-    tm_json_buf_printf (line, "{\"seq\":%" PRIu64 ",\"id\":", lease->seq);
+    tm_json_buf_t *line = &self->out;
+    TM_JSON_BUF_APPEND_LITERAL (line, "{\"seq\":");
+    tm_json_append_uint (line, lease->seq);
+    TM_JSON_BUF_APPEND_LITERAL (line, ",\"id\":");
     tm_json_append_string (line, lease->id, strlen (lease->id));
-    tm_json_buf_append_str (line, ",\"type\":");
+    TM_JSON_BUF_APPEND_LITERAL (line, ",\"type\":");
     tm_json_append_string (line, lease->type, strlen (lease->type));
-    tm_json_buf_printf (line, ",\"status\":\"%s\",\"attempts\":%u",
-                        tm_status_name (status), attempts);
+    TM_JSON_BUF_APPEND_LITERAL (line, ",\"status\":\"");
+    tm_json_buf_append_str (line, tm_status_name (status));
+    TM_JSON_BUF_APPEND_LITERAL (line, "\",\"attempts\":");
+    tm_json_append_uint (line, attempts);
 }
 
 static int
 s_end_line (results_writer_t *self)
 {
-    tm_json_buf_append (&self->line, "}\n", 2);
+    TM_JSON_BUF_APPEND_LITERAL (&self->out, "}\n");
     self->dirty = true;
-    size_t written = fwrite (self->line.data, 1, self->line.size, self->file);
-    return written == self->line.size ? 0 : -1;
+    return self->out.size < S_WRITE_AT_BYTES ? 0 : s_write_out (self);
 }
 
 int
 results_writer_write (results_writer_t *self, const lease_t *lease,
                       const tm_result_t *result)
 {
-    tm_json_buf_t *line = &self->line;
+    tm_json_buf_t *line = &self->out;
     s_begin_line (self, lease, result->status, result->attempt);
-    tm_json_buf_append_str (line, ",\"worker\":");
+    TM_JSON_BUF_APPEND_LITERAL (line, ",\"worker\":");
     tm_json_append_string (line, result->worker_id, strlen (result->worker_id));
-    tm_json_buf_printf (line, ",\"duration_us\":%" PRId64, result->duration_us);
-    if (strcmp (lease->type, "exec") == 0 || result->exit_code != 0)
-        tm_json_buf_printf (line, ",\"exit_code\":%d", result->exit_code);
+    TM_JSON_BUF_APPEND_LITERAL (line, ",\"duration_us\":");
+    tm_json_append_int (line, result->duration_us);
+    if (strcmp (lease->type, "exec") == 0 || result->exit_code != 0) {
+        TM_JSON_BUF_APPEND_LITERAL (line, ",\"exit_code\":");
+        tm_json_append_int (line, result->exit_code);
+    }
     if (result->output_size > 0) {
         if (tm_json_is_text (result->output, result->output_size)) {
-            tm_json_buf_append_str (line, ",\"output\":");
+            TM_JSON_BUF_APPEND_LITERAL (line, ",\"output\":");
             tm_json_append_string (line, (const char *) result->output, result->output_size);
         }
         else {
-            tm_json_buf_append_str (line, ",\"output_b64\":");
+            TM_JSON_BUF_APPEND_LITERAL (line, ",\"output_b64\":");
             tm_json_append_base64 (line, result->output, result->output_size);
         }
     }
     if (result->status != TM_STATUS_OK) {
-        tm_json_buf_append_str (line, ",\"error\":");
+        TM_JSON_BUF_APPEND_LITERAL (line, ",\"error\":");
         tm_json_append_string (line, result->error, strlen (result->error));
     }
     return s_end_line (self);
@@ -113,8 +153,8 @@ results_writer_write_status (results_writer_t *self, const lease_t *lease,
                              tm_status_t status, const char *error)
 {
     s_begin_line (self, lease, status, lease->attempt);
-    tm_json_buf_append_str (&self->line, ",\"error\":");
-    tm_json_append_string (&self->line, error, strlen (error));
+    TM_JSON_BUF_APPEND_LITERAL (&self->out, ",\"error\":");
+    tm_json_append_string (&self->out, error, strlen (error));
     return s_end_line (self);
 }
 
@@ -124,9 +164,9 @@ results_writer_flush (results_writer_t *self)
     if (!self->dirty)
         return 0;
     self->dirty = false;
-    if (fflush (self->file) != 0)
+    if (s_write_out (self) != 0)
         return -1;
-    if (self->regular && fdatasync (fileno (self->file)) != 0)
+    if (self->regular && fdatasync (self->fd) != 0)
         return -1;
     return 0;
 }

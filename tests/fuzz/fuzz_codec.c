@@ -6,7 +6,7 @@
     Not part of the CMake build. To run it:
       clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/proto \
           tests/fuzz/fuzz_codec.c common/tm_codec.c build/proto/taskmill.pb-c.c \
-          $(pkg-config --cflags --libs libczmq libprotobuf-c) -o fuzz_codec
+          $(pkg-config --cflags --libs libczmq libzmq libprotobuf-c) -o fuzz_codec
       ./fuzz_codec -max_len=4096
 */
 #include "tm_codec.h"

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "tm_codec.h"
+#include <stdio.h>
 #include <string.h>
 
 //  --- helpers -------------------------------------------------------------------
@@ -554,6 +555,171 @@ mutated_frames_never_crash (void **state)
         zframe_destroy (&frames [f]);
 }
 
+//  --- memory: what unpacking may allocate ------------------------------------------
+
+//  Version 1, then field 2 holding n empty elements of its field 1: a batch
+//  of n empty Tasks or n empty Results, 2 bytes each on the wire and over
+//  100 in memory. Caller frees.
+static uint8_t *
+s_empty_elements_frame (size_t n, size_t *size)
+{
+    uint8_t *data = (uint8_t *) malloc (2 * n + 16);
+    assert_non_null (data);
+    size_t at = 0;
+    data [at++] = 0x08;
+    data [at++] = TM_PROTOCOL_VERSION;
+    data [at++] = 0x12;
+    for (uint64_t length = 2 * n; ; length >>= 7) {
+        data [at++] = (uint8_t) ((length & 0x7F) | (length >= 0x80 ? 0x80 : 0));
+        if (length < 0x80)
+            break;
+    }
+    for (size_t i = 0; i < n; i++) {
+        data [at++] = 0x0a;
+        data [at++] = 0x00;
+    }
+    *size = at;
+    return data;
+}
+
+static void
+frame_that_would_unpack_far_past_its_size_is_malformed (void **state)
+{
+    (void) state;
+    //  400 KB that would take over 24 MB, past the budget of 32 times the
+    //  frame plus 1 MiB: refused while unpacking, before any field check.
+    size_t size;
+    uint8_t *data = s_empty_elements_frame (200000, &size);
+    tm_worker_msg_t *msg = (tm_worker_msg_t *) 1;
+    assert_int_equal (tm_codec_decode_worker_msg (data, size, &msg), TM_DECODE_MALFORMED);
+    assert_null (msg);
+    tm_task_batch_t *batch = (tm_task_batch_t *) 1;
+    assert_int_equal (tm_codec_decode_tasks (data, size, &batch), TM_DECODE_MALFORMED);
+    assert_null (batch);
+    free (data);
+    //  The same shape, small, unpacks within budget and fails its checks.
+    data = s_empty_elements_frame (1000, &size);
+    assert_int_equal (tm_codec_decode_worker_msg (data, size, &msg), TM_DECODE_INVALID);
+    assert_int_equal (tm_codec_decode_tasks (data, size, &batch), TM_DECODE_INVALID);
+    free (data);
+}
+
+//  Sizes of payloads and outputs that fill the first block, need further
+//  blocks, or are big enough for a block of their own.
+static const size_t s_sizes [] = { 0, 1, 7, 8, 9, 300, 5000, 70000, 300000 };
+#define S_SIZES (sizeof s_sizes / sizeof s_sizes [0])
+#define S_MANY 300
+
+static uint8_t *
+s_pattern_new (void)
+{
+    uint8_t *bytes = (uint8_t *) malloc (s_sizes [S_SIZES - 1] + S_SIZES);
+    assert_non_null (bytes);
+    for (size_t i = 0; i < s_sizes [S_SIZES - 1] + S_SIZES; i++)
+        bytes [i] = (uint8_t) (i * 131 + 7);
+    return bytes;
+}
+
+static void
+batches_of_every_size_round_trip (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    char ids [S_MANY][16];
+    tm_task_t tasks [S_MANY];
+    tm_result_t results [S_MANY];
+    for (size_t i = 0; i < S_MANY; i++) {
+        snprintf (ids [i], sizeof ids [i], "i%zu", i);
+        const uint8_t *data = bytes + i % S_SIZES;
+        size_t size = s_sizes [i % S_SIZES];
+        tasks [i] = (tm_task_t) { "job-1", i + 1, ids [i], "echo", data, size, (uint32_t) i, 1, 3 };
+        results [i] = (tm_result_t) { "job-1", i + 1, ids [i], 1, TM_STATUS_OK, data, size,
+                                      "", "host/1", (int64_t) i, (int64_t) i, (int32_t) i };
+    }
+    zframe_t *task_frame = tm_codec_encode_tasks (tasks, S_MANY);
+    zframe_t *result_frame = tm_codec_encode_results (results, S_MANY);
+    tm_task_batch_t *batch = NULL;
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (task_frame), zframe_size (task_frame),
+                                             &batch), TM_DECODE_OK);
+    tm_worker_msg_t *msg = NULL;
+    assert_int_equal (tm_codec_decode_worker_msg (zframe_data (result_frame),
+                                                  zframe_size (result_frame), &msg), TM_DECODE_OK);
+    //  The views must not borrow from the frames.
+    zframe_destroy (&task_frame);
+    zframe_destroy (&result_frame);
+    assert_int_equal (tm_task_batch_size (batch), S_MANY);
+    assert_int_equal (tm_worker_msg_result_count (msg), S_MANY);
+    for (size_t i = 0; i < S_MANY; i++) {
+        tm_task_t task;
+        tm_task_batch_get (batch, i, &task);
+        tm_result_t result;
+        tm_worker_msg_result (msg, i, &result);
+        assert_true (task.seq == i + 1 && result.seq == i + 1);
+        assert_string_equal (task.id, ids [i]);
+        assert_string_equal (result.id, ids [i]);
+        assert_string_equal (task.type, "echo");
+        assert_string_equal (result.worker_id, "host/1");
+        assert_int_equal (task.timeout_ms, i);
+        assert_int_equal (result.exit_code, i);
+        assert_int_equal (task.payload_size, s_sizes [i % S_SIZES]);
+        assert_int_equal (result.output_size, s_sizes [i % S_SIZES]);
+        if (task.payload_size) {
+            assert_memory_equal (task.payload, bytes + i % S_SIZES, task.payload_size);
+            assert_memory_equal (result.output, bytes + i % S_SIZES, result.output_size);
+        }
+    }
+    tm_task_batch_destroy (&batch);
+    tm_worker_msg_destroy (&msg);
+    free (bytes);
+}
+
+static void
+widest_numbers_and_empty_strings_encode_within_bounds (void **state)
+{
+    (void) state;
+    //  Every number at its longest encoding and every string empty or NULL,
+    //  so the encoders' size bound has no string bytes to hide a shortfall
+    //  (the codec asserts the packed size is within it; checked with a bound
+    //  of 3 bytes a field). NULL strings are packed as absent.
+    tm_task_t task = { NULL, UINT64_MAX, NULL, NULL, NULL, 0, UINT32_MAX, UINT32_MAX, UINT32_MAX };
+    zframe_t *frame = tm_codec_encode_tasks (&task, 1);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_task_batch (&task, 1, UINT64_MAX);     //  the widest frame number
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    tm_task_t named = { "job", 9, "id", "noop", NULL, 0, 0, 1, 1 };
+    frame = tm_codec_encode_task_batch (&named, 1, UINT64_MAX);
+    tm_task_batch_t *batch = NULL;
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
+                      TM_DECODE_OK);
+    assert_true (tm_task_batch_number (batch) == UINT64_MAX);
+    tm_task_batch_destroy (&batch);
+    zframe_destroy (&frame);
+    tm_result_t result = { NULL, UINT64_MAX, NULL, UINT32_MAX, (tm_status_t) -1, NULL, 0,
+                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN };
+    frame = tm_codec_encode_results (&result, 1);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+
+    result = (tm_result_t) { "j", UINT64_MAX, "", UINT32_MAX, TM_STATUS_REJECTED, NULL, 0,
+                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN };
+    frame = tm_codec_encode_results (&result, 1);
+    tm_worker_msg_t *msg = NULL;
+    assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
+                      TM_DECODE_OK);
+    tm_result_t decoded;
+    tm_worker_msg_result (msg, 0, &decoded);
+    assert_true (decoded.seq == UINT64_MAX);
+    assert_true (decoded.attempt == UINT32_MAX);
+    assert_int_equal (decoded.status, TM_STATUS_REJECTED);
+    assert_true (decoded.start_us == INT64_MIN);
+    assert_true (decoded.duration_us == INT64_MAX);
+    assert_true (decoded.exit_code == INT32_MIN);
+    tm_worker_msg_destroy (&msg);
+    zframe_destroy (&frame);
+}
+
 static void
 status_names_cover_every_code (void **state)
 {
@@ -586,6 +752,9 @@ main (void)
         cmocka_unit_test (control_out_of_range_is_invalid),
         cmocka_unit_test (random_garbage_never_crashes),
         cmocka_unit_test (mutated_frames_never_crash),
+        cmocka_unit_test (frame_that_would_unpack_far_past_its_size_is_malformed),
+        cmocka_unit_test (batches_of_every_size_round_trip),
+        cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

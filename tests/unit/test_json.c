@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "tm_json.h"
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,76 @@ buffer_grows_for_appends_and_printf (void **state)
     assert_null (buf.data);
 }
 
+//  --- numbers ----------------------------------------------------------------
+
+static void
+s_assert_number (uint64_t unsigned_value, int64_t signed_value)
+{
+    tm_json_buf_t buf;
+    tm_json_buf_init (&buf);
+    char expected [64];
+    tm_json_buf_append (&buf, "[", 1);
+    tm_json_append_uint (&buf, unsigned_value);
+    tm_json_buf_append (&buf, ",", 1);
+    tm_json_append_int (&buf, signed_value);
+    tm_json_buf_append (&buf, "]", 1);
+    snprintf (expected, sizeof expected, "[%" PRIu64 ",%" PRId64 "]",
+              unsigned_value, signed_value);
+    assert_string_equal (buf.data, expected);
+    assert_int_equal (buf.size, strlen (expected));
+    tm_json_buf_fini (&buf);
+}
+
+static void
+numbers_are_written_as_printf_writes_them (void **state)
+{
+    (void) state;
+    s_assert_number (0, 0);
+    s_assert_number (UINT64_MAX, INT64_MAX);
+    s_assert_number (UINT64_MAX - 1, INT64_MIN);
+    s_assert_number (1, -1);
+    s_assert_number (INT32_MAX, INT32_MIN);
+    s_assert_number ((uint64_t) INT64_MAX + 1, INT64_MIN + 1);
+    //  Every power of ten and its neighbours, where a digit count changes.
+    uint64_t power = 1;
+    for (int digits = 1; digits <= 20; digits++) {
+        s_assert_number (power, (int64_t) (power - 1));
+        s_assert_number (power - 1, -(int64_t) (power - 1));
+        s_assert_number (power + 1, digits < 19 ? -(int64_t) power : INT64_MIN);
+        if (digits < 20)
+            power *= 10;
+    }
+    //  A spread of values of every length.
+    uint64_t value = 0x9E3779B97F4A7C15u;
+    for (int i = 0; i < 10000; i++) {
+        value = value * 6364136223846793005u + 1442695040888963407u;
+        uint64_t shifted = value >> (i % 64);
+        s_assert_number (shifted, (int64_t) shifted);
+    }
+}
+
+static void
+numbers_and_literals_grow_the_buffer (void **state)
+{
+    (void) state;
+    tm_json_buf_t buf;
+    tm_json_buf_init (&buf);
+    for (int i = 0; i < 100; i++) {
+        tm_json_append_uint (&buf, UINT64_MAX);
+        TM_JSON_BUF_APPEND_LITERAL (&buf, ",");
+    }
+    assert_int_equal (buf.size, 100 * 21);
+    assert_int_equal (strlen (buf.data), buf.size);
+    assert_memory_equal (buf.data + 2079, "18446744073709551615,", 21);
+    tm_json_buf_reset (&buf);
+    for (int i = 0; i < 100; i++)
+        TM_JSON_BUF_APPEND_LITERAL (&buf, "0123456789");
+    assert_int_equal (buf.size, 1000);
+    assert_int_equal (strlen (buf.data), buf.size);
+    assert_memory_equal (buf.data + 990, "0123456789", 10);
+    tm_json_buf_fini (&buf);
+}
+
 //  --- strings ----------------------------------------------------------------
 
 static void
@@ -68,6 +139,15 @@ string_escapes_quotes_backslashes_and_control_bytes (void **state)
     assert_escaped ("\n\r\t", 3, "\"\\n\\r\\t\"");
     assert_escaped ("\x01\x1f\x7f", 3, "\"\\u0001\\u001f\x7f\"");
     assert_escaped ("a\0b", 3, "\"a\\u0000b\"");
+    //  Every other control byte as \u00xx, lower-case hex.
+    for (int byte = 0; byte < 0x20; byte++) {
+        if (byte == '\n' || byte == '\r' || byte == '\t')
+            continue;
+        char data [1] = { (char) byte };
+        char expected [16];
+        snprintf (expected, sizeof expected, "\"\\u%04x\"", byte);
+        assert_escaped (data, 1, expected);
+    }
 }
 
 static void
@@ -244,6 +324,8 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (buffer_grows_for_appends_and_printf),
+        cmocka_unit_test (numbers_are_written_as_printf_writes_them),
+        cmocka_unit_test (numbers_and_literals_grow_the_buffer),
         cmocka_unit_test (string_escapes_quotes_backslashes_and_control_bytes),
         cmocka_unit_test (string_keeps_valid_utf8),
         cmocka_unit_test (string_replaces_invalid_utf8_with_replacement_character),

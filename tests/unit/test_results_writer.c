@@ -17,6 +17,7 @@
 #include "results_writer.h"
 #include "summary.h"
 #include "tm_codec.h"
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -488,6 +489,228 @@ writer_for_an_unopenable_path_is_null (void **state)
     assert_null (results_writer_new ("/nonexistent-taskmill-dir/results.jsonl"));
 }
 
+//  --- exact bytes ---------------------------------------------------------------
+//  The results file is an interface: scripts grep it and --resume reads it
+//  back. These cases pin every byte, including the number edges where a
+//  hand-written formatter could go wrong (0, the type maxima, INT_MIN).
+
+//  Writes lines through the writer, then compares the whole file with expected.
+static void
+s_assert_file_is (s_rig_t *rig, const char *expected)
+{
+    results_writer_destroy (&rig->writer);
+    char *text = s_slurp (rig->path);
+    assert_string_equal (text, expected);
+    free (text);
+}
+
+static void
+noop_line_is_byte_exact (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "1", "noop");
+    tm_result_t result = s_result (lease, TM_STATUS_OK, NULL);
+    result.duration_us = 0;
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    s_assert_file_is (&rig,
+        "{\"seq\":1,\"id\":\"1\",\"type\":\"noop\",\"status\":\"ok\",\"attempts\":1,"
+        "\"worker\":\"host/1234\",\"duration_us\":0}\n");
+    s_rig_destroy (&rig);
+}
+
+static void
+number_edges_are_written_exactly (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    //  A lease of our own: the table hands out seqs from 1.
+    lease_t lease = { .seq = UINT64_MAX, .id = "", .type = "exec", .attempt = UINT32_MAX };
+    const struct {
+        uint64_t seq;
+        uint32_t attempt;
+        int64_t duration_us;
+        int32_t exit_code;
+    } cases [] = {
+        { UINT64_MAX, UINT32_MAX, INT64_MAX, INT32_MAX },
+        { 0, 0, 0, 0 },
+        { 10, 10, 10, -1 },
+        { 9999999999999999999u, 4294967295u, -1, INT32_MIN },
+        { 10000000000000000000u, 1, INT64_MIN, -9 },
+        { 18446744073709551614u, 2, 999999999999999999, 1000000000 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        lease.seq = cases [i].seq;
+        tm_result_t result = s_result (&lease, TM_STATUS_FAILED, NULL);
+        result.attempt = cases [i].attempt;
+        result.duration_us = cases [i].duration_us;
+        result.exit_code = cases [i].exit_code;
+        result.error = "e";
+        assert_int_equal (results_writer_write (rig.writer, &lease, &result), 0);
+    }
+    lease.seq = 18446744073709551615u;
+    assert_int_equal (results_writer_write_status (rig.writer, &lease, TM_STATUS_TIMEOUT, ""), 0);
+    s_assert_file_is (&rig,
+        "{\"seq\":18446744073709551615,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\","
+        "\"attempts\":4294967295,\"worker\":\"host/1234\",\"duration_us\":9223372036854775807,"
+        "\"exit_code\":2147483647,\"error\":\"e\"}\n"
+        "{\"seq\":0,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\",\"attempts\":0,"
+        "\"worker\":\"host/1234\",\"duration_us\":0,\"exit_code\":0,\"error\":\"e\"}\n"
+        "{\"seq\":10,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\",\"attempts\":10,"
+        "\"worker\":\"host/1234\",\"duration_us\":10,\"exit_code\":-1,\"error\":\"e\"}\n"
+        "{\"seq\":9999999999999999999,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\","
+        "\"attempts\":4294967295,\"worker\":\"host/1234\",\"duration_us\":-1,"
+        "\"exit_code\":-2147483648,\"error\":\"e\"}\n"
+        "{\"seq\":10000000000000000000,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\","
+        "\"attempts\":1,\"worker\":\"host/1234\",\"duration_us\":-9223372036854775808,"
+        "\"exit_code\":-9,\"error\":\"e\"}\n"
+        "{\"seq\":18446744073709551614,\"id\":\"\",\"type\":\"exec\",\"status\":\"failed\","
+        "\"attempts\":2,\"worker\":\"host/1234\",\"duration_us\":999999999999999999,"
+        "\"exit_code\":1000000000,\"error\":\"e\"}\n"
+        "{\"seq\":18446744073709551615,\"id\":\"\",\"type\":\"exec\",\"status\":\"timeout\","
+        "\"attempts\":4294967295,\"error\":\"\"}\n");
+    s_rig_destroy (&rig);
+}
+
+static void
+negative_exit_code_of_a_non_exec_task_is_written (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "k", "sleep");
+    tm_result_t result = s_result (lease, TM_STATUS_FAILED, NULL);
+    result.exit_code = -15;
+    result.error = "killed";
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    s_assert_file_is (&rig,
+        "{\"seq\":1,\"id\":\"k\",\"type\":\"sleep\",\"status\":\"failed\",\"attempts\":1,"
+        "\"worker\":\"host/1234\",\"duration_us\":812,\"exit_code\":-15,\"error\":\"killed\"}\n");
+    s_rig_destroy (&rig);
+}
+
+static void
+every_status_name_and_escape_is_byte_exact (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    lease_t *lease = s_lease (&rig, "q\"\\/\x7f", "echo");
+    tm_result_t result = s_result (lease, TM_STATUS_NO_HANDLER, "a\x01\x1f\b\f\n\r\t\"\\b");
+    result.error = "\xff" "e\xc3\xa9";
+    result.worker_id = "w\x10";
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    result.status = TM_STATUS_REJECTED;
+    result.output = (const uint8_t *) "\x00\xff";
+    result.output_size = 2;
+    result.error = "";
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    assert_int_equal (results_writer_write_status (rig.writer, lease, TM_STATUS_FAILED,
+                                                   "no \"worker\""), 0);
+    result.status = TM_STATUS_OK;
+    result.output_size = 0;
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    s_assert_file_is (&rig,
+        "{\"seq\":1,\"id\":\"q\\\"\\\\/\x7f\",\"type\":\"echo\",\"status\":\"no_handler\","
+        "\"attempts\":1,\"worker\":\"w\\u0010\",\"duration_us\":812,"
+        "\"output\":\"a\\u0001\\u001f\\u0008\\u000c\\n\\r\\t\\\"\\\\b\","
+        "\"error\":\"" FFFD "e\xc3\xa9\"}\n"
+        "{\"seq\":1,\"id\":\"q\\\"\\\\/\x7f\",\"type\":\"echo\",\"status\":\"rejected\","
+        "\"attempts\":1,\"worker\":\"w\\u0010\",\"duration_us\":812,"
+        "\"output_b64\":\"AP8=\",\"error\":\"\"}\n"
+        "{\"seq\":1,\"id\":\"q\\\"\\\\/\x7f\",\"type\":\"echo\",\"status\":\"failed\","
+        "\"attempts\":1,\"error\":\"no \\\"worker\\\"\"}\n"
+        "{\"seq\":1,\"id\":\"q\\\"\\\\/\x7f\",\"type\":\"echo\",\"status\":\"ok\","
+        "\"attempts\":1,\"worker\":\"w\\u0010\",\"duration_us\":812}\n");
+    s_rig_destroy (&rig);
+}
+
+static void
+line_longer_than_the_buffer_is_written_whole (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    //  3 MiB of '\x01' escape to 18 MiB: well past the 1 MiB buffer.
+    size_t size = 3 * 1024 * 1024;
+    char *output = (char *) malloc (size + 1);
+    assert_non_null (output);
+    memset (output, 1, size);
+    output [size] = 0;
+    lease_t *lease = s_lease (&rig, "big", "echo");
+    tm_result_t before = s_result (lease, TM_STATUS_OK, "x");
+    assert_int_equal (results_writer_write (rig.writer, lease, &before), 0);
+    tm_result_t result = s_result (lease, TM_STATUS_OK, output);
+    assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+    assert_int_equal (results_writer_write (rig.writer, lease, &before), 0);
+    free (output);
+    results_writer_destroy (&rig.writer);
+    char *text = s_slurp (rig.path);
+    const char *small = "{\"seq\":1,\"id\":\"big\",\"type\":\"echo\",\"status\":\"ok\",\"attempts\":1,"
+                        "\"worker\":\"host/1234\",\"duration_us\":812,\"output\":\"x\"}\n";
+    size_t small_size = strlen (small);
+    const char *head = "{\"seq\":1,\"id\":\"big\",\"type\":\"echo\",\"status\":\"ok\",\"attempts\":1,"
+                       "\"worker\":\"host/1234\",\"duration_us\":812,\"output\":\"";
+    size_t head_size = strlen (head);
+    assert_int_equal (strlen (text), 2 * small_size + head_size + 6 * size + 3);
+    assert_memory_equal (text, small, small_size);
+    assert_memory_equal (text + small_size, head, head_size);
+    for (size_t i = 0; i < size; i += 4099)
+        assert_memory_equal (text + small_size + head_size + 6 * i, "\\u0001", 6);
+    assert_memory_equal (text + small_size + head_size + 6 * size, "\"}\n", 3);
+    assert_string_equal (text + small_size + head_size + 6 * size + 3, small);
+    free (text);
+    s_rig_destroy (&rig);
+}
+
+static void
+lines_past_the_buffer_size_come_out_whole_and_in_order (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    //  About 4 MB: the buffer is written out several times before the flush.
+    char output [201];
+    memset (output, 'o', 200);
+    output [200] = 0;
+    size_t count = 20000;
+    for (size_t i = 0; i < count; i++) {
+        lease_t *lease = s_lease (&rig, "x", "echo");
+        tm_result_t result = s_result (lease, TM_STATUS_OK, output);
+        assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
+        lease_table_finish (rig.leases, lease->seq);
+    }
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), count);
+    for (size_t i = 0; i < count; i++) {
+        json_t *line = json_array_get (lines, i);
+        assert_int_equal (s_integer (line, "seq"), i + 1);
+        assert_string_equal (s_string (line, "output"), output);
+    }
+    json_decref (lines);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_full_device_fails_the_flush_every_time (void **state)
+{
+    (void) state;
+    results_writer_t *writer = results_writer_new ("/dev/full");
+    if (!writer)
+        skip ();
+    lease_t lease = { .seq = 1, .id = "a", .type = "echo", .attempt = 1 };
+    for (int round = 0; round < 2; round++) {
+        assert_int_equal (results_writer_write_status (writer, &lease, TM_STATUS_FAILED, "e"), 0);
+        errno = 0;
+        assert_int_equal (results_writer_flush (writer), -1);
+        assert_int_equal (errno, ENOSPC);
+    }
+    results_writer_destroy (&writer);
+    assert_null (writer);
+}
+
 //  --- summary -----------------------------------------------------------------
 
 //  Writes the summary as JSON to a temporary file and parses it back.
@@ -806,6 +1029,13 @@ main (void)
         cmocka_unit_test (flush_makes_written_lines_visible_in_the_file),
         cmocka_unit_test (opening_an_existing_file_appends_to_it),
         cmocka_unit_test (writer_for_an_unopenable_path_is_null),
+        cmocka_unit_test (noop_line_is_byte_exact),
+        cmocka_unit_test (number_edges_are_written_exactly),
+        cmocka_unit_test (negative_exit_code_of_a_non_exec_task_is_written),
+        cmocka_unit_test (every_status_name_and_escape_is_byte_exact),
+        cmocka_unit_test (line_longer_than_the_buffer_is_written_whole),
+        cmocka_unit_test (lines_past_the_buffer_size_come_out_whole_and_in_order),
+        cmocka_unit_test (a_full_device_fails_the_flush_every_time),
         cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
         cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
         cmocka_unit_test (summary_counters_accumulate_and_are_written),
