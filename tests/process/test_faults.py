@@ -13,8 +13,9 @@ charged an attempt, plus its reissued, sent again free); faults: kills and
 stops injected. Lost and unexpected must be 0.
 
 (1) A 50 000-task job (noop, echo, sha256 rounds=N; 15 000 in the
-    sanitizer build) with --window 2000 on four workers; every 2 s the oldest worker is SIGKILLed and a fresh one
-    started, until the job ends (at least 3 kills). Every seq exactly once,
+    sanitizer build) with --window 2000 on four workers; 0.5 s in and
+    then every 2 s the oldest worker is SIGKILLed and a fresh one started,
+    until the job ends (3 kills here; at least 2 required). Every seq exactly once,
     every status ok, outputs right, exit 0.
 (2) A worker holding sleep tasks is SIGSTOPped until the master declares it
     lost (--worker-timeout 1000) and sends its tasks again, then SIGCONTed:
@@ -153,7 +154,7 @@ def kill_worker(p):
 
 N_KILLED_JOB = 50000
 N_KILLED_JOB_SANITIZED = 15000  # the sanitizer pass checks memory, not scale
-ROUNDS = 5000           # sha256 rounds: makes the fault-free job last ~7 s here
+ROUNDS = 6000           # sha256 rounds: the fault-free job lasts ~6 s here
 KILL_EVERY = 2.0        # seconds between kills
 N_KILL_WORKERS = 4
 
@@ -220,7 +221,8 @@ def run_mixed(env, job_path, tag, kill):
     kills = 0
     next_id = N_KILL_WORKERS + 1
     deadline = t0 + h.scaled(120)
-    next_kill = time.monotonic() + KILL_EVERY / 2
+    #  The first kill comes early, so that a short job still sees several.
+    next_kill = time.monotonic() + 0.5
     while master.exited_within(0.05) is None:
         h.check(time.monotonic() < deadline, "the %s job did not end within %.0f s (%d kills)"
                 % (tag, h.scaled(120), kills))
@@ -263,7 +265,9 @@ def test_worker_killed_repeatedly(env):
     h.check_eq(unexpected, 0, "unexpected")
     check_mixed_results(results, job)
     h.check_eq(rc, 0, "master exit status")
-    h.check(kills >= 3, "test setup: only %d kills happened before the job ended (the job is too "
+    #  3 here (a 6 s job); 2 still make it a test of repeated kills on a
+    #  machine much faster than this one.
+    h.check(kills >= 2, "test setup: only %d kills happened before the job ended (the job is too "
             "short for this machine; raise ROUNDS)" % kills)
     h.check_summary(summary, results, exit_status=0)
     h.check(resent(summary) > 0, "no task was sent again although %d workers were killed" % kills)
