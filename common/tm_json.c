@@ -73,6 +73,13 @@ tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
 void
 tm_json_append_uint (tm_json_buf_t *self, uint64_t value)
 {
+    char text [TM_UINT_TEXT_MAX];
+    tm_json_buf_append (self, text, tm_format_uint (text, value));
+}
+
+size_t
+tm_format_uint (char *text, uint64_t value)
+{
     //  Two digits a step, from the right: "00" to "99".
     static const char pairs [201] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
@@ -92,7 +99,10 @@ tm_json_append_uint (tm_json_buf_t *self, uint64_t value)
     }
     else
         *--start = (char) ('0' + value);
-    tm_json_buf_append (self, start, (size_t) (digits + sizeof digits - start));
+    size_t length = (size_t) (digits + sizeof digits - start);
+    memcpy (text, start, length);
+    text [length] = '\0';
+    return length;
 }
 
 void

@@ -44,6 +44,10 @@ tm_json_buf_append_fast (tm_json_buf_t *self, const char *data, size_t size)
 //  Appends value in decimal, byte for byte what "%" PRIu64 / PRId64 print,
 //  without printf's cost (the results path writes three numbers a line).
 void tm_json_append_uint (tm_json_buf_t *self, uint64_t value);
+//  Writes value in decimal and a NUL into text (TM_UINT_TEXT_MAX bytes);
+//  returns the number of digits. A digit table, not printf: it runs per task.
+#define TM_UINT_TEXT_MAX 21
+size_t tm_format_uint (char *text, uint64_t value);
 void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 
 //  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become

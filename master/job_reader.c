@@ -473,7 +473,7 @@ s_take_field (job_reader_t *self, const char *key, json_t *value, job_entry_t *e
 static void
 s_entry_defaults (job_reader_t *self, job_entry_t *entry)
 {
-    snprintf (self->id_text, sizeof self->id_text, "%" PRIu64, self->line_number);
+    tm_format_uint (self->id_text, self->line_number);
     entry->line = self->line_number;
     entry->id = self->id_text;
     entry->type = self->config.default_type;

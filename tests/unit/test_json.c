@@ -106,6 +106,21 @@ numbers_are_written_as_printf_writes_them (void **state)
 }
 
 static void
+format_uint_matches_printf (void **state)
+{
+    (void) state;
+    const uint64_t values [] = { 0, 7, 9, 10, 99, 100, 101, 12345, 4294967296ull, UINT64_MAX };
+    for (size_t i = 0; i < sizeof values / sizeof values [0]; i++) {
+        char text [TM_UINT_TEXT_MAX];
+        char expected [32];
+        size_t length = tm_format_uint (text, values [i]);
+        snprintf (expected, sizeof expected, "%" PRIu64, values [i]);
+        assert_string_equal (text, expected);
+        assert_int_equal (length, strlen (expected));
+    }
+}
+
+static void
 numbers_and_literals_grow_the_buffer (void **state)
 {
     (void) state;
@@ -326,6 +341,7 @@ main (void)
         cmocka_unit_test (buffer_grows_for_appends_and_printf),
         cmocka_unit_test (numbers_are_written_as_printf_writes_them),
         cmocka_unit_test (numbers_and_literals_grow_the_buffer),
+        cmocka_unit_test (format_uint_matches_printf),
         cmocka_unit_test (string_escapes_quotes_backslashes_and_control_bytes),
         cmocka_unit_test (string_keeps_valid_utf8),
         cmocka_unit_test (string_replaces_invalid_utf8_with_replacement_character),
