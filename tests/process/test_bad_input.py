@@ -19,6 +19,7 @@
 - the same through pyzmq, only if it is importable (skipped otherwise).
 """
 
+import collections
 import hashlib
 import itertools
 import os
@@ -435,8 +436,17 @@ def test_garbage_on_every_port(env):
         summary, _ = run_job_after_hostility(env, ports, master, out, summary_path, expect, len(job))
         for r in h.read_results(out):
             h.check(h.output_bytes(r) != b"forged", "the forged result was accepted: %s" % h.short(r))
-        env.note("summary: garbage_dropped %s, stale_dropped %s, duplicates_dropped %s"
-                 % (summary["garbage_dropped"], summary["stale_dropped"], summary["duplicates_dropped"]))
+        results = h.read_results(out)
+        seqs = collections.Counter(r["seq"] for r in results)
+        #  The fault tests' one-line count (tests/process/test_faults.py).
+        env.note("attempted %d completed %d lost %d duplicates_dropped %s unexpected %d reissued %d "
+                 "faults %d (framed hostile messages; raw garbage besides) garbage_dropped %s "
+                 "stale_dropped %s"
+                 % (len(job), len(seqs), sum(1 for s in range(1, len(job) + 1) if s not in seqs),
+                    summary["duplicates_dropped"],
+                    sum(c - 1 for c in seqs.values()) + sum(1 for s in seqs if not 1 <= s <= len(job)),
+                    summary["retries"] + summary["reissued"], len(certain) + len(doubtful) + 4,
+                    summary["garbage_dropped"], summary["stale_dropped"]))
         h.check(summary["garbage_dropped"] >= len(certain),
                 "summary garbage_dropped %d < %d malformed frames sent"
                 % (summary["garbage_dropped"], len(certain)))
