@@ -65,6 +65,7 @@ struct _master_t {
     int64_t next_tick_us;
     int64_t next_announce_us;
     int64_t next_sweep_us;
+    int64_t next_sync_us;           //  the results file is fdatasynced then
     int64_t lost_at_us;             //  a worker was lost and its late tasks not yet swept
     uint64_t lost_frame;            //  ... when this many frames were sent
     size_t lost_suspects;           //  ... and this many of them are suspects
@@ -558,7 +559,10 @@ s_tick (master_t *self, int64_t now_us)
     s_expire_leases (self, now_us);
     s_reap_workers (self, now_us);
     s_sweep_orphans (self, now_us);
-    if (results_writer_flush (self->writer) == -1 && !self->output_failed) {
+    bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
+    if (sync)
+        self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
+    if (results_writer_flush (self->writer, sync) == -1 && !self->output_failed) {
         zsys_error ("cannot flush results: %s", strerror (errno));
         self->output_failed = true;
     }
@@ -614,7 +618,7 @@ s_finish_job (master_t *self, int exit_status)
 {
     zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
     tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
-    if (results_writer_flush (self->writer) == -1)
+    if (results_writer_flush (self->writer, true) == -1)
         self->output_failed = true;
     sink_stats_t stats;
     sink_stop (self->sink, &stats);

@@ -27,6 +27,8 @@ static const char *s_usage =
 "Output:\n"
 "  --out FILE           results file, appended (default: stdout)\n"
 "  --summary FILE       write the aggregate as JSON to FILE\n"
+"  --sync MS            fdatasync the results file at least every MS ms\n"
+"                       (default 100, at least 100; 0: only at the end)\n"
 "  --resume             run the same job again after a crash: skip every task\n"
 "                       already in the --out file, complete the rest\n"
 "  --quiet              no progress line and no summary on stderr\n"
@@ -48,7 +50,7 @@ static const char *s_usage =
 "  --help               this text\n";
 
 enum {
-    OPT_OUT = 256, OPT_SUMMARY, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
+    OPT_OUT = 256, OPT_SUMMARY, OPT_SYNC, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE, OPT_GENERATE,
     OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID, OPT_WINDOW,
     OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF, OPT_BIND_TASKS,
     OPT_BIND_RESULTS,
@@ -73,6 +75,7 @@ static const struct option s_options [] = {
     { "lease-grace", required_argument, NULL, OPT_LEASE_GRACE },
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
     { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
+    { "sync", required_argument, NULL, OPT_SYNC },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
     { "bind-control", required_argument, NULL, OPT_BIND_CONTROL },
@@ -123,6 +126,7 @@ s_defaults (master_options_t *options)
     options->lease_grace_ms = MASTER_DEFAULT_LEASE_GRACE_MS;
     options->worker_timeout_ms = MASTER_DEFAULT_WORKER_TIMEOUT_MS;
     options->retry_backoff_ms = MASTER_DEFAULT_RETRY_BACKOFF_MS;
+    options->sync_ms = MASTER_DEFAULT_SYNC_MS;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -181,6 +185,15 @@ s_apply (master_options_t *options, int option, const char *arg)
         case OPT_WORKER_TIMEOUT:
             if (s_number ("worker-timeout", arg, 100, 86400000, &value)) return TM_EXIT_USAGE;
             options->worker_timeout_ms = (uint32_t) value;
+            break;
+        case OPT_SYNC:
+            if (s_number ("sync", arg, 0, 3600000, &value)) return TM_EXIT_USAGE;
+            if (value > 0 && value < 100) {
+                fprintf (stderr, "taskmill-master: --sync wants 0, or 100 ms or more (the master's "
+                                 "tick), not %s\n", arg);
+                return TM_EXIT_USAGE;
+            }
+            options->sync_ms = (uint32_t) value;
             break;
         case OPT_RETRY_BACKOFF:
             if (s_number ("retry-backoff", arg, 0, 30000, &value)) return TM_EXIT_USAGE;

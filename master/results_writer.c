@@ -20,7 +20,8 @@ struct _results_writer_t {
     bool owns_fd;           //  false for stdout
     bool regular;           //  a regular file: fdatasync makes sense
     tm_json_buf_t out;      //  whole lines not yet written, then the line being built
-    bool dirty;             //  written since the last flush
+    bool dirty;             //  lines buffered since the last flush
+    bool unsynced;          //  lines written to the file since the last fdatasync
 };
 
 results_writer_t *
@@ -51,7 +52,7 @@ results_writer_destroy (results_writer_t **self_p)
     assert (self_p);
     results_writer_t *self = *self_p;
     if (self) {
-        results_writer_flush (self);
+        results_writer_flush (self, true);
         if (self->owns_fd)
             close (self->fd);
         tm_json_buf_fini (&self->out);
@@ -159,14 +160,18 @@ results_writer_write_status (results_writer_t *self, const lease_t *lease,
 }
 
 int
-results_writer_flush (results_writer_t *self)
+results_writer_flush (results_writer_t *self, bool sync)
 {
-    if (!self->dirty)
-        return 0;
-    self->dirty = false;
-    if (s_write_out (self) != 0)
-        return -1;
-    if (self->regular && fdatasync (self->fd) != 0)
-        return -1;
+    if (self->dirty) {
+        self->dirty = false;
+        self->unsynced = true;
+        if (s_write_out (self) != 0)
+            return -1;
+    }
+    if (sync && self->unsynced) {
+        self->unsynced = false;
+        if (self->regular && fdatasync (self->fd) != 0)
+            return -1;
+    }
     return 0;
 }

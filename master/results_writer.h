@@ -23,7 +23,8 @@ int results_writer_write (results_writer_t *self, const lease_t *lease,
 //  Writes a final line the master made itself (lease spent, no result).
 int results_writer_write_status (results_writer_t *self, const lease_t *lease,
                                  tm_status_t status, const char *error);
-//  Flushes buffers and fdatasyncs a regular file. Returns 0, or -1.
-int results_writer_flush (results_writer_t *self);
+//  Writes buffered lines to the file and, if sync, fdatasyncs a regular
+//  file (when anything was written since the last sync). Returns 0, or -1.
+int results_writer_flush (results_writer_t *self, bool sync);
 
 #endif

@@ -167,7 +167,7 @@ main (int argc, char *argv [])
     lease_table_t *leases = lease_table_new (1024);
     start = s_now_ns ();
     s_write_results (writer, leases, ids, tasks);
-    results_writer_flush (writer);
+    results_writer_flush (writer, true);
     s_report ("write results", start, tasks);
     results_writer_destroy (&writer);
     lease_table_destroy (&leases);

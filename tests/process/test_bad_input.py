@@ -217,6 +217,8 @@ def test_usage_errors(env):
         ("bad --retries", [job, "--retries", "1x"]),
         ("bad --window", [job, "--window", "many"]),
         ("bad --generate", ["--generate", "lots"]),
+        ("--sync under the master's tick", [job, "--sync", "50"]),
+        ("bad --retry-backoff", [job, "--retry-backoff", "-1"]),
         ("bad endpoint", [job, "--bind-admin", "not-an-endpoint"]),
     ]
     for what, args in master_cases:
@@ -238,6 +240,7 @@ def test_usage_errors(env):
         ("bad --threads", ports.worker_args() + ["--threads", "abc"]),
         ("bad --heartbeat", ports.worker_args() + ["--heartbeat", "often"]),
         ("option missing its value", ports.worker_args() + ["--id"]),
+        ("--queue under the largest batch", ports.worker_args() + ["--queue", "10"]),
     ]
     for what, args in worker_cases:
         w = env.run("worker-usage", [env.worker_bin] + args, h.scaled(15))

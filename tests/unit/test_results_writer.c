@@ -448,13 +448,13 @@ flush_makes_written_lines_visible_in_the_file (void **state)
     lease_t *lease = s_lease (&rig, "f", "echo");
     tm_result_t result = s_result (lease, TM_STATUS_OK, "out");
     assert_int_equal (results_writer_write (rig.writer, lease, &result), 0);
-    assert_int_equal (results_writer_flush (rig.writer), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
     char *text = s_slurp (rig.path);
     assert_non_null (strstr (text, "\"id\":\"f\""));
     assert_int_equal (text [strlen (text) - 1], '\n');
     free (text);
     //  A flush with nothing new is harmless.
-    assert_int_equal (results_writer_flush (rig.writer), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
     s_rig_destroy (&rig);
 }
 
@@ -704,7 +704,7 @@ a_full_device_fails_the_flush_every_time (void **state)
     for (int round = 0; round < 2; round++) {
         assert_int_equal (results_writer_write_status (writer, &lease, TM_STATUS_FAILED, "e"), 0);
         errno = 0;
-        assert_int_equal (results_writer_flush (writer), -1);
+        assert_int_equal (results_writer_flush (writer, true), -1);
         assert_int_equal (errno, ENOSPC);
     }
     results_writer_destroy (&writer);
