@@ -272,12 +272,27 @@ s_frame_from_bound (const ProtobufCMessage *message, size_t bound)
     return frame;
 }
 
+//  libzmq's free callback: the frame lives until libzmq has sent its bytes.
+static void
+s_free_frame (void *data, void *hint)
+{
+    (void) data;
+    zframe_t *frame = (zframe_t *) hint;
+    zframe_destroy (&frame);
+}
+
 int
 tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags)
 {
+    //  Handed over, not copied: zmq_send would copy every byte once more,
+    //  a megabyte a task for large payloads.
     zframe_t *frame = *frame_p;
-    int rc = zmq_send (zsock_resolve (sock), zframe_data (frame), zframe_size (frame), flags);
-    zframe_destroy (frame_p);
+    *frame_p = NULL;
+    zmq_msg_t msg;
+    zmq_msg_init_data (&msg, zframe_data (frame), zframe_size (frame), s_free_frame, frame);
+    int rc = zmq_msg_send (&msg, zsock_resolve (sock), flags);
+    if (rc == -1)
+        zmq_msg_close (&msg);   //  frees the frame through s_free_frame
     return rc == -1 ? -1 : 0;
 }
 

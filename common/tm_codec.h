@@ -109,7 +109,8 @@ const char *tm_decode_status_name (tm_decode_status_t status);
 const char *tm_status_name (tm_status_t status);
 
 //  Sends an encoded frame on sock with zmq_send flags (ZMQ_DONTWAIT to never
-//  block) and destroys it either way. Returns 0, or -1 if it was not sent.
+//  block) without copying it: libzmq frees it once sent, or it is freed
+//  here if not. Returns 0, or -1 if it was not sent.
 int tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags);
 
 //  --- tasks socket ---------------------------------------------------------
