@@ -15,6 +15,7 @@
 #define S_MAX_BATCH WORKER_MIN_QUEUE  //  the master's largest batch: read only when it fits
 #define S_FRAMES_PER_TURN 64    //  task frames read per poll turn
 #define S_BLOCKS_PER_TURN 64    //  completion blocks sent per poll turn
+#define S_RETIRED_JOBS 4        //  jobs remembered as replaced by a newer one
 #define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
 
 struct _worker_t {
@@ -31,6 +32,11 @@ struct _worker_t {
     size_t held_max;
     char job_id [TM_MAX_JOB_ID_BYTES + 1];  //  the job the master announced
     uint64_t last_batch;            //  the highest frame number of that job read
+    //  Jobs a newer one replaced: frames of theirs still in the socket are
+    //  from a master that is gone, and must not make them current again.
+    char retired [S_RETIRED_JOBS][TM_MAX_JOB_ID_BYTES + 1];
+    size_t retired_next;
+    uint64_t stale_frames;          //  task frames of a retired job, dropped
     uint64_t tasks_done;
     uint64_t frames_dropped;        //  garbage on tasks or control
     uint64_t results_lost;          //  result frames that could not be sent
@@ -121,9 +127,22 @@ s_recv_single (worker_t *self, zsock_t *sock, const char *name, zmq_msg_t *part)
 
 //  A new master run: tasks queued for an earlier one are orphans (their
 //  results would be dropped as stale), so they are dropped here unrun.
+static bool
+s_retired (worker_t *self, const char *job_id)
+{
+    for (size_t i = 0; i < S_RETIRED_JOBS; i++)
+        if (strcmp (self->retired [i], job_id) == 0)
+            return true;
+    return false;
+}
+
 static void
 s_start_job (worker_t *self, const char *job_id)
 {
+    if (*self->job_id) {
+        snprintf (self->retired [self->retired_next], sizeof self->retired [0], "%s", self->job_id);
+        self->retired_next = (self->retired_next + 1) % S_RETIRED_JOBS;
+    }
     size_t purged = executor_purge_other_jobs (self->executor, job_id);
     zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
                purged ? " (dropped tasks of an earlier job)" : "");
@@ -150,6 +169,11 @@ s_read_tasks (worker_t *self)
     tm_task_t first;
     tm_task_batch_get (self->pending, 0, &first);
     uint64_t number = tm_task_batch_number (self->pending);
+    if (s_retired (self, first.job_id)) {
+        self->stale_frames++;
+        tm_task_batch_destroy (&self->pending);
+        return;
+    }
     if (strcmp (first.job_id, self->job_id) != 0) {
         s_start_job (self, first.job_id);
         self->last_batch = number;
@@ -180,7 +204,8 @@ s_read_control (worker_t *self)
     zmq_msg_close (&part);
     if (status != TM_DECODE_OK)
         return;
-    if (kind == TM_CONTROL_JOB_START && strcmp (job_id, self->job_id) != 0)
+    if (kind == TM_CONTROL_JOB_START && strcmp (job_id, self->job_id) != 0
+    &&  !s_retired (self, job_id))
         s_start_job (self, job_id);
     else
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id))
@@ -356,6 +381,9 @@ worker_run (worker_t *self, const volatile sig_atomic_t *signals)
         redial_read (self->redial [1], tm_clock_now_us ());
     bool deliverable = exit_status == TM_EXIT_OK && redial_connected (self->redial [1]);
     zsock_set_linger (self->results, deliverable ? S_RESULTS_LINGER_MS : 0);
+    if (self->stale_frames)
+        zsys_info ("worker %s: dropped %" PRIu64 " task frames of jobs a newer one replaced",
+                   self->options->id, self->stale_frames);
     zsys_info ("worker %s: stopping (%" PRIu64 " tasks done, %" PRIu64 " frames dropped)",
                self->options->id, self->tasks_done, self->frames_dropped);
     return exit_status;

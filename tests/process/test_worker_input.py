@@ -371,6 +371,36 @@ def test_hostile_frames_at_worker(env):
                 len(fm.heartbeats), len(fm.results.conns), elapsed))
 
 
+def test_frames_of_a_replaced_job_do_not_run(env):
+    """A frame of a job that a newer JOB_START replaced comes from a master
+    that is gone (left in the socket, or from its last moments): the worker
+    drops it instead of running it and making that job current again."""
+    s = start_session(env)
+    fm = s.fm
+    try:
+        s.probe("start-up")                                     # job-w is current
+        s.control_sync("job-w's tasks")                         # sync-1 replaces it
+        fm.tasks.current().send(batch(task(9100, payload="stale")))
+        fm.tasks.current().send(batch(task(9101, payload="current", job="sync-1")))
+
+        def current_ran():
+            fm.collect()
+            s.alive("a frame of a replaced job")
+            return ("sync-1", 9101) in fm.by_key
+        h.wait_for(current_ran, h.scaled(10), "the current job's task sent after the stale one")
+        s.tasks_run += 1
+        tasks_done, _ = s.stop()
+    finally:
+        fm.close()
+    h.check((JOB, 9100) not in fm.by_key, "the task of the replaced job ran")
+    h.check_eq(tasks_done, s.tasks_run, "tasks done in the worker's last log line")
+    h.check(re.search(r"dropped 1 task frames of jobs a newer one replaced", s.worker.stderr()),
+            "the worker did not report the stale frame it dropped")
+    h.check("job job-w started" in s.worker.stderr() and
+            s.worker.stderr().count("job job-w started") == 1,
+            "the stale frame made the replaced job current again")
+
+
 # --------------------------------------------------------------------------
 #  The transport level
 
@@ -439,4 +469,5 @@ def test_broken_handshakes_at_worker(env):
 
 
 if __name__ == "__main__":
-    h.main([test_hostile_frames_at_worker, test_broken_handshakes_at_worker], __doc__)
+    h.main([test_hostile_frames_at_worker, test_frames_of_a_replaced_job_do_not_run,
+            test_broken_handshakes_at_worker], __doc__)
