@@ -240,8 +240,9 @@ s_find_orphans (master_t *self, const worker_horizon_t *horizon)
     size_t kept = 0;
     for (size_t i = 0; i < count; i++) {
         lease_t *lease = self->orphans [i];
-        bool accounted = lease->frame <= horizon->frame
-                      || lease->sent_us + S_ORPHAN_MARGIN_US <= horizon->heard_us;
+        bool by_time = horizon->heard_us
+                    && lease->sent_us + S_ORPHAN_MARGIN_US <= horizon->heard_us;
+        bool accounted = lease->frame <= horizon->frame || by_time;
         if (accounted && !worker_table_holds (self->workers, lease->seq))
             self->orphans [kept++] = lease;
     }
@@ -322,7 +323,7 @@ s_sweep_orphans (master_t *self, int64_t now_us)
         zsys_info ("%zu tasks held by no live worker sent again%s", orphans,
                    after_loss ? " (taken by a lost worker after its last heartbeat)" : "");
     bool settled = horizon.frame >= self->lost_frame
-                || horizon.heard_us >= self->lost_at_us + S_ORPHAN_MARGIN_US;
+                || (horizon.heard_us && horizon.heard_us >= self->lost_at_us + S_ORPHAN_MARGIN_US);
     if (after_loss && settled) {
         self->lost_at_us = 0;
         self->lost_suspects = 0;

@@ -120,16 +120,20 @@ bool
 worker_table_horizon (worker_table_t *self, worker_horizon_t *horizon)
 {
     *horizon = (worker_horizon_t) { UINT64_MAX, INT64_MAX };
+    bool backlog = false;
     for (worker_info_t *worker = (worker_info_t *) zhashx_first (self->workers);
          worker; worker = (worker_info_t *) zhashx_next (self->workers)) {
-        if (worker->backlog || worker->heartbeat_us == 0)
+        if (worker->heartbeat_us == 0)
             return false;
+        backlog |= worker->backlog;
         if (worker->heartbeat_us < horizon->heard_us)
             horizon->heard_us = worker->heartbeat_us;
         //  A draining worker has left the tasks socket: no frame reaches it.
         if (!worker->draining && worker->last_batch < horizon->frame)
             horizon->frame = worker->last_batch;
     }
+    if (backlog)
+        horizon->heard_us = 0;
     return zhashx_size (self->workers) > 0;
 }
 

@@ -51,11 +51,11 @@ void worker_table_remove (worker_table_t *self, worker_info_t *worker);
 //  them or done, or else lost.
 typedef struct {
     uint64_t frame;             //  the lowest last_batch of workers taking tasks
-    int64_t heard_us;           //  the oldest last heartbeat
+    int64_t heard_us;           //  the oldest last heartbeat; 0 when one had
+                                //  tasks unread, which time cannot account for
 } worker_horizon_t;
 
-//  False when nothing can be said: no workers, one never sent a heartbeat,
-//  one has tasks it has not read.
+//  False when nothing can be said: no workers, or one never sent a heartbeat.
 bool worker_table_horizon (worker_table_t *self, worker_horizon_t *horizon);
 //  Whether a live worker's last heartbeat lists seq. Valid until the next
 //  heartbeat or removal.

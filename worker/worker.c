@@ -42,6 +42,7 @@ struct _worker_t {
     uint64_t results_lost;          //  result frames that could not be sent
     tm_log_limiter_t limiter;
     bool draining;
+    bool stalled;                   //  tasks waited unread since the last heartbeat
     bool drain_requested;           //  DRAIN seen
     bool job_ended;                 //  JOB_END seen (--once)
     bool shutdown;                  //  SHUTDOWN seen
@@ -254,12 +255,17 @@ s_has_room (worker_t *self)
     return !self->pending && executor_room (self->executor) >= S_MAX_BATCH;
 }
 
-//  Tasks this worker was sent but has not read: its held seqs are then not
-//  the whole story, and the master must not judge tasks missing from them.
+//  Tasks this worker was sent but has not read yet, now or at some time
+//  since the last heartbeat (what waited may still be on its way from the
+//  kernel): its held seqs are then not the whole story, and the master must
+//  not judge by time the tasks missing from them (frame numbers stay exact:
+//  it reads frames in order).
 static bool
 s_backlog (worker_t *self)
 {
-    return !s_has_room (self) && (zsock_events (self->tasks) & ZMQ_POLLIN);
+    bool backlog = self->stalled || self->pending || (zsock_events (self->tasks) & ZMQ_POLLIN);
+    self->stalled = false;
+    return backlog;
 }
 
 static void
@@ -322,6 +328,8 @@ s_poll_once (worker_t *self, int64_t now_us)
     if (self->pending)
         executor_submit (self->executor, &self->pending);
     bool take = s_has_room (self);
+    if (!take && (zsock_events (self->tasks) & ZMQ_POLLIN))
+        self->stalled = true;
     zmq_pollitem_t items [6] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },

@@ -25,7 +25,8 @@ stops injected. Lost and unexpected must be 0.
     lease), and a second worker starts running it.
 (4) A poison task (exec `kill -9 $PPID`, 3 attempts) among 400 others on
     three workers, each worker it kills replaced: it ends failed after
-    exactly 3 attempts having killed exactly 3 workers; every other task ok.
+    exactly 3 attempts having killed 3 workers (at most 5: see the README's
+    Guarantees); every other task ok.
 
 Timing knobs used throughout: master --worker-timeout 1000 --timeout 2000
 --lease-grace 500 (a task lost in transit comes back within ~2.5 s),
@@ -441,7 +442,12 @@ def test_poison_task_fails_alone(env):
     h.check_eq(unexpected, 0, "unexpected")
     h.check_eq(poison[0]["status"], "failed", "status of the poison task")
     h.check_eq(poison[0]["attempts"], POISON_RETRIES + 1, "attempts of the poison task")
-    h.check_eq(deaths, POISON_RETRIES + 1, "workers the poison task killed")
+    #  As many workers as it has attempts; up to S_FREE_RESENDS (2) more when
+    #  the results of the tasks just before it died with its worker, so that
+    #  others looked like the ones running (README, Guarantees).
+    h.check(POISON_RETRIES + 1 <= deaths <= POISON_RETRIES + 3,
+            "the poison task killed %d workers; %d to %d expected"
+            % (deaths, POISON_RETRIES + 1, POISON_RETRIES + 3))
     for seq, r in by_seq.items():
         t = job[seq - 1]
         h.check_eq(r["id"], t["id"], "id of seq %d" % seq)
