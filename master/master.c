@@ -28,6 +28,7 @@
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
 #define S_SETTLE_US 300000          //  no new worker this long: start dispatching
 #define S_SETTLE_MAX_US 1200000     //  ... or this long after the first one
+#define S_HANDSHAKE_US 50000        //  a connection accepted this long ago is usable
 #define S_CREDIT_MIN 4096           //  tasks in flight per worker, at least
 #define S_CREDIT_PER_THREAD 8       //  ... or this many per executor thread
 #define S_SWEEP_US 1000000          //  tasks lost in flight are looked for this often
@@ -363,8 +364,12 @@ static bool
 s_may_start (master_t *self, int64_t now_us)
 {
     size_t ready = s_ready_workers (self);
+    //  A connection counts when accepted; PUSH routes to it only once its
+    //  handshake is done (ZMQ_IMMEDIATE), a moment later: until then the
+    //  whole start of the job would go to the workers already through.
     if (self->options->min_workers)
-        return ready >= self->options->min_workers;
+        return ready >= self->options->min_workers
+            && now_us - self->last_peer_us >= S_HANDSHAKE_US;
     return ready > 0
         && (now_us - self->last_peer_us >= S_SETTLE_US
          || now_us - self->first_peer_us >= S_SETTLE_MAX_US);

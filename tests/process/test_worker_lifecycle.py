@@ -8,7 +8,10 @@
 (c) a --once worker started after the master serves the job (results on the
     master's stdout, no --out) and exits 0 once the job has ended; a --once
     worker started before the master, beside a long-lived worker, exits 0
-    when the job ends while the long-lived one stays up.
+    when the job ends while the long-lived one stays up;
+(d) with --min-workers 2 and two workers started with the master, both
+    get a share of a small job, run after run (the gate waits for their
+    handshakes, not only their TCP connections).
 """
 
 import hashlib
@@ -134,6 +137,32 @@ def test_once_worker_beside_long_lived_worker(env):
     h.check(stay.alive(), "the long-lived worker exited after the job (status %s)" % stay.poll())
 
 
+def test_min_workers_both_get_the_start(env):
+    runs = 5
+    for run in range(runs):
+        ports = h.Ports()
+        ids = {"gate-a%d" % run, "gate-b%d" % run}
+        #  Started together, as deploy/local-cluster.sh does: the workers'
+        #  connections land while the master is starting.
+        workers = [env.start_worker(ports, extra=["--id", wid, "--once"], threads=2)
+                   for wid in sorted(ids)]
+        job, expect = make_job("gate%d" % run, 40)
+        out = env.path("gate%d-results.jsonl" % run)
+        master = env.start_master(ports, env.write_job("gate%d.jsonl" % run, job), out=out,
+                                  name="master-gate%d" % run, extra=["--min-workers", "2"])
+        rc = master.wait_exit(h.scaled(30), "master of run %d" % run)
+        results = h.read_results(out)
+        check_run(results, job, expect, ids)
+        h.check_eq(rc, 0, "master exit status, run %d" % run)
+        served = {r["worker"] for r in results}
+        h.check_eq(served, ids, "workers that served run %d of %d (40 tasks, --min-workers 2)"
+                   % (run + 1, runs))
+        for w in workers:
+            w.wait_exit(h.scaled(10), "--once worker %s" % w.name)
+    env.note("%d runs, both workers served each" % runs)
+
+
 if __name__ == "__main__":
-    h.main([test_workers_before_master_and_second_run, test_once_worker_started_after_master,
+    h.main([test_workers_before_master_and_second_run, test_min_workers_both_get_the_start,
+            test_once_worker_started_after_master,
             test_once_worker_beside_long_lived_worker], __doc__)
