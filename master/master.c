@@ -595,7 +595,13 @@ static void
 s_poll_once (master_t *self)
 {
     int64_t now_us = tm_clock_now_us ();
-    long timeout_ms = (long) ((self->next_tick_us - now_us) / 1000);
+    int64_t wake_us = self->next_tick_us;
+    //  Before the start, wake when the last connection's handshake time is
+    //  over, not at the next tick: the gate opens then.
+    int64_t gate_us = self->last_peer_us + S_HANDSHAKE_US;
+    if (!self->dispatching && self->last_peer_us && gate_us > now_us && gate_us < wake_us)
+        wake_us = gate_us;
+    long timeout_ms = (long) ((wake_us - now_us + 999) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
     zmq_pollitem_t items [3] = {
