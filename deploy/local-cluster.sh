@@ -8,6 +8,10 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${TASKMILL_BIN:-$top/build}
+if [ $# -eq 0 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
+    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    exit 0
+fi
 job=$1; shift
 workers=2
 out=results.jsonl
@@ -38,8 +42,11 @@ status=0
 "$bin/master/taskmill-master" "$job" --out "$out" --min-workers "$workers" \
     --bind-tasks tcp://$host:5557 --bind-results tcp://$host:5558 \
     --bind-control tcp://$host:5559 --bind-admin tcp://$host:5560 "$@" || status=$?
-# --once workers exit by themselves after the job's end; wait for them.
+# --once workers exit by themselves after the job's end. If the master
+# stopped before any job (a usage error), they never see one: the master is
+# gone either way, so ask them to drain (SIGTERM) and wait.
+for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
 for pid in $pids; do wait "$pid" 2>/dev/null || true; done
 pids=""
-echo "results: $out ($(wc -l < "$out") lines)" >&2
+[ -f "$out" ] && echo "results: $out ($(wc -l < "$out") lines)" >&2
 exit $status
