@@ -230,7 +230,7 @@ s_frame_from_packed (const ProtobufCMessage *message)
 #define S_FIELD_MAX_BYTES 11
 #define S_TASK_FIELDS 8
 #define S_RESULT_FIELDS 11
-#define S_ENVELOPE_BOUND (3 * S_FIELD_MAX_BYTES)   //  version, body tag and length, batch number
+#define S_ENVELOPE_BOUND (5 * S_FIELD_MAX_BYTES)   //  version, body, number, stamp, job id
 //  Past this, payloads dominate: sizing walks past them cheaply, and two
 //  walks spare a large scratch buffer and its copy.
 #define S_ONE_WALK_MAX_BYTES (256 * 1024)
@@ -301,18 +301,19 @@ tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags)
 zframe_t *
 tm_codec_encode_tasks (const tm_task_t *tasks, size_t count)
 {
-    return tm_codec_encode_task_batch (tasks, count, 0);
+    return tm_codec_encode_task_batch (count ? tasks [0].job_id : "", tasks, count, 0, 0);
 }
 
 zframe_t *
-tm_codec_encode_task_batch (const tm_task_t *tasks, size_t count, uint64_t number)
+tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks, size_t count,
+                            uint64_t number, uint64_t credit_stamp)
 {
     //  One allocation for the elements and their pointers; init sets every byte.
     Taskmill__Task *items = (Taskmill__Task *) malloc (
         count * (sizeof (Taskmill__Task) + sizeof (Taskmill__Task *)) + 1);
     assert (items);
     Taskmill__Task **pointers = (Taskmill__Task **) (items + count);
-    size_t bound = S_ENVELOPE_BOUND;
+    size_t bound = S_ENVELOPE_BOUND + s_length (job_id);
     for (size_t i = 0; i < count; i++) {
         const tm_task_t *task = &tasks [i];
         taskmill__task__init (&items [i]);
@@ -334,6 +335,8 @@ tm_codec_encode_task_batch (const tm_task_t *tasks, size_t count, uint64_t numbe
     batch.n_tasks = count;
     batch.tasks = pointers;
     batch.number = number;
+    batch.credit_stamp = credit_stamp;
+    batch.job_id = (char *) (job_id ? job_id : "");
     Taskmill__MasterToWorker envelope = TASKMILL__MASTER_TO_WORKER__INIT;
     envelope.version = TM_PROTOCOL_VERSION;
     envelope.body_case = TASKMILL__MASTER_TO_WORKER__BODY_TASKS;
@@ -375,7 +378,8 @@ tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
     if (msg->body_case != TASKMILL__MASTER_TO_WORKER__BODY_TASKS || !msg->tasks)
         status = TM_DECODE_WRONG_KIND;
     else
-    if (msg->tasks->n_tasks == 0)
+    if (msg->tasks->n_tasks > TM_MAX_BATCH_TASKS
+    ||  !s_string_ok (msg->tasks->job_id, TM_MAX_JOB_ID_BYTES, true))
         status = TM_DECODE_INVALID;
     for (size_t i = 0; status == TM_DECODE_OK && i < msg->tasks->n_tasks; i++)
         if (!s_task_valid (msg->tasks->tasks [i]))
@@ -400,6 +404,21 @@ tm_task_batch_number (tm_task_batch_t *self)
 {
     assert (self);
     return self->msg->tasks->number;
+}
+
+const char *
+tm_task_batch_job_id (tm_task_batch_t *self)
+{
+    assert (self);
+    const Taskmill__TaskBatch *batch = self->msg->tasks;
+    return batch->n_tasks ? batch->tasks [0]->job_id : batch->job_id;
+}
+
+uint64_t
+tm_task_batch_credit_stamp (tm_task_batch_t *self)
+{
+    assert (self);
+    return self->msg->tasks->credit_stamp;
 }
 
 void
@@ -493,9 +512,11 @@ tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat)
     body.n_held_seqs = heartbeat->held_count;
     body.held_seqs = (uint64_t *) heartbeat->held_seqs;
     body.job_id = (char *) (heartbeat->job_id ? heartbeat->job_id : "");
+    body.n_running_seqs = heartbeat->running_count;
+    body.running_seqs = (uint64_t *) heartbeat->running_seqs;
     body.draining = heartbeat->draining;
-    body.backlog = heartbeat->backlog;
     body.last_batch = heartbeat->last_batch;
+    body.incarnation = (char *) (heartbeat->incarnation ? heartbeat->incarnation : "");
     Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
     envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
     envelope.heartbeat = &body;
@@ -522,7 +543,10 @@ s_heartbeat_valid (const Taskmill__Heartbeat *heartbeat)
     return s_string_ok (heartbeat->worker_id, TM_MAX_WORKER_ID_BYTES, false)
         && s_string_ok (heartbeat->host, TM_MAX_WORKER_ID_BYTES, true)
         && s_string_ok (heartbeat->job_id, TM_MAX_JOB_ID_BYTES, true)
+        && s_string_ok (heartbeat->incarnation, TM_MAX_INCARNATION_BYTES, true)
         && heartbeat->n_held_seqs <= TM_MAX_HELD_SEQS
+        && heartbeat->n_running_seqs <= heartbeat->n_held_seqs
+        && heartbeat->threads_total <= TM_MAX_THREADS
         && heartbeat->threads_busy <= heartbeat->threads_total;
 }
 
@@ -608,10 +632,12 @@ tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat)
     heartbeat->tasks_done = item->tasks_done;
     heartbeat->held_seqs = item->held_seqs;
     heartbeat->held_count = item->n_held_seqs;
+    heartbeat->running_seqs = item->running_seqs;
+    heartbeat->running_count = item->n_running_seqs;
     heartbeat->job_id = item->job_id;
     heartbeat->draining = item->draining;
-    heartbeat->backlog = item->backlog;
     heartbeat->last_batch = item->last_batch;
+    heartbeat->incarnation = item->incarnation;
 }
 
 void
@@ -623,6 +649,64 @@ tm_worker_msg_destroy (tm_worker_msg_t **self_p)
         free (*self_p);
         *self_p = NULL;
     }
+}
+
+//  --- credit ------------------------------------------------------------------
+
+zframe_t *
+tm_codec_encode_credit (const tm_credit_t *credit)
+{
+    Taskmill__Credit body = TASKMILL__CREDIT__INIT;
+    body.worker_id = (char *) credit->worker_id;
+    body.credit = credit->credit;
+    body.threads = credit->threads;
+    body.epoch = credit->epoch;
+    body.stamp = credit->stamp;
+    body.draining = credit->draining;
+    Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
+    envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_CREDIT;
+    envelope.credit = &body;
+    return s_encode_worker_msg (&envelope);
+}
+
+static tm_decode_status_t
+s_check_credit (const Taskmill__WorkerToMaster *msg)
+{
+    if (msg->version != TM_PROTOCOL_VERSION)
+        return TM_DECODE_VERSION;
+    if (msg->body_case != TASKMILL__WORKER_TO_MASTER__BODY_CREDIT || !msg->credit)
+        return TM_DECODE_WRONG_KIND;
+    const Taskmill__Credit *credit = msg->credit;
+    bool valid = s_string_ok (credit->worker_id, TM_MAX_WORKER_ID_BYTES, false)
+              && credit->credit <= TM_MAX_CREDIT
+              && credit->threads <= TM_MAX_THREADS
+              && credit->epoch > 0;
+    return valid ? TM_DECODE_OK : TM_DECODE_INVALID;
+}
+
+tm_decode_status_t
+tm_codec_decode_credit (const void *data, size_t size, tm_credit_t *credit,
+                        char *worker_id, size_t worker_id_size)
+{
+    if (size > TM_MAX_FRAME_BYTES)
+        return TM_DECODE_TOO_BIG;
+    //  A credit is a worker id and five numbers: the stack holds it.
+    _Alignas (S_ARENA_ALIGN) char first_block [1024];
+    s_arena_t arena;
+    s_arena_init (&arena, first_block, sizeof first_block, size);
+    Taskmill__WorkerToMaster *msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
+        &arena, &taskmill__worker_to_master__descriptor, data, size);
+    tm_decode_status_t status = msg ? s_check_credit (msg) : TM_DECODE_MALFORMED;
+    if (status == TM_DECODE_OK) {
+        snprintf (worker_id, worker_id_size, "%s", msg->credit->worker_id);
+        *credit = (tm_credit_t) {
+            .worker_id = worker_id, .credit = msg->credit->credit,
+            .threads = msg->credit->threads, .epoch = msg->credit->epoch,
+            .stamp = msg->credit->stamp, .draining = msg->credit->draining
+        };
+    }
+    s_arena_fini (&arena);
+    return status;
 }
 
 //  --- control -----------------------------------------------------------------

@@ -12,19 +12,12 @@
 #ifndef TM_CODEC_H_INCLUDED
 #define TM_CODEC_H_INCLUDED
 
+#include "tm_limits.h"
 #include <czmq.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TM_PROTOCOL_VERSION 1
-#define TM_MAX_FRAME_BYTES (64 * 1024 * 1024)   //  ZMQ_MAXMSGSIZE on every socket
-#define TM_MAX_JOB_ID_BYTES 64
-#define TM_MAX_ID_BYTES 1024
-#define TM_MAX_TYPE_BYTES 64
-#define TM_MAX_WORKER_ID_BYTES 256
-#define TM_MAX_ERROR_BYTES 4096
-#define TM_MAX_HELD_SEQS 1000000
 
 typedef enum {
     TM_DECODE_OK = 0,
@@ -91,13 +84,25 @@ typedef struct {
     uint32_t threads_busy;
     uint32_t threads_total;
     uint64_t tasks_done;
-    const uint64_t *held_seqs;
+    const uint64_t *held_seqs;  //  queued or running, in run order
     size_t held_count;
+    const uint64_t *running_seqs;   //  the held seqs a thread runs now
+    size_t running_count;
     const char *job_id;
     bool draining;
-    bool backlog;               //  unread tasks wait: held_seqs may be incomplete
-    uint64_t last_batch;        //  the highest TaskBatch.number read
+    uint64_t last_batch;        //  the highest TaskBatch.number of job_id read
+    const char *incarnation;    //  the tasks DEALER's routing id
 } tm_heartbeat_t;
+
+//  A worker's credit (see Credit in taskmill.proto): a window, not an increment.
+typedef struct {
+    const char *worker_id;
+    uint32_t credit;            //  tasks the master may have outstanding there
+    uint32_t threads;
+    uint64_t epoch;             //  tasks connections made so far (1, 2, ...)
+    uint64_t stamp;             //  echoed in TaskBatch.credit_stamp
+    bool draining;
+} tm_credit_t;
 
 //  Decoded messages: opaque, own the unpacked protobuf.
 typedef struct _tm_task_batch_t tm_task_batch_t;
@@ -114,18 +119,33 @@ const char *tm_status_name (tm_status_t status);
 int tm_codec_send (zsock_t *sock, zframe_t **frame_p, int flags);
 
 //  --- tasks socket ---------------------------------------------------------
-//  Encodes count tasks as one MasterToWorker frame. Returns a frame the caller
-//  owns. Never fails (aborts on OOM).
+//  Encodes count tasks of job_id (at most TM_MAX_BATCH_TASKS; 0 makes a
+//  marker) as one MasterToWorker frame numbered `number`, echoing credit_stamp (see
+//  TaskBatch). Returns a frame the caller owns. Never fails (aborts on OOM).
+zframe_t *tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks, size_t count,
+                                      uint64_t number, uint64_t credit_stamp);
+//  The same, unnumbered (tests and tools).
 zframe_t *tm_codec_encode_tasks (const tm_task_t *tasks, size_t count);
-//  The same, for a frame numbered `number` (see TaskBatch.number).
-zframe_t *tm_codec_encode_task_batch (const tm_task_t *tasks, size_t count, uint64_t number);
 //  Decodes a MasterToWorker frame into *batch_p (caller destroys it) on
-//  TM_DECODE_OK; *batch_p is NULL otherwise.
+//  TM_DECODE_OK; *batch_p is NULL otherwise. A batch of more than
+//  TM_MAX_BATCH_TASKS tasks is TM_DECODE_INVALID.
 tm_decode_status_t tm_codec_decode_tasks (const void *data, size_t size,
                                           tm_task_batch_t **batch_p);
+//  Tasks in the batch (0 for a marker).
 size_t tm_task_batch_size (tm_task_batch_t *self);
 //  The frame's number (0 if the sender did not number it).
 uint64_t tm_task_batch_number (tm_task_batch_t *self);
+//  The job its tasks belong to (a marker's batch job id).
+const char *tm_task_batch_job_id (tm_task_batch_t *self);
+//  The credit stamp it echoes (0: none).
+uint64_t tm_task_batch_credit_stamp (tm_task_batch_t *self);
+//  Encodes a Credit, which workers send on the tasks socket.
+zframe_t *tm_codec_encode_credit (const tm_credit_t *credit);
+//  Decodes a tasks-socket frame from a worker, which must hold a Credit; on
+//  TM_DECODE_OK copies its worker id into worker_id (size bytes) and points
+//  credit->worker_id at it.
+tm_decode_status_t tm_codec_decode_credit (const void *data, size_t size, tm_credit_t *credit,
+                                           char *worker_id, size_t worker_id_size);
 //  Fills *task with borrowed views of the index'th task (index < size).
 void tm_task_batch_get (tm_task_batch_t *self, size_t index, tm_task_t *task);
 void tm_task_batch_destroy (tm_task_batch_t **self_p);
@@ -133,7 +153,8 @@ void tm_task_batch_destroy (tm_task_batch_t **self_p);
 //  --- results socket -------------------------------------------------------
 zframe_t *tm_codec_encode_results (const tm_result_t *results, size_t count);
 zframe_t *tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat);
-//  Decodes a WorkerToMaster frame (a result batch or a heartbeat).
+//  Decodes a results-socket frame: a result batch or a heartbeat (a Credit
+//  there is TM_DECODE_WRONG_KIND).
 tm_decode_status_t tm_codec_decode_worker_msg (const void *data, size_t size,
                                                tm_worker_msg_t **msg_p);
 //  True if the message is a heartbeat, false if a result batch.

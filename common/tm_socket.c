@@ -10,13 +10,13 @@
 #include "tm_endpoint.h"
 
 //  Per-connection high-water marks, in messages (a message is a batch).
-#define S_TASKS_SNDHWM 64       //  master side: the lease window bounds the rest
-#define S_TASKS_RCVHWM 64       //  worker side: the executor queue bounds the rest
+#define S_TASKS_SNDHWM 64       //  master side, per worker: its credit bounds the rest
+#define S_TASKS_RCVHWM 64       //  worker side: its credit bounds the rest
 #define S_RESULTS_SNDHWM 1000
 #define S_RESULTS_RCVHWM 1000
 #define S_CONTROL_HWM 1000
-#define S_RECONNECT_IVL_MS 100
-#define S_RECONNECT_IVL_MAX_MS 1000  //  a restarted master gets its workers back within 1 s
+#define S_RECONNECT_IVL_MS 100     //  and no back-off: a restarted master has its
+#define S_RECONNECT_IVL_MAX_MS 100  //  workers back within 100 ms
 #define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
 #define S_KEEPALIVE_IDLE_S 10
 #define S_KEEPALIVE_INTVL_S 5
@@ -62,15 +62,17 @@ s_connect (zsock_t *sock, const char *endpoint, const char *role)
 }
 
 zsock_t *
-tm_socket_tasks_push (const char *endpoint, zsock_t **monitor)
+tm_socket_tasks_router (const char *endpoint, zsock_t **monitor)
 {
-    zsock_t *sock = zsock_new (ZMQ_PUSH);
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
     assert (sock);
     s_set_common (sock);
     zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
-    //  Keep tasks off connections that are not complete: they would sit in a
-    //  queue that may never drain.
-    zsock_set_immediate (sock, 1);
+    zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
+    zsock_set_router_mandatory (sock, 1);
+    //  A worker whose connection dropped and came back keeps its routing
+    //  id: the new connection takes it over instead of being refused.
+    zsock_set_router_handover (sock, 1);
     if (monitor)
         *monitor = tm_socket_monitor (sock);
     sock = s_bind (sock, endpoint, "tasks");
@@ -80,12 +82,17 @@ tm_socket_tasks_push (const char *endpoint, zsock_t **monitor)
 }
 
 zsock_t *
-tm_socket_tasks_pull (const char *endpoint)
+tm_socket_tasks_dealer (const char *endpoint, const char *routing_id)
 {
-    zsock_t *sock = zsock_new (ZMQ_PULL);
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
     s_set_common (sock);
+    zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
     zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
+    zsock_set_identity (sock, routing_id);
+    //  Credit is sent again on every (re)connection: none should wait in
+    //  a pipe for a connection that is not there.
+    zsock_set_immediate (sock, 1);
     return s_connect (sock, endpoint, "tasks");
 }
 
@@ -175,6 +182,24 @@ tm_socket_monitor_event (zsock_t *monitor)
         memcpy (&event, zframe_data (first), sizeof event);
     zmsg_destroy (&msg);
     return event;
+}
+
+bool
+tm_socket_monitor_closed (zsock_t *monitor, int *fd)
+{
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return false;
+    zframe_t *first = zmsg_first (msg);
+    uint16_t event = 0;
+    uint32_t value = 0;
+    if (first && zframe_size (first) >= 6) {
+        memcpy (&event, zframe_data (first), sizeof event);
+        memcpy (&value, zframe_data (first) + 2, sizeof value);
+    }
+    zmsg_destroy (&msg);
+    *fd = (int) value;
+    return event == ZMQ_EVENT_DISCONNECTED;
 }
 
 int

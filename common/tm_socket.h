@@ -11,12 +11,15 @@
 
 #include <czmq.h>
 
-//  Master: PUSH tasks to workers (bound). If monitor is not NULL, it gets a
-//  peer monitor (see tm_socket_monitor) attached before the bind, so no
-//  connection is missed; the caller destroys it before the socket.
-zsock_t *tm_socket_tasks_push (const char *endpoint, zsock_t **monitor);
-//  Worker: PULL tasks from the master (connected).
-zsock_t *tm_socket_tasks_pull (const char *endpoint);
+//  Master: ROUTER sending tasks to workers by routing id and taking their
+//  credit (bound). ZMQ_ROUTER_MANDATORY: a send to a peer that is not
+//  connected fails (EHOSTUNREACH) instead of vanishing. If monitor is not
+//  NULL, it gets a peer monitor (see tm_socket_monitor) attached before the
+//  bind, so no connection is missed; the caller destroys it before the socket.
+zsock_t *tm_socket_tasks_router (const char *endpoint, zsock_t **monitor);
+//  Worker: DEALER taking tasks and sending credit (connected), with
+//  routing_id (its incarnation) as its ZeroMQ routing id.
+zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id);
 //  Worker: PUSH results and heartbeats to the sink (connected).
 zsock_t *tm_socket_results_push (const char *endpoint);
 //  Sink: PULL results and heartbeats from workers (bound).
@@ -34,6 +37,9 @@ zsock_t *tm_socket_monitor (zsock_t *sock);
 //  closed (every accepted connection closes once, handshake or not), 0 for
 //  anything else.
 int tm_socket_monitor_read (zsock_t *monitor);
+//  Reads one monitor event: true for a closed connection, whose file
+//  descriptor goes to *fd (what zmq_msg_get (ZMQ_SRCFD) gave for its messages).
+bool tm_socket_monitor_closed (zsock_t *monitor, int *fd);
 //  Like tm_socket_monitor, for a mask of ZMQ_EVENT_* values.
 zsock_t *tm_socket_monitor_events (zsock_t *sock, int events);
 //  Reads one monitor event and returns its ZMQ_EVENT_* value (0 if none).

@@ -3,8 +3,9 @@
 #include "tm_codec.h"
 
 struct _dispatcher_t {
-    zsock_t *tasks;             //  borrowed PUSH socket
+    zsock_t *tasks;             //  borrowed ROUTER socket
     lease_table_t *leases;      //  borrowed
+    worker_table_t *workers;    //  borrowed
     char *job_id;
     int64_t lease_grace_us;     //  added to a task's timeout to make its lease
     uint64_t *ring;             //  queued seqs
@@ -12,17 +13,19 @@ struct _dispatcher_t {
     size_t head;                //  next to send
     size_t count;               //  queued now
     uint64_t sent;              //  tasks sent in total
-    uint64_t frames;            //  frames sent in total: the last frame's number
-    tm_task_t batch [DISPATCHER_MAX_BATCH];     //  reused per flush
+    uint32_t next_slot;         //  the worker the next flush starts from
+    tm_task_t batch [TM_MAX_BATCH_TASKS];       //  reused per frame
+    lease_t *batch_leases [TM_MAX_BATCH_TASKS];
 };
 
 dispatcher_t *
-dispatcher_new (zsock_t *tasks, lease_table_t *leases, const char *job_id,
-                int64_t lease_grace_us)
+dispatcher_new (zsock_t *tasks, lease_table_t *leases, worker_table_t *workers,
+                const char *job_id, int64_t lease_grace_us)
 {
     dispatcher_t *self = (dispatcher_t *) zmalloc (sizeof (dispatcher_t));
     self->tasks = tasks;
     self->leases = leases;
+    self->workers = workers;
     self->job_id = strdup (job_id);
     self->lease_grace_us = lease_grace_us;
     //  A live lease is queued at most once; seqs that became final while
@@ -68,37 +71,36 @@ dispatcher_enqueue (dispatcher_t *self, lease_t *lease)
     if (self->count == self->ring_size)
         s_compact (self);
     assert (self->count < self->ring_size);
-    lease->state = LEASE_QUEUED;
+    lease_table_queue (self->leases, lease);
     self->ring [(self->head + self->count) % self->ring_size] = lease->seq;
     self->count++;
 }
 
-//  How many tasks go in the next frame: big batches when the queue is deep,
-//  single tasks when it is shallow, so an idle cluster sees no batching delay
-//  and a busy one is not limited by per-message costs.
-static size_t
-s_batch_size (dispatcher_t *self, size_t workers)
+size_t
+dispatcher_room (dispatcher_t *self, const worker_info_t *worker)
 {
-    size_t shares = 4 * (workers ? workers : 1);
-    size_t size = self->count / shares;
-    if (size < 1)
-        size = 1;
-    return size > DISPATCHER_MAX_BATCH ? DISPATCHER_MAX_BATCH : size;
+    if (worker->state != WORKER_LIVE || !worker->reachable)
+        return 0;
+    size_t held = lease_table_owned_count (self->leases, worker->slot);
+    return worker->credit > held ? worker->credit - held : 0;
 }
 
-//  Fills self->batch from the front of the ring without popping. Seqs that
-//  became final while queued are skipped (popped). Returns the batch length.
+//  Fills self->batch from the front of the ring without popping: up to want
+//  tasks, under TM_MAX_BATCH_BYTES of payload unless alone. Seqs that became
+//  final while queued are skipped (popped). Returns the batch length.
 static size_t
-s_fill_batch (dispatcher_t *self, size_t want, lease_t **leases)
+s_fill_batch (dispatcher_t *self, size_t want)
 {
-    size_t filled = 0;
-    size_t scan = 0;
+    size_t filled = 0, scan = 0, bytes = 0;
     while (filled < want && scan < self->count) {
         uint64_t seq = self->ring [(self->head + scan) % self->ring_size];
         lease_t *lease;
         if (lease_table_lookup (self->leases, seq, &lease) == LEASE_FOUND
         &&  lease->state == LEASE_QUEUED) {
-            leases [filled] = lease;
+            if (filled > 0 && bytes + lease->payload_size > TM_MAX_BATCH_BYTES)
+                break;
+            bytes += lease->payload_size;
+            self->batch_leases [filled] = lease;
             self->batch [filled++] = (tm_task_t) {
                 .job_id = self->job_id, .seq = seq, .id = lease->id,
                 .type = lease->type, .payload = lease->payload,
@@ -119,45 +121,94 @@ s_fill_batch (dispatcher_t *self, size_t want, lease_t **leases)
     return filled;
 }
 
-size_t
-dispatcher_flush (dispatcher_t *self, int64_t now_us, size_t workers)
+//  Sends frame to worker, behind its routing id. Returns 0, or -1 with
+//  errno EAGAIN (its connection is full) or EHOSTUNREACH (gone).
+static int
+s_send_to (dispatcher_t *self, worker_info_t *worker, zframe_t **frame_p)
 {
-    size_t sent = 0;
-    lease_t *leases [DISPATCHER_MAX_BATCH];
-    //  One size for the whole flush: batches that shrank one after another
-    //  would give the first worker of each round-robin turn the most.
-    size_t want = s_batch_size (self, workers);
-    while (self->count > 0) {
-        size_t filled = s_fill_batch (self, want, leases);
-        if (filled == 0)
+    void *handle = zsock_resolve (self->tasks);
+    if (zmq_send (handle, worker->incarnation, strlen (worker->incarnation),
+                  ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
+        int error = zmq_errno ();
+        zframe_destroy (frame_p);
+        if (error == EHOSTUNREACH)
+            worker->reachable = false;
+        errno = error;
+        return -1;
+    }
+    //  The routing id went, so the peer takes the rest of the message.
+    return tm_codec_send (self->tasks, frame_p, ZMQ_DONTWAIT);
+}
+
+//  Sends one frame of up to room tasks to worker. Returns how many went.
+static size_t
+s_send_batch (dispatcher_t *self, worker_info_t *worker, size_t room, int64_t now_us)
+{
+    size_t want = room < TM_MAX_BATCH_TASKS ? room : TM_MAX_BATCH_TASKS;
+    size_t filled = s_fill_batch (self, want);
+    if (filled == 0)
+        return 0;
+    uint64_t number = worker->frames + 1;
+    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, self->batch, filled, number,
+                                                  worker->stamp);
+    if (s_send_to (self, worker, &frame) == -1)
+        return 0;
+    worker->frames = number;
+    //  Pop everything scanned: the sent leases and any stale seqs among them.
+    size_t taken = 0;
+    while (taken < filled) {
+        uint64_t seq = self->ring [self->head];
+        self->head = (self->head + 1) % self->ring_size;
+        self->count--;
+        if (seq == self->batch_leases [taken]->seq)
+            taken++;
+    }
+    for (size_t i = 0; i < filled; i++)
+        lease_table_send (self->leases, self->batch_leases [i], worker->slot, number,
+                          now_us, self->lease_grace_us);
+    return filled;
+}
+
+//  Fills one worker's room; returns the tasks sent.
+static size_t
+s_feed (dispatcher_t *self, worker_info_t *worker, int64_t now_us)
+{
+    size_t sent = 0, room;
+    while (self->count > 0 && (room = dispatcher_room (self, worker)) > 0) {
+        size_t batch = s_send_batch (self, worker, room, now_us);
+        if (batch == 0)
             break;
-        zframe_t *frame = tm_codec_encode_task_batch (self->batch, filled, self->frames + 1);
-        if (tm_codec_send (self->tasks, &frame, ZMQ_DONTWAIT) == -1)
-            break;      //  no peer ready: the rest waits for POLLOUT
-        self->frames++;
-        //  Pop everything scanned: the sent leases and any stale seqs among them.
-        size_t taken = 0;
-        while (taken < filled) {
-            uint64_t seq = self->ring [self->head];
-            self->head = (self->head + 1) % self->ring_size;
-            self->count--;
-            if (seq == leases [taken]->seq)
-                taken++;
-        }
-        for (size_t i = 0; i < filled; i++) {
-            leases [i]->state = LEASE_SENT;
-            leases [i]->sent_us = now_us;
-            leases [i]->send_number = self->sent + sent + i;
-            leases [i]->frame = self->frames;
-            leases [i]->deadline_us = now_us + (int64_t) leases [i]->timeout_ms * 1000
-                                    + self->lease_grace_us;
-            if (leases [i]->attempt == 1)
-                leases [i]->first_sent_us = now_us;
-        }
-        sent += filled;
+        sent += batch;
+    }
+    return sent;
+}
+
+size_t
+dispatcher_flush (dispatcher_t *self, int64_t now_us)
+{
+    //  Workers in turn by slot, starting one further each flush, so that
+    //  when the queue runs short no worker is always the first served.
+    size_t sent = 0, slots = worker_table_slots (self->workers);
+    uint32_t start = self->next_slot++;
+    for (size_t i = 0; i < slots && self->count > 0; i++) {
+        worker_info_t *worker = worker_table_by_slot (self->workers,
+                                                      (uint32_t) ((start + i) % slots));
+        if (worker)
+            sent += s_feed (self, worker, now_us);
     }
     self->sent += sent;
     return sent;
+}
+
+int
+dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker)
+{
+    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, NULL, 0, worker->frames + 1,
+                                                  worker->stamp);
+    if (s_send_to (self, worker, &frame) == -1)
+        return errno == EHOSTUNREACH ? -1 : 0;
+    worker->frames++;
+    return 0;
 }
 
 size_t
@@ -172,8 +223,3 @@ dispatcher_sent (dispatcher_t *self)
     return self->sent;
 }
 
-uint64_t
-dispatcher_frames (dispatcher_t *self)
-{
-    return self->frames;
-}

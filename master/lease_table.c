@@ -5,6 +5,7 @@
 */
 #include "lease_table.h"
 #include <assert.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,9 @@ struct _lease_table_t {
     size_t size;            //  leases now
     size_t bytes;           //  payload bytes of those leases
     uint64_t last_seq;      //  highest seq issued
+    lease_t **owned;        //  per owner slot: the first lease sent to it
+    size_t *owned_count;    //  per owner slot: how many
+    size_t owners;          //  slots in owned and owned_count
 };
 
 static size_t
@@ -49,6 +53,8 @@ lease_table_destroy (lease_table_t **self_p)
         for (size_t i = 0; i <= self->mask; i++)
             free (self->slots [i]);
         free (self->slots);
+        free (self->owned);
+        free (self->owned_count);
         free (self);
         *self_p = NULL;
     }
@@ -116,12 +122,107 @@ lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease)
     return LEASE_FOUND;
 }
 
+//  Unlinks a SENT lease from its owner's list.
+static void
+s_disown (lease_table_t *self, lease_t *lease)
+{
+    if (!lease->owner)
+        return;
+    if (lease->owner_prev)
+        lease->owner_prev->owner_next = lease->owner_next;
+    else
+        self->owned [lease->owner] = lease->owner_next;
+    if (lease->owner_next)
+        lease->owner_next->owner_prev = lease->owner_prev;
+    self->owned_count [lease->owner]--;
+    lease->owner = 0;
+    lease->owner_prev = lease->owner_next = NULL;
+    lease->running = false;
+}
+
+static void
+s_own (lease_table_t *self, lease_t *lease, uint32_t owner)
+{
+    if (owner >= self->owners) {
+        size_t owners = self->owners ? self->owners : 16;
+        while (owners <= owner)
+            owners *= 2;
+        self->owned = (lease_t **) realloc (self->owned, owners * sizeof (lease_t *));
+        self->owned_count = (size_t *) realloc (self->owned_count, owners * sizeof (size_t));
+        assert (self->owned && self->owned_count);
+        for (size_t i = self->owners; i < owners; i++) {
+            self->owned [i] = NULL;
+            self->owned_count [i] = 0;
+        }
+        self->owners = owners;
+    }
+    lease->owner = owner;
+    lease->owner_prev = NULL;
+    lease->owner_next = self->owned [owner];
+    if (lease->owner_next)
+        lease->owner_next->owner_prev = lease;
+    self->owned [owner] = lease;
+    self->owned_count [owner]++;
+}
+
+void
+lease_table_queue (lease_table_t *self, lease_t *lease)
+{
+    s_disown (self, lease);
+    lease->state = LEASE_QUEUED;
+}
+
+void
+lease_table_send (lease_table_t *self, lease_t *lease, uint32_t owner, uint64_t frame,
+                  int64_t now_us, int64_t grace_us)
+{
+    assert (lease->state == LEASE_QUEUED && owner > 0);
+    lease->state = LEASE_SENT;
+    lease->sent_us = now_us;
+    lease->frame = frame;
+    lease->deadline_us = lease->timeout_ms
+                       ? now_us + (int64_t) lease->timeout_ms * 1000 + grace_us : INT64_MAX;
+    if (lease->attempt == 1 && !lease->first_sent_us)
+        lease->first_sent_us = now_us;
+    s_own (self, lease, owner);
+}
+
+void
+lease_table_heard (lease_table_t *self, lease_t *lease, bool running, int64_t now_us,
+                   int64_t grace_us)
+{
+    (void) self;
+    assert (lease->state == LEASE_SENT);
+    bool restart = !running || !lease->running;
+    lease->running = running;
+    if (restart && lease->timeout_ms)
+        lease->deadline_us = now_us + (int64_t) lease->timeout_ms * 1000 + grace_us;
+}
+
+void
+lease_table_release (lease_table_t *self, lease_t *lease)
+{
+    s_disown (self, lease);
+    lease->free_resends++;
+}
+
+void
+lease_table_retry_after (lease_table_t *self, lease_t *lease, int64_t until_us)
+{
+    assert (lease->attempt < lease->max_attempts);
+    s_disown (self, lease);
+    lease->attempt++;
+    lease->state = LEASE_WAITING;
+    lease->deadline_us = until_us;
+}
+
 void
 lease_table_finish (lease_table_t *self, uint64_t seq)
 {
     size_t hole = s_find_slot (self, seq);
     if (!self->slots [hole])
         return;
+    s_disown (self, self->slots [hole]);
     self->bytes -= self->slots [hole]->payload_size;
     free (self->slots [hole]);
     self->slots [hole] = NULL;
@@ -139,6 +240,22 @@ lease_table_finish (lease_table_t *self, uint64_t seq)
         }
         slot = (slot + 1) & self->mask;
     }
+}
+
+size_t
+lease_table_owned_count (lease_table_t *self, uint32_t owner)
+{
+    return owner < self->owners ? self->owned_count [owner] : 0;
+}
+
+size_t
+lease_table_owned (lease_table_t *self, uint32_t owner, lease_t **leases, size_t max)
+{
+    size_t count = 0;
+    if (owner < self->owners)
+        for (lease_t *lease = self->owned [owner]; lease && count < max; lease = lease->owner_next)
+            leases [count++] = lease;
+    return count;
 }
 
 size_t
@@ -177,14 +294,3 @@ lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t
     return count;
 }
 
-size_t
-lease_table_sent_before (lease_table_t *self, int64_t before_us, lease_t **leases, size_t max)
-{
-    size_t count = 0;
-    for (size_t i = 0; i <= self->mask && count < max; i++) {
-        lease_t *lease = self->slots [i];
-        if (lease && lease->state == LEASE_SENT && lease->sent_us < before_us)
-            leases [count++] = lease;
-    }
-    return count;
-}

@@ -6,7 +6,10 @@
     at or below the highest issued that is no longer in the table is final,
     and any further result for it is a duplicate.
 
-    It does not send, decide retries or write results: the dispatcher and
+    It owns every lease's state machine (queued, sent to a worker, waiting
+    to retry) and, for each worker, the list of leases sent to it, so that
+    failover knows exactly what a lost worker held. It does not send,
+    decide retries or write results: the dispatcher, failover and the
     master do, calling these functions.
 */
 #ifndef LEASE_TABLE_H_INCLUDED
@@ -17,29 +20,34 @@
 #include <stdint.h>
 
 typedef enum {
-    LEASE_QUEUED,       //  waiting in the send queue
-    LEASE_SENT,         //  on the wire or at a worker; deadline_us: its lease ends
+    LEASE_QUEUED,       //  waiting in the master's send queue
+    LEASE_SENT,         //  sent to one worker (owner); deadline_us: its lease ends
     LEASE_WAITING       //  a retry backing off; deadline_us: it may be queued
 } lease_state_t;
 
 //  One task in flight. id, type and payload live in the same allocation.
-typedef struct {
+//  Read-only outside lease_table.c: every transition is a function below.
+typedef struct _lease_t lease_t;
+struct _lease_t {
     uint64_t seq;
     const char *id;
     const char *type;
     const uint8_t *payload;
     size_t payload_size;
-    uint32_t timeout_ms;
+    uint32_t timeout_ms;        //  0: no timeout, so no lease expiry
     uint32_t attempt;           //  the attempt in flight (1-based)
     uint32_t max_attempts;
     uint32_t free_resends;      //  times sent again without charging an attempt
     lease_state_t state;
-    int64_t deadline_us;        //  monotonic; see lease_state_t
+    int64_t deadline_us;        //  monotonic; see lease_state_t; INT64_MAX: none
     int64_t first_sent_us;      //  monotonic; when attempt 1 left, for latency
     int64_t sent_us;            //  monotonic; when the copy in flight left
-    uint64_t send_number;       //  the dispatcher's count of tasks sent before it
-    uint64_t frame;             //  the number of the frame it left in (TaskBatch.number)
-} lease_t;
+    uint32_t owner;             //  SENT: the worker (its slot) it went to; else 0
+    uint64_t frame;             //  SENT: the number of the frame it left in
+    bool running;               //  SENT: its worker's last heartbeat said it runs
+    lease_t *owner_prev;        //  the owner's other leases (lease_table.c only)
+    lease_t *owner_next;
+};
 
 typedef struct _lease_table_t lease_table_t;
 
@@ -53,7 +61,8 @@ typedef enum {
 lease_table_t *lease_table_new (size_t capacity);
 void lease_table_destroy (lease_table_t **self_p);
 //  Adds the next task, giving it seq = highest issued + 1 (attempt 1,
-//  QUEUED). Returns the lease, or NULL if the table is full.
+//  QUEUED, not yet in any send queue). Returns the lease, or NULL if the
+//  table is full.
 lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *type,
                             const uint8_t *payload, size_t payload_size,
                             uint32_t timeout_ms, uint32_t max_attempts);
@@ -61,8 +70,29 @@ lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *typ
 void lease_table_skip (lease_table_t *self);
 //  Finds seq; *lease is set when LEASE_FOUND.
 lease_lookup_t lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease);
+
+//  Transitions. Each takes a lease of this table that is not final.
+//  Any state -> QUEUED, owned by no worker (the dispatcher queues it).
+void lease_table_queue (lease_table_t *self, lease_t *lease);
+//  QUEUED -> SENT to owner in frame; the lease ends timeout + grace_us from
+//  now (never for timeout 0).
+void lease_table_send (lease_table_t *self, lease_t *lease, uint32_t owner, uint64_t frame,
+                       int64_t now_us, int64_t grace_us);
+//  Its owner's heartbeat lists it (running or queued there). A task queued
+//  at a live worker does not expire: its lease starts again from now; a
+//  running one's lease runs from the first heartbeat that saw it run.
+void lease_table_heard (lease_table_t *self, lease_t *lease, bool running,
+                        int64_t now_us, int64_t grace_us);
+//  The copy in flight was lost at no fault of the task: counts a free
+//  re-send and frees it of its owner. The caller queues it again.
+void lease_table_release (lease_table_t *self, lease_t *lease);
+//  Charges an attempt (attempt < max_attempts): attempt + 1, no owner,
+//  WAITING until until_us (the caller queues it when that comes; at once
+//  if until_us <= now).
+void lease_table_retry_after (lease_table_t *self, lease_t *lease, int64_t until_us);
 //  Removes seq (now final) and frees its lease.
 void lease_table_finish (lease_table_t *self, uint64_t seq);
+
 //  Tasks in flight.
 size_t lease_table_size (lease_table_t *self);
 //  Payload bytes of the tasks in flight.
@@ -70,13 +100,13 @@ size_t lease_table_bytes (lease_table_t *self);
 size_t lease_table_capacity (lease_table_t *self);
 //  Highest seq issued so far (0 if none).
 uint64_t lease_table_last_seq (lease_table_t *self);
+//  Leases SENT to owner now.
+size_t lease_table_owned_count (lease_table_t *self, uint32_t owner);
+//  Writes up to max of the leases SENT to owner into leases; returns how many.
+size_t lease_table_owned (lease_table_t *self, uint32_t owner, lease_t **leases, size_t max);
 //  Writes up to max seqs of leases whose deadline is at or before now_us
 //  into seqs: SENT ones whose lease ended, WAITING ones done backing off.
 //  Returns how many.
 size_t lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t max);
-//  Writes up to max SENT leases that left before before_us into leases.
-//  Returns how many.
-size_t lease_table_sent_before (lease_table_t *self, int64_t before_us, lease_t **leases,
-                                size_t max);
 
 #endif

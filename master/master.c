@@ -1,11 +1,14 @@
 /*  master: the loop. A task's path through this file: s_fill_window takes
     it from the job reader into the lease table and the dispatcher's queue;
-    dispatcher_flush sends it; the sink hands back its result, and
+    dispatcher_flush sends it to a worker that granted credit (taken by
+    s_read_tasks_socket); the sink hands back its result, and
     s_handle_result makes it final (results writer, summary) or sends it
-    again. s_tick expires leases and reaps silent workers.
+    again. Heartbeats and lost workers go through failover (s_apply_plan).
+    s_tick expires leases and reaps silent workers.
 */
 #include "master.h"
 #include "dispatcher.h"
+#include "failover.h"
 #include "lease_table.h"
 #include "progress.h"
 #include "results_writer.h"
@@ -24,28 +27,21 @@
 #define S_TICK_US 100000            //  lease expiry, reaping, flushing
 #define S_ANNOUNCE_US 1000000       //  JOB_START repeated for late workers
 #define S_EVENT_BURST 1024          //  sink events handled per loop turn
+#define S_CREDIT_BURST 1024         //  tasks-socket messages handled per loop turn
+#define S_READ_BURST 4096           //  job entries read per loop turn
 #define S_EXPIRED_BATCH 4096        //  leases expired per tick
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
-#define S_SETTLE_US 300000          //  no new worker this long: start dispatching
-#define S_SETTLE_MAX_US 1200000     //  ... or this long after the first one
-#define S_HANDSHAKE_US 50000        //  a connection accepted this long ago is usable
-#define S_CREDIT_MIN 4096           //  tasks in flight per worker, at least
-#define S_CREDIT_PER_THREAD 8       //  ... or this many per executor thread
-#define S_SWEEP_US 1000000          //  tasks lost in flight are looked for this often
-#define S_ORPHAN_MARGIN_US 500000   //  an idle worker lists a task within this of its send
-#define S_FREE_RESENDS 2            //  lost copies sent again free; after that, charged
+#define S_FREE_RESENDS 5            //  lost copies sent again free; after that, charged
+#define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_BACKOFF_MAX_US 30000000   //  the longest a retry waits
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
 
 struct _master_t {
     const master_options_t *options;
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
-    zsock_t *tasks;                 //  PUSH to workers
+    zsock_t *tasks;                 //  ROUTER to workers
     zsock_t *control;               //  PUB to workers
     zsock_t *tasks_monitor;         //  peer events of the tasks socket
-    int tasks_peers;                //  workers connected to the tasks socket
-    int64_t first_peer_us;          //  when the first worker connected (0: none yet)
-    int64_t last_peer_us;           //  when the last worker connected
     sink_t *sink;                   //  results actor
     job_reader_t *reader;
     lease_table_t *leases;
@@ -54,10 +50,12 @@ struct _master_t {
     resume_set_t *resume;           //  --resume: seqs final in an earlier run
     summary_t *summary;
     progress_t *progress;
-    worker_table_t *workers;        //  what heartbeats said
+    worker_table_t *workers;        //  who granted credit, and what they said
+    failover_plan_t plan;           //  scratch for failover
     uint64_t *expired;              //  scratch for lease_table_expired
-    lease_t **orphans;              //  scratch for s_find_orphans
-    bool dispatching;               //  the start gate (s_may_start) opened; no gate after
+    uint64_t tasks_garbage;         //  tasks-socket frames dropped
+    tm_log_limiter_t garbage_limiter;
+    bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
     bool output_failed;             //  the results file could not be written
@@ -65,11 +63,7 @@ struct _master_t {
     int64_t start_us;
     int64_t next_tick_us;
     int64_t next_announce_us;
-    int64_t next_sweep_us;
     int64_t next_sync_us;           //  the results file is fdatasynced then
-    int64_t lost_at_us;             //  a worker was lost and its late tasks not yet swept
-    uint64_t lost_frame;            //  ... when this many frames were sent
-    size_t lost_suspects;           //  ... and this many of them are suspects
 };
 
 int
@@ -105,7 +99,7 @@ static int
 s_open_sockets (master_t *self)
 {
     const master_options_t *options = self->options;
-    self->tasks = tm_socket_tasks_push (options->bind_tasks, &self->tasks_monitor);
+    self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor);
     self->control = tm_socket_control_pub (options->bind_control);
     self->sink = sink_new (options->bind_results);
     if (!self->tasks || !self->control || !self->sink)
@@ -148,11 +142,12 @@ master_new (const master_options_t *options)
         return NULL;
     }
     self->leases = lease_table_new (options->window);
-    self->dispatcher = dispatcher_new (self->tasks, self->leases, self->job_id,
+    self->workers = worker_table_new ();
+    self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
     self->summary = summary_new (self->job_id);
-    self->workers = worker_table_new ();
-    self->orphans = (lease_t **) zmalloc (options->window * sizeof (lease_t *));
+    failover_plan_init (&self->plan, options->window);
+    self->dispatching = options->min_workers == 0;
     self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -168,10 +163,10 @@ master_destroy (master_t **self_p)
         return;
     progress_destroy (&self->progress);
     free (self->expired);
-    worker_table_destroy (&self->workers);
-    free (self->orphans);
+    failover_plan_fini (&self->plan);
     summary_destroy (&self->summary);
     dispatcher_destroy (&self->dispatcher);
+    worker_table_destroy (&self->workers);
     lease_table_destroy (&self->leases);
     results_writer_destroy (&self->writer);
     resume_set_destroy (&self->resume);
@@ -186,30 +181,25 @@ master_destroy (master_t **self_p)
     *self_p = NULL;
 }
 
-//  --- workers ---------------------------------------------------------------
-
 static void s_retry (master_t *self, lease_t *lease, int64_t now_us);
 static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
                        const char *error, int64_t now_us);
 
-static void
-s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
-{
-    worker_table_heartbeat (self->workers, heartbeat,
-                            strcmp (heartbeat->job_id, self->job_id) == 0, now_us);
-}
-
 //  Sends again a task whose copy was lost with a worker or a connection.
-//  A suspect (it may have been running when its worker died: it may be
-//  what killed it) is charged an attempt, so a task that kills every
-//  worker it reaches ends FAILED instead of going round the cluster. The
-//  rest go free of charge, but only so often: a task that keeps vanishing
-//  is charged like any other.
+//  A charged one (it was running when its worker was lost: it may be what
+//  killed it) uses an attempt, so a task that kills every worker it
+//  reaches ends FAILED instead of going round the cluster. The rest go
+//  free, but only so often: a task whose workers keep vanishing before
+//  they report it running is charged like any other.
 static void
-s_resend_lost (master_t *self, lease_t *lease, bool suspect, int64_t now_us)
+s_resend_lost (master_t *self, uint64_t seq, bool charged, int64_t now_us)
 {
-    if (!suspect && lease->free_resends < S_FREE_RESENDS) {
-        lease->free_resends++;
+    lease_t *lease;
+    if (lease_table_lookup (self->leases, seq, &lease) != LEASE_FOUND
+    ||  lease->state != LEASE_SENT)
+        return;
+    if (!charged && lease->free_resends < S_FREE_RESENDS) {
+        lease_table_release (self->leases, lease);
         dispatcher_enqueue (self->dispatcher, lease);
         summary_count (self->summary, SUMMARY_REISSUED, 1);
     }
@@ -221,61 +211,156 @@ s_resend_lost (master_t *self, lease_t *lease, bool suspect, int64_t now_us)
                    "worker lost while running it, on every attempt", now_us);
 }
 
-static int
-s_by_send_number (const void *a, const void *b)
+//  Carries out self->plan; returns how many tasks it sends again.
+static size_t
+s_apply_plan (master_t *self, int64_t now_us)
 {
-    uint64_t x = (*(lease_t * const *) a)->send_number;
-    uint64_t y = (*(lease_t * const *) b)->send_number;
-    return x < y ? -1 : x > y;
+    for (size_t i = 0; i < self->plan.charged_count; i++)
+        s_resend_lost (self, self->plan.charged [i], true, now_us);
+    for (size_t i = 0; i < self->plan.free_count; i++)
+        s_resend_lost (self, self->plan.free_seqs [i], false, now_us);
+    return self->plan.charged_count + self->plan.free_count;
 }
 
-//  Tasks in flight that no live worker holds although every live worker
-//  has reported since they left: lost with a worker or a connection (PUSH
-//  cannot say which worker took a frame; heartbeats can). Writes them to
-//  self->orphans in the order they were sent; returns how many.
-static size_t
-s_find_orphans (master_t *self, const worker_horizon_t *horizon)
+//  A worker the master gives up on: every lease sent to it goes again now.
+static void
+s_lose_worker (master_t *self, worker_info_t *worker, const char *why, int64_t now_us)
 {
-    size_t count = lease_table_sent_before (self->leases, INT64_MAX, self->orphans,
-                                            lease_table_capacity (self->leases));
-    size_t kept = 0;
-    for (size_t i = 0; i < count; i++) {
-        lease_t *lease = self->orphans [i];
-        bool by_time = horizon->heard_us
-                    && lease->sent_us + S_ORPHAN_MARGIN_US <= horizon->heard_us;
-        bool accounted = lease->frame <= horizon->frame || by_time;
-        if (accounted && !worker_table_holds (self->workers, lease->seq))
-            self->orphans [kept++] = lease;
-    }
-    if (kept > 1)
-        qsort (self->orphans, kept, sizeof (lease_t *), s_by_send_number);
-    return kept;
+    bool drained = worker->state == WORKER_DRAINING;
+    worker_table_lose (self->workers, worker, now_us);
+    failover_worker_lost (self->leases, worker->slot, &self->plan);
+    size_t charged = self->plan.charged_count;
+    size_t resent = s_apply_plan (self, now_us);
+    if (drained && resent == 0)
+        zsys_info ("worker left: %s (drained)", worker->id);
+    else
+        zsys_info ("worker lost: %s (%s), %zu tasks sent again, %zu of them charged",
+                   worker->id, why, resent, charged);
 }
 
-//  A silent worker's tasks are sent again now, not when their leases end:
-//  those its last heartbeat listed now, those it took after that once the
-//  live workers have reported since (s_sweep_orphans). Workers run tasks in
-//  the order they list and take them, so the first `threads` of these
-//  still in flight are the ones it may have been running: the suspects.
-static size_t
-s_recover_worker (master_t *self, worker_info_t *worker, int64_t now_us)
+static void
+s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
-    size_t suspects = worker->threads ? worker->threads : 1;
-    size_t resent = 0;
-    for (size_t i = 0; i < worker->held_count; i++) {
-        lease_t *lease;
-        if (lease_table_lookup (self->leases, worker->held [i], &lease) != LEASE_FOUND
-        ||  lease->state != LEASE_SENT)
-            continue;
-        s_resend_lost (self, lease, suspects > 0, now_us);
-        suspects -= suspects > 0;
-        resent++;
+    worker_info_t *worker = worker_table_heartbeat (self->workers, heartbeat, now_us);
+    if (!worker || strcmp (heartbeat->job_id, self->job_id) != 0)
+        return;
+    failover_heartbeat (self->leases, worker->slot, heartbeat, now_us,
+                        (int64_t) self->options->lease_grace_ms * 1000, &self->plan);
+    size_t resent = s_apply_plan (self, now_us);
+    if (resent)
+        zsys_info ("worker %s: %zu tasks sent to it were lost on the way, sent again",
+                   worker->id, resent);
+}
+
+static void
+s_drop_tasks_frame (master_t *self, const char *why)
+{
+    self->tasks_garbage++;
+    uint64_t suppressed;
+    if (tm_log_limiter_allow (&self->garbage_limiter, tm_clock_now_us (), &suppressed))
+        zsys_warning ("tasks socket: dropped a frame (%s; %" PRIu64 " more not logged)",
+                      why, suppressed);
+}
+
+//  A routing id we take: ours are 8 to 64 printable bytes (libzmq makes
+//  one starting with a zero byte for a peer that set none).
+static bool
+s_incarnation_valid (zmq_msg_t *msg)
+{
+    size_t size = zmq_msg_size (msg);
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (msg);
+    if (size < TM_MIN_INCARNATION_BYTES || size > TM_MAX_INCARNATION_BYTES)
+        return false;
+    for (size_t i = 0; i < size; i++)
+        if (data [i] < 0x21 || data [i] > 0x7e)
+            return false;
+    return true;
+}
+
+static void
+s_handle_credit (master_t *self, const char *incarnation, const tm_credit_t *credit, int fd,
+                 int64_t now_us)
+{
+    worker_info_t *worker, *replaced;
+    worker_credit_t outcome = worker_table_credit (self->workers, incarnation, credit, fd,
+                                                   now_us, &worker, &replaced);
+    if (outcome == WORKER_CREDIT_REFUSED) {
+        s_drop_tasks_frame (self, "too many workers");
+        return;
     }
-    worker_table_remove (self->workers, worker);
-    self->lost_at_us = now_us;
-    self->lost_frame = dispatcher_frames (self->dispatcher);
-    self->lost_suspects += suspects;
-    return resent;
+    if (outcome == WORKER_CREDIT_NEW) {
+        zsys_info ("worker joined: %s (%s, %u threads, credit %u)", worker->id, incarnation,
+                   credit->threads, credit->credit);
+        if (replaced)
+            s_lose_worker (self, replaced, "replaced by a new incarnation", now_us);
+    }
+    //  A new connection of a worker we know: what its old one dropped is
+    //  found from its next heartbeat's last_batch, once it has read this.
+    if (outcome == WORKER_CREDIT_RECONNECTED)
+        dispatcher_send_marker (self->dispatcher, worker);
+    if (!self->dispatching && worker_table_live (self->workers) >= self->options->min_workers)
+        self->dispatching = true;
+}
+
+//  Reads one message from the tasks ROUTER: routing id, then one frame.
+//  Returns false when there is none.
+static bool
+s_read_credit (master_t *self, int64_t now_us)
+{
+    void *handle = zsock_resolve (self->tasks);
+    zmq_msg_t id, body;
+    zmq_msg_init (&id);
+    if (zmq_msg_recv (&id, handle, ZMQ_DONTWAIT) == -1) {
+        zmq_msg_close (&id);
+        return false;
+    }
+    zmq_msg_init (&body);
+    size_t parts = 1;
+    bool more = zmq_msg_more (&id);
+    while (more) {
+        //  The rest of a message arrives with its first frame: this never blocks.
+        zmq_msg_close (&body);
+        zmq_msg_init (&body);
+        if (zmq_msg_recv (&body, handle, 0) == -1)
+            break;
+        parts++;
+        more = zmq_msg_more (&body);
+    }
+    char incarnation [TM_MAX_INCARNATION_BYTES + 1] = "";
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    tm_credit_t credit;
+    tm_decode_status_t status = TM_DECODE_MALFORMED;
+    bool named = parts == 2 && s_incarnation_valid (&id);
+    if (named) {
+        memcpy (incarnation, zmq_msg_data (&id), zmq_msg_size (&id));
+        incarnation [zmq_msg_size (&id)] = 0;
+        status = tm_codec_decode_credit (zmq_msg_data (&body), zmq_msg_size (&body),
+                                         &credit, worker_id, sizeof worker_id);
+    }
+    int fd = parts == 2 ? zmq_msg_get (&body, ZMQ_SRCFD) : -1;
+    zmq_msg_close (&body);
+    zmq_msg_close (&id);
+    if (parts != 2)
+        s_drop_tasks_frame (self, "not one frame");
+    else
+    if (!named)
+        s_drop_tasks_frame (self, "bad routing id");
+    else
+    if (status != TM_DECODE_OK)
+        s_drop_tasks_frame (self, tm_decode_status_name (status));
+    else
+        s_handle_credit (self, incarnation, &credit, fd, now_us);
+    return true;
+}
+
+//  A tasks connection closed: if it was a worker's, that worker is gone
+//  unless it is reachable still (a marker gets through).
+static void
+s_connection_closed (master_t *self, int fd, int64_t now_us)
+{
+    worker_info_t *worker = worker_table_by_fd (self->workers, fd);
+    if (worker && dispatcher_send_marker (self->dispatcher, worker) == -1)
+        s_lose_worker (self, worker, "its connection closed", now_us);
 }
 
 static void
@@ -284,110 +369,27 @@ s_reap_workers (master_t *self, int64_t now_us)
     int64_t timeout_us = self->options->worker_timeout_ms * 1000ll;
     worker_info_t *worker;
     while ((worker = worker_table_silent (self->workers, now_us, timeout_us))) {
-        char id [TM_MAX_WORKER_ID_BYTES + 1];
-        snprintf (id, sizeof id, "%s", worker->id);
-        if (worker->draining && worker->held_count == 0) {
-            //  It drained and exited: nothing of it to recover or suspect.
-            zsys_info ("worker left: %s (drained)", id);
-            worker_table_remove (self->workers, worker);
-            continue;
-        }
-        size_t resent = s_recover_worker (self, worker, now_us);
-        zsys_info ("worker lost: %s (silent for %u ms), %zu tasks sent again",
-                   id, self->options->worker_timeout_ms, resent);
+        char why [64];
+        snprintf (why, sizeof why, "silent for %u ms", self->options->worker_timeout_ms);
+        s_lose_worker (self, worker, why, now_us);
     }
-}
-
-//  Sends again the tasks no live worker holds: after a worker is lost, the
-//  ones it took after its last heartbeat, every tick until the live workers
-//  account for all it was sent (what they account for grows in send order,
-//  so the first found are the first it took: its remaining suspects, see
-//  s_recover_worker); and now and then in any case, as tasks also vanish
-//  with no worker lost: a connection reset drops what was queued in it, a
-//  result that could not be sent never comes.
-static void
-s_sweep_orphans (master_t *self, int64_t now_us)
-{
-    bool after_loss = self->lost_at_us != 0;
-    if (!after_loss && now_us < self->next_sweep_us)
-        return;
-    worker_horizon_t horizon;
-    if (!worker_table_horizon (self->workers, &horizon))
-        return;
-    self->next_sweep_us = now_us + S_SWEEP_US;
-    size_t orphans = s_find_orphans (self, &horizon);
-    for (size_t i = 0; i < orphans; i++) {
-        s_resend_lost (self, self->orphans [i], self->lost_suspects > 0, now_us);
-        self->lost_suspects -= self->lost_suspects > 0;
-    }
-    if (orphans)
-        zsys_info ("%zu tasks held by no live worker sent again%s", orphans,
-                   after_loss ? " (taken by a lost worker after its last heartbeat)" : "");
-    bool settled = horizon.frame >= self->lost_frame
-                || (horizon.heard_us && horizon.heard_us >= self->lost_at_us + S_ORPHAN_MARGIN_US);
-    if (after_loss && settled) {
-        self->lost_at_us = 0;
-        self->lost_suspects = 0;
-    }
+    worker_table_forget (self->workers, now_us, S_LOST_KEEP_US);
 }
 
 //  --- input -----------------------------------------------------------------
-
-//  Workers ready for tasks: connected to the tasks socket and heard from.
-static size_t
-s_ready_workers (master_t *self)
-{
-    size_t heard = worker_table_size (self->workers);
-    size_t connected = self->tasks_peers > 0 ? (size_t) self->tasks_peers : 0;
-    return heard < connected ? heard : connected;
-}
-
-//  How many tasks may be in flight: the window, but no more than the known
-//  workers can hold, so one early worker cannot take the whole job and
-//  workers that join later get a share.
-static size_t
-s_credit (master_t *self)
-{
-    size_t credit = worker_table_credit (self->workers, S_CREDIT_PER_THREAD, S_CREDIT_MIN);
-    size_t window = lease_table_capacity (self->leases);
-    //  At least one task is read even with no worker, so an empty or bad
-    //  input ends the run at once.
-    if (credit == 0)
-        credit = 1;
-    return credit < window ? credit : window;
-}
-
-//  Dispatch starts once --min-workers are ready or, without it, once the
-//  workers already running have had a moment to (re)connect, so the first
-//  one to connect does not get the whole start of the job.
-static bool
-s_may_start (master_t *self, int64_t now_us)
-{
-    size_t ready = s_ready_workers (self);
-    //  A connection counts when accepted; PUSH routes to it only once its
-    //  handshake is done (ZMQ_IMMEDIATE), a moment later: until then the
-    //  whole start of the job would go to the workers already through.
-    if (self->options->min_workers)
-        return ready >= self->options->min_workers
-            && now_us - self->last_peer_us >= S_HANDSHAKE_US;
-    return ready > 0
-        && (now_us - self->last_peer_us >= S_SETTLE_US
-         || now_us - self->first_peer_us >= S_SETTLE_MAX_US);
-}
 
 static void
 s_fill_window (master_t *self)
 {
     if (self->input_done)
         return;
-    if (!self->dispatching && s_may_start (self, tm_clock_now_us ()))
-        self->dispatching = true;
-    size_t credit = self->dispatching ? s_credit (self) : 1;
-    //  The byte bound keeps large payloads from multiplying memory by the
-    //  task window; one task is always let in, whatever its size.
-    while (lease_table_size (self->leases) < credit
-       && (lease_table_bytes (self->leases) < self->options->window_bytes
-           || lease_table_size (self->leases) == 0)) {
+    //  The queue lives here, so the window fills whatever the workers; the
+    //  byte bound keeps large payloads from multiplying memory by the task
+    //  window; one task is always let in, whatever its size.
+    size_t window = lease_table_capacity (self->leases);
+    for (int read = 0; read < S_READ_BURST && lease_table_size (self->leases) < window
+                    && (lease_table_bytes (self->leases) < self->options->window_bytes
+                        || lease_table_size (self->leases) == 0); read++) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
         if (status == JOB_READER_SKIPPED) {
@@ -457,16 +459,12 @@ s_backoff_us (uint32_t base_ms, uint32_t attempt)
 static void
 s_retry (master_t *self, lease_t *lease, int64_t now_us)
 {
-    lease->attempt++;
     summary_count (self->summary, SUMMARY_RETRIES, 1);
-    int64_t delay_us = s_backoff_us (self->options->retry_backoff_ms, lease->attempt);
-    if (delay_us == 0) {
+    int64_t delay_us = s_backoff_us (self->options->retry_backoff_ms, lease->attempt + 1);
+    lease_table_retry_after (self->leases, lease, now_us + delay_us);
+    //  Otherwise s_expire_leases queues it when the wait is over.
+    if (delay_us == 0)
         dispatcher_enqueue (self->dispatcher, lease);
-        return;
-    }
-    //  s_expire_leases queues it when the wait is over.
-    lease->state = LEASE_WAITING;
-    lease->deadline_us = now_us + delay_us;
 }
 
 static void
@@ -512,8 +510,6 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);
-        if (i == 0 && strcmp (result.job_id, self->job_id) == 0)
-            worker_table_seen (self->workers, result.worker_id, now_us);
         s_handle_result (self, &result, now_us);
     }
 }
@@ -564,7 +560,6 @@ s_tick (master_t *self, int64_t now_us)
     self->next_tick_us = now_us + S_TICK_US;
     s_expire_leases (self, now_us);
     s_reap_workers (self, now_us);
-    s_sweep_orphans (self, now_us);
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
     if (sync)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
@@ -580,7 +575,7 @@ s_tick (master_t *self, int64_t now_us)
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
                      self->input_done ? job_reader_count (self->reader) : 0,
-                     worker_table_size (self->workers));
+                     worker_table_live (self->workers));
 }
 
 //  --- run -----------------------------------------------------------------------
@@ -595,59 +590,27 @@ static void
 s_poll_once (master_t *self)
 {
     int64_t now_us = tm_clock_now_us ();
-    int64_t wake_us = self->next_tick_us;
-    //  Before the start, wake when the last connection's handshake time is
-    //  over, not at the next tick: the gate opens then.
-    int64_t gate_us = self->last_peer_us + S_HANDSHAKE_US;
-    if (!self->dispatching && self->last_peer_us && gate_us > now_us && gate_us < wake_us)
-        wake_us = gate_us;
-    long timeout_ms = (long) ((wake_us - now_us + 999) / 1000);
+    long timeout_ms = (long) ((self->next_tick_us - now_us + 999) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
     zmq_pollitem_t items [3] = {
         { zsock_resolve (sink_pipe (self->sink)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->tasks), 0, ZMQ_POLLOUT, 0 }
     };
-    int count = self->dispatching && dispatcher_queued (self->dispatcher) > 0 ? 3 : 2;
-    if (zmq_poll (items, count, timeout_ms) == -1)
+    if (zmq_poll (items, 3, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
+    now_us = tm_clock_now_us ();
+    if (items [1].revents & ZMQ_POLLIN)
+        for (int i = 0; i < S_CREDIT_BURST && s_read_credit (self, now_us); i++)
+            ;
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_sink (self);
-    if (items [1].revents & ZMQ_POLLIN) {
-        int change = tm_socket_monitor_read (self->tasks_monitor);
-        self->tasks_peers += change;
-        if (change > 0) {
-            self->last_peer_us = tm_clock_now_us ();
-            if (!self->first_peer_us)
-                self->first_peer_us = self->last_peer_us;
-        }
+    if (items [2].revents & ZMQ_POLLIN) {
+        int fd;
+        if (tm_socket_monitor_closed (self->tasks_monitor, &fd))
+            s_connection_closed (self, fd, now_us);
     }
-}
-
-static void
-s_finish_job (master_t *self, int exit_status)
-{
-    zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
-    tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
-    if (results_writer_flush (self->writer, true) == -1)
-        self->output_failed = true;
-    sink_stats_t stats;
-    sink_stop (self->sink, &stats);
-    uint64_t garbage = 0;
-    for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
-        garbage += stats.dropped [status];
-    summary_count (self->summary, SUMMARY_GARBAGE, garbage);
-    summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
-    if (job_reader_skipped (self->reader))
-        zsys_warning ("%s: %" PRIu64 " invalid lines skipped in all", self->options->job_path,
-                      job_reader_skipped (self->reader));
-    summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
-    progress_clear (self->progress);
-    if (!self->options->quiet)
-        summary_print (self->summary, stderr);
-    if (self->options->summary_path)
-        summary_write_json (self->summary, self->options->summary_path);
 }
 
 static int
@@ -663,6 +626,40 @@ s_exit_status (master_t *self, bool interrupted)
     return not_ok > 0 ? TM_EXIT_TASKS_FAILED : TM_EXIT_OK;
 }
 
+//  Ends the job: the last results written and synced and the summary
+//  written; only then is the exit status known, and it says so.
+static int
+s_finish_job (master_t *self, bool interrupted)
+{
+    zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
+    tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+    if (results_writer_flush (self->writer, true) == -1 && !self->output_failed) {
+        zsys_error ("cannot write the last results: %s", strerror (errno));
+        self->output_failed = true;
+    }
+    sink_stats_t stats;
+    sink_stop (self->sink, &stats);
+    uint64_t garbage = self->tasks_garbage;
+    for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
+        garbage += stats.dropped [status];
+    summary_count (self->summary, SUMMARY_GARBAGE, garbage);
+    summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
+    if (job_reader_skipped (self->reader))
+        zsys_warning ("%s: %" PRIu64 " invalid lines skipped in all", self->options->job_path,
+                      job_reader_skipped (self->reader));
+    int exit_status = s_exit_status (self, interrupted);
+    summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
+    progress_clear (self->progress);
+    if (!self->options->quiet)
+        summary_print (self->summary, stderr);
+    if (self->options->summary_path
+    &&  summary_write_json (self->summary, self->options->summary_path) == -1) {
+        zsys_error ("cannot write the summary to %s", self->options->summary_path);
+        exit_status = TM_EXIT_RUNTIME;
+    }
+    return exit_status;
+}
+
 int
 master_run (master_t *self)
 {
@@ -675,14 +672,13 @@ master_run (master_t *self)
         }
         s_fill_window (self);
         if (self->dispatching && dispatcher_queued (self->dispatcher) > 0)
-            dispatcher_flush (self->dispatcher, tm_clock_now_us (), s_ready_workers (self));
+            dispatcher_flush (self->dispatcher, tm_clock_now_us ());
         s_poll_once (self);
         int64_t now_us = tm_clock_now_us ();
         if (now_us >= self->next_tick_us)
             s_tick (self, now_us);
     }
-    int exit_status = s_exit_status (self, interrupted);
-    s_finish_job (self, exit_status);
+    int exit_status = s_finish_job (self, interrupted);
     if (!interrupted)
         zsys_info ("job %s done: %" PRIu64 " tasks, exit status %d",
                    self->job_id, summary_done (self->summary), exit_status);

@@ -11,8 +11,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 
-#define S_BLOCK_MAX 64              //  completions sent together at most
-#define S_BLOCK_MAX_AGE_US 1000     //  a completion waits at most this for company
+#define EXECUTOR_BLOCK_MAX_AGE_US 1000     //  a completion waits at most this for company
 #define S_THREAD_LINGER_MS 1000
 
 //  A decoded batch and its references (main thread only).
@@ -28,6 +27,15 @@ typedef struct {
     size_t index;
 } s_item_t;
 
+//  What one thread runs, for heartbeats: written by that thread, read by
+//  the main thread, which re-reads holder to see that seq belongs to it.
+//  A holder stays allocated while its task runs (only the main thread
+//  frees it, after the task's completion).
+typedef struct {
+    _Atomic (s_holder_t *) holder;
+    atomic_uint_fast64_t seq;
+} s_running_t;
+
 struct _executor_t {
     handler_registry_t *registry;
     bool allow_exec;
@@ -41,6 +49,8 @@ struct _executor_t {
     atomic_size_t busy;         //  threads running a handler
     size_t thread_count;
     pthread_t *threads;
+    s_running_t *running;       //  per thread: what it runs now
+    atomic_size_t next_slot;    //  hands each thread its running slot
     zsock_t *completions;       //  PULL, bound to endpoint
     char endpoint [64];
     zlist_t *holders;           //  live s_holder_t
@@ -88,7 +98,7 @@ s_next_item (executor_t *self, zsock_t *push, executor_batch_t **block_p,
             pthread_mutex_unlock (&self->lock);
             return false;
         }
-        bool stale = *block_p && tm_clock_now_us () - *first_us > S_BLOCK_MAX_AGE_US;
+        bool stale = *block_p && tm_clock_now_us () - *first_us > EXECUTOR_BLOCK_MAX_AGE_US;
         if (*block_p && (self->count == 0 || stale)) {
             pthread_mutex_unlock (&self->lock);
             s_send_block (push, block_p);
@@ -111,6 +121,7 @@ static void *
 s_thread (void *args)
 {
     executor_t *self = (executor_t *) args;
+    s_running_t *running = &self->running [atomic_fetch_add (&self->next_slot, 1)];
     zsock_t *push = zsock_new_push (self->endpoint);
     assert (push);
     zsock_set_linger (push, S_THREAD_LINGER_MS);
@@ -120,12 +131,17 @@ s_thread (void *args)
     while (s_next_item (self, push, &block, &first_us, &item)) {
         if (!block) {
             block = (executor_batch_t *) zmalloc (sizeof (executor_batch_t)
-                                                  + S_BLOCK_MAX * sizeof (executor_done_t));
+                                                  + EXECUTOR_BLOCK_MAX * sizeof (executor_done_t));
             first_us = tm_clock_now_us ();
         }
+        tm_task_t task;
+        tm_task_batch_get (item.holder->batch, item.index, &task);
+        atomic_store (&running->seq, task.seq);
+        atomic_store (&running->holder, item.holder);
         s_run_item (self, item, &block->items [block->count++]);
+        atomic_store (&running->holder, NULL);
         atomic_fetch_sub (&self->busy, 1);
-        if (block->count == S_BLOCK_MAX)
+        if (block->count == EXECUTOR_BLOCK_MAX)
             s_send_block (push, &block);
     }
     s_send_block (push, &block);
@@ -160,6 +176,7 @@ executor_new (handler_registry_t *registry, size_t threads, size_t queue_capacit
     pthread_sigmask (SIG_BLOCK, &block, &previous);
     self->thread_count = threads;
     self->threads = (pthread_t *) zmalloc (threads * sizeof (pthread_t));
+    self->running = (s_running_t *) zmalloc (threads * sizeof (s_running_t));
     for (size_t i = 0; i < threads; i++)
         pthread_create (&self->threads [i], NULL, s_thread, self);
     pthread_sigmask (SIG_SETMASK, &previous, NULL);
@@ -212,6 +229,7 @@ executor_destroy (executor_t **self_p)
     pthread_cond_destroy (&self->ready);
     pthread_mutex_destroy (&self->lock);
     free (self->threads);
+    free (self->running);
     free (self->ring);
     free (self);
     *self_p = NULL;
@@ -322,7 +340,26 @@ executor_held_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t
 }
 
 size_t
-executor_purge_other_jobs (executor_t *self, const char *job_id)
+executor_running_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max)
+{
+    size_t count = 0;
+    for (size_t i = 0; i < self->thread_count && count < max; i++) {
+        s_holder_t *holder = atomic_load (&self->running [i].holder);
+        uint64_t seq = atomic_load (&self->running [i].seq);
+        if (!holder || atomic_load (&self->running [i].holder) != holder)
+            continue;
+        tm_task_t task;
+        tm_task_batch_get (holder->batch, 0, &task);
+        if (strcmp (task.job_id, job_id) == 0)
+            seqs [count++] = seq;
+    }
+    return count;
+}
+
+//  Drops queued (not running) tasks whose job is job_id (matching) or is
+//  not (!matching).
+static size_t
+s_purge (executor_t *self, const char *job_id, bool matching)
 {
     size_t purged = 0;
     pthread_mutex_lock (&self->lock);
@@ -331,7 +368,7 @@ executor_purge_other_jobs (executor_t *self, const char *job_id)
         s_item_t item = self->ring [(self->head + i) % self->capacity];
         tm_task_t task;
         tm_task_batch_get (item.holder->batch, item.index, &task);
-        if (strcmp (task.job_id, job_id) == 0)
+        if ((strcmp (task.job_id, job_id) == 0) != matching)
             self->ring [(self->head + kept++) % self->capacity] = item;
         else {
             //  Released after the lock: holders are the main thread's.
@@ -357,4 +394,16 @@ executor_purge_other_jobs (executor_t *self, const char *job_id)
     }
     zlist_destroy (&holders);
     return purged;
+}
+
+size_t
+executor_purge_other_jobs (executor_t *self, const char *job_id)
+{
+    return s_purge (self, job_id, false);
+}
+
+size_t
+executor_purge_job (executor_t *self, const char *job_id)
+{
+    return s_purge (self, job_id, true);
 }

@@ -16,6 +16,8 @@
 #include "tm_codec.h"
 #include <czmq.h>
 
+#define EXECUTOR_BLOCK_MAX 64       //  completions in one block at most
+
 //  One finished task, as a thread reports it.
 typedef struct {
     void *holder;               //  the batch the task came from (for release)
@@ -61,8 +63,13 @@ size_t executor_threads_total (executor_t *self);
 //  Writes up to max seqs of held tasks of job_id into seqs, in the order
 //  they run; returns how many.
 size_t executor_held_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max);
+//  Writes up to max seqs of job_id's tasks that threads run now into seqs;
+//  returns how many.
+size_t executor_running_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max);
 //  Drops queued (not running) tasks whose job is not job_id; they produce
 //  no result. Returns how many.
 size_t executor_purge_other_jobs (executor_t *self, const char *job_id);
+//  Drops queued (not running) tasks of job_id (it ended). Returns how many.
+size_t executor_purge_job (executor_t *self, const char *job_id);
 
 #endif

@@ -27,7 +27,8 @@ redial_new (zsock_t *sock, const char *endpoint, const char *role)
     self->endpoint = strdup (endpoint);
     self->role = role;
     self->monitor = tm_socket_monitor_events (sock, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
-                                                    | ZMQ_EVENT_CONNECT_RETRIED);
+                                                    | ZMQ_EVENT_CONNECT_RETRIED
+                                                    | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     return self;
 }
 
@@ -64,7 +65,7 @@ redial_read (redial_t *self, int64_t now_us)
     }
     if (event)
         self->lost_us = 0;  //  a retry is scheduled, or a connection is up
-    return 0;
+    return event == ZMQ_EVENT_HANDSHAKE_SUCCEEDED ? 1 : 0;
 }
 
 bool

@@ -24,7 +24,8 @@ redial_t *redial_new (zsock_t *sock, const char *endpoint, const char *role);
 void redial_destroy (redial_t **self_p);
 //  The monitor to poll for POLLIN; then call redial_read.
 zsock_t *redial_monitor (redial_t *self);
-//  Reads one monitor event. Returns -1 when a connection closed, else 0.
+//  Reads one monitor event. Returns -1 when a connection closed, 1 when one
+//  completed its handshake (messages now reach the peer), else 0.
 int redial_read (redial_t *self, int64_t now_us);
 //  Dials again if a connection closed a while ago and libzmq scheduled no
 //  retry. Returns true if it did.

@@ -1,9 +1,12 @@
 /*  worker: poll loop over control, completions and (when the pool has room)
-    tasks. Drain: disconnect from the tasks endpoint so the master routes no
-    more work here, run what is queued, send every result, then close the
-    results socket with a linger so they leave before the process does.
+    tasks. It asks for work with Credit on its tasks DEALER (credit.h says
+    how much) at every connection, whenever the window moves, and with each
+    heartbeat. Drain: credit 0, run what it holds, send every result, then
+    close the results socket with a linger so they leave before the process
+    does.
 */
 #include "worker.h"
+#include "credit.h"
 #include "executor.h"
 #include "redial.h"
 #include "tm_clock.h"
@@ -12,24 +15,31 @@
 #include "tm_socket.h"
 
 #define S_RESULTS_LINGER_MS 5000
-#define S_MAX_BATCH WORKER_MIN_QUEUE  //  the master's largest batch: read only when it fits
 #define S_FRAMES_PER_TURN 64    //  task frames read per poll turn
 #define S_BLOCKS_PER_TURN 64    //  completion blocks sent per poll turn
 #define S_RETIRED_JOBS 4        //  jobs remembered as replaced by a newer one
 #define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
+#define S_INCARNATION_BYTES 16  //  hex digits of the routing id
 
 struct _worker_t {
     const worker_options_t *options;
-    zsock_t *tasks;
+    zsock_t *tasks;                 //  DEALER: tasks in, credit out
     zsock_t *results;
     zsock_t *control;
     redial_t *redial [3];           //  tasks, results, control: dial again after a protocol error
     handler_registry_t *registry;
     executor_t *executor;
     tm_task_batch_t *pending;       //  read but not yet queued (pool full)
+    zlist_t *unsent;                //  result frames of one block the socket did not take yet
     tm_result_t *scratch;           //  results of one completion block
     uint64_t *held;                 //  scratch for heartbeats
     size_t held_max;
+    uint64_t *running;              //  scratch for heartbeats: one per thread
+    char incarnation [S_INCARNATION_BYTES + 1];  //  the DEALER's routing id
+    credit_t credit;                //  the window to ask for
+    uint64_t epoch;                 //  tasks connections completed so far
+    int64_t last_stamp;             //  of the last Credit sent (our clock)
+    uint64_t last_echo;             //  the last credit stamp a batch echoed
     char job_id [TM_MAX_JOB_ID_BYTES + 1];  //  the job the master announced
     uint64_t last_batch;            //  the highest frame number of that job read
     //  Jobs a newer one replaced: frames of theirs still in the socket are
@@ -42,7 +52,6 @@ struct _worker_t {
     uint64_t results_lost;          //  result frames that could not be sent
     tm_log_limiter_t limiter;
     bool draining;
-    bool stalled;                   //  tasks waited unread since the last heartbeat
     bool drain_requested;           //  DRAIN seen
     bool job_ended;                 //  JOB_END seen (--once)
     bool shutdown;                  //  SHUTDOWN seen
@@ -51,12 +60,23 @@ struct _worker_t {
     int64_t last_heartbeat_us;
 };
 
+static void
+s_make_incarnation (char *incarnation)
+{
+    //  Random, so a restarted worker with the same --id is a new peer to
+    //  the master, whose leases of the old one go again at once.
+    zuuid_t *uuid = zuuid_new ();
+    snprintf (incarnation, S_INCARNATION_BYTES + 1, "%s", zuuid_str (uuid));
+    zuuid_destroy (&uuid);
+}
+
 worker_t *
 worker_new (const worker_options_t *options)
 {
     worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
     self->options = options;
-    self->tasks = tm_socket_tasks_pull (options->tasks);
+    s_make_incarnation (self->incarnation);
+    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation);
     self->results = tm_socket_results_push (options->results);
     self->control = tm_socket_control_sub (options->control);
     if (!self->tasks || !self->results || !self->control) {
@@ -68,17 +88,20 @@ worker_new (const worker_options_t *options)
     self->redial [2] = redial_new (self->control, options->control, "control");
     self->registry = handler_registry_new ();
     handler_registry_add_builtins (self->registry);
-    //  --queue (16384) is more than the master sends one worker (its
-    //  credit), so what the worker was sent sits here and is listed in
-    //  heartbeats, not unseen in socket buffers, and the master can tell
-    //  what a dead worker had. Only pointers and indices per task.
-    size_t queue = options->threads * 2 > options->queue ? options->threads * 2 : options->queue;
+    //  The window never asks for more than --queue, and the queue takes a
+    //  whole batch on top of a full window, so the master (which sends no
+    //  more than the window) never finds it full. Only pointers and
+    //  indices per task.
+    size_t queue = options->queue + TM_MAX_BATCH_TASKS;
     self->executor = executor_new (self->registry, options->threads, queue, options->allow_exec);
-    self->scratch = (tm_result_t *) zmalloc (64 * sizeof (tm_result_t) * 2);
-    self->held_max = queue + S_MAX_BATCH;
+    credit_init (&self->credit, options->threads, options->queue, tm_clock_now_us ());
+    self->unsent = zlist_new ();
+    self->scratch = (tm_result_t *) zmalloc (EXECUTOR_BLOCK_MAX * sizeof (tm_result_t));
+    self->held_max = queue + TM_MAX_BATCH_TASKS;
     self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
-    zsys_info ("worker %s: %zu threads, tasks from %s, results to %s%s", options->id,
-               options->threads, options->tasks, options->results,
+    self->running = (uint64_t *) zmalloc (options->threads * sizeof (uint64_t));
+    zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s%s", options->id,
+               options->threads, options->tasks, self->incarnation, options->results,
                options->allow_exec ? ", exec allowed" : "");
     return self;
 }
@@ -93,6 +116,10 @@ worker_destroy (worker_t **self_p)
     executor_destroy (&self->executor);
     handler_registry_destroy (&self->registry);
     tm_task_batch_destroy (&self->pending);
+    zframe_t *frame;
+    while (self->unsent && (frame = (zframe_t *) zlist_pop (self->unsent)))
+        zframe_destroy (&frame);
+    zlist_destroy (&self->unsent);
     for (int i = 0; i < 3; i++)
         redial_destroy (&self->redial [i]);
     zsock_destroy (&self->tasks);
@@ -100,6 +127,7 @@ worker_destroy (worker_t **self_p)
     zsock_destroy (&self->results);
     free (self->scratch);
     free (self->held);
+    free (self->running);
     free (self);
     *self_p = NULL;
 }
@@ -151,8 +179,48 @@ s_start_job (worker_t *self, const char *job_id)
     self->last_batch = 0;
 }
 
+//  Sends the window (0 while draining) with a fresh stamp. Credit is a
+//  window, not an increment, so sending it again is always safe; with no
+//  connection up it is simply not sent (ZMQ_IMMEDIATE), and the next
+//  connection's handshake sends it.
 static void
-s_read_tasks (worker_t *self)
+s_send_credit (worker_t *self, int64_t now_us)
+{
+    uint32_t window = self->draining ? 0 : credit_window (&self->credit);
+    self->last_stamp = now_us > self->last_stamp ? now_us : self->last_stamp + 1;
+    tm_credit_t credit = {
+        .worker_id = self->options->id, .credit = window,
+        .threads = (uint32_t) executor_threads_total (self->executor),
+        .epoch = self->epoch ? self->epoch : 1, .stamp = (uint64_t) self->last_stamp,
+        .draining = self->draining
+    };
+    zframe_t *frame = tm_codec_encode_credit (&credit);
+    tm_codec_send (self->tasks, &frame, ZMQ_DONTWAIT);
+    credit_sent (&self->credit, window);
+}
+
+//  Tasks come only from the current master: its job is the current job,
+//  even if its JOB_START was missed (PUB/SUB drops before subscribing),
+//  and tasks still queued for an earlier one are orphans of a dead run.
+//  Returns false for a frame of a job a newer one replaced.
+static bool
+s_take_job (worker_t *self, tm_task_batch_t *batch)
+{
+    const char *job_id = tm_task_batch_job_id (batch);
+    if (!*job_id || s_retired (self, job_id)) {
+        self->stale_frames++;
+        return false;
+    }
+    if (strcmp (job_id, self->job_id) != 0)
+        s_start_job (self, job_id);
+    uint64_t number = tm_task_batch_number (batch);
+    if (number > self->last_batch)
+        self->last_batch = number;
+    return true;
+}
+
+static void
+s_read_tasks (worker_t *self, int64_t now_us)
 {
     zmq_msg_t part;
     if (s_recv_single (self, self->tasks, "tasks", &part) == -1)
@@ -164,27 +232,20 @@ s_read_tasks (worker_t *self)
     zmq_msg_close (&part);
     if (!self->pending)
         return;
-    //  Tasks come only from the current master: its job is the current job,
-    //  even if its JOB_START was missed (PUB/SUB drops before subscribing),
-    //  and tasks still queued for an earlier one are orphans of a dead run.
-    tm_task_t first;
-    tm_task_batch_get (self->pending, 0, &first);
-    uint64_t number = tm_task_batch_number (self->pending);
-    if (s_retired (self, first.job_id)) {
-        self->stale_frames++;
+    uint64_t stamp = tm_task_batch_credit_stamp (self->pending);
+    if (stamp && stamp != self->last_echo && stamp <= (uint64_t) self->last_stamp) {
+        self->last_echo = stamp;
+        credit_echoed (&self->credit, (int64_t) stamp, now_us);
+    }
+    //  A marker (no tasks) only moves last_batch: the next heartbeat then
+    //  tells the master what a dropped connection lost.
+    if (!s_take_job (self, self->pending) || tm_task_batch_size (self->pending) == 0) {
         tm_task_batch_destroy (&self->pending);
         return;
     }
-    if (strcmp (first.job_id, self->job_id) != 0) {
-        s_start_job (self, first.job_id);
-        self->last_batch = number;
-    }
-    else
-    if (number > self->last_batch)
-        self->last_batch = number;
     executor_submit (self->executor, &self->pending);
-    //  The master learns soon what this worker holds, so a crash right
-    //  after taking tasks is recovered from the heartbeat, not the lease.
+    //  The master learns soon what this worker holds and runs, so a crash
+    //  right after taking tasks charges the right ones.
     int64_t soon_us = self->last_heartbeat_us + S_HEARTBEAT_SOON_US;
     if (soon_us < self->next_heartbeat_us)
         self->next_heartbeat_us = soon_us;
@@ -209,8 +270,13 @@ s_read_control (worker_t *self)
     &&  !s_retired (self, job_id))
         s_start_job (self, job_id);
     else
-    if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id))
+    if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id)) {
+        //  Whatever of it still waits here would only make stale results.
+        executor_purge_job (self->executor, job_id);
+        if (self->pending && strcmp (tm_task_batch_job_id (self->pending), job_id) == 0)
+            tm_task_batch_destroy (&self->pending);
         self->job_ended = true;
+    }
     else
     if (kind == TM_CONTROL_DRAIN)
         self->drain_requested = true;
@@ -219,32 +285,64 @@ s_read_control (worker_t *self)
         self->shutdown = true;
 }
 
+//  Encodes one completion block into result frames, each under
+//  TM_MAX_BATCH_BYTES of output (a larger output goes alone), queued on
+//  self->unsent.
+static void
+s_encode_block (worker_t *self, executor_batch_t *block)
+{
+    size_t first = 0, bytes = 0;
+    for (size_t i = 0; i < block->count; i++) {
+        executor_done_t *done = &block->items [i];
+        self->scratch [i] = (tm_result_t) {
+            .job_id = done->task.job_id, .seq = done->task.seq, .id = done->task.id,
+            .attempt = done->task.attempt, .status = done->output.status,
+            .output = done->output.output, .output_size = done->output.output_size,
+            .error = done->output.error, .worker_id = self->options->id,
+            .start_us = done->start_us, .duration_us = done->duration_us,
+            .exit_code = done->output.exit_code
+        };
+        if (i > first && bytes + done->output.output_size > TM_MAX_BATCH_BYTES) {
+            zlist_append (self->unsent, tm_codec_encode_results (self->scratch + first, i - first));
+            first = i;
+            bytes = 0;
+        }
+        bytes += done->output.output_size;
+    }
+    zlist_append (self->unsent, tm_codec_encode_results (self->scratch + first, block->count - first));
+}
+
+//  Sends queued result frames while the socket takes them: never blocks, so
+//  a worker whose master is gone still sees its signals and deadlines.
+//  Returns true when nothing is left unsent.
+static bool
+s_send_unsent (worker_t *self)
+{
+    zframe_t *frame;
+    while ((frame = (zframe_t *) zlist_first (self->unsent))) {
+        if (!(zsock_events (self->results) & ZMQ_POLLOUT))
+            return false;
+        zlist_pop (self->unsent);
+        if (tm_codec_send (self->results, &frame, ZMQ_DONTWAIT) == -1) {
+            //  The master finds these tasks unanswered and sends them again.
+            self->results_lost++;
+            zsys_warning ("worker %s: could not send a result frame: %s", self->options->id,
+                          zmq_strerror (zmq_errno ()));
+        }
+    }
+    return true;
+}
+
 //  Sends up to max completion blocks. Bounded, so that heartbeats and task
 //  reads still happen while the pool finishes tasks as fast as they come.
 static void
-s_send_completions (worker_t *self, size_t max)
+s_send_completions (worker_t *self, size_t max, int64_t now_us)
 {
     executor_batch_t *block;
-    while (max-- > 0 && (block = executor_recv (self->executor))) {
-        for (size_t i = 0; i < block->count; i++) {
-            executor_done_t *done = &block->items [i];
-            self->scratch [i] = (tm_result_t) {
-                .job_id = done->task.job_id, .seq = done->task.seq, .id = done->task.id,
-                .attempt = done->task.attempt, .status = done->output.status,
-                .output = done->output.output, .output_size = done->output.output_size,
-                .error = done->output.error, .worker_id = self->options->id,
-                .start_us = done->start_us, .duration_us = done->duration_us,
-                .exit_code = done->output.exit_code
-            };
-        }
-        zframe_t *frame = tm_codec_encode_results (self->scratch, block->count);
-        if (tm_codec_send (self->results, &frame, 0) == -1) {
-            //  The master's lease table re-sends these tasks.
-            self->results_lost += block->count;
-            zsys_warning ("worker %s: could not send %zu results: %s", self->options->id,
-                          block->count, zmq_strerror (zmq_errno ()));
-        }
+    while (s_send_unsent (self) && max-- > 0 && (block = executor_recv (self->executor))) {
+        s_encode_block (self, block);
         self->tasks_done += block->count;
+        credit_completed (&self->credit, block->count, now_us);
         executor_release (self->executor, &block);
     }
 }
@@ -252,20 +350,7 @@ s_send_completions (worker_t *self, size_t max)
 static bool
 s_has_room (worker_t *self)
 {
-    return !self->pending && executor_room (self->executor) >= S_MAX_BATCH;
-}
-
-//  Tasks this worker was sent but has not read yet, now or at some time
-//  since the last heartbeat (what waited may still be on its way from the
-//  kernel): its held seqs are then not the whole story, and the master must
-//  not judge by time the tasks missing from them (frame numbers stay exact:
-//  it reads frames in order).
-static bool
-s_backlog (worker_t *self)
-{
-    bool backlog = self->stalled || self->pending || (zsock_events (self->tasks) & ZMQ_POLLIN);
-    self->stalled = false;
-    return backlog;
+    return !self->pending && executor_room (self->executor) >= TM_MAX_BATCH_TASKS;
 }
 
 static void
@@ -274,17 +359,24 @@ s_send_heartbeat (worker_t *self, int64_t now_us)
     self->next_heartbeat_us = now_us + (int64_t) self->options->heartbeat_ms * 1000;
     self->last_heartbeat_us = now_us;
     size_t held = executor_held_seqs (self->executor, self->job_id, self->held, self->held_max);
+    size_t running = executor_running_seqs (self->executor, self->job_id, self->running,
+                                            executor_threads_total (self->executor));
     tm_heartbeat_t heartbeat = {
         .worker_id = self->options->id, .host = self->options->host,
         .pid = (uint32_t) getpid (),
         .threads_busy = (uint32_t) executor_threads_busy (self->executor),
         .threads_total = (uint32_t) executor_threads_total (self->executor),
         .tasks_done = self->tasks_done, .held_seqs = self->held, .held_count = held,
-        .job_id = self->job_id, .draining = self->draining, .backlog = s_backlog (self),
-        .last_batch = self->last_batch
+        .running_seqs = self->running, .running_count = running < held ? running : held,
+        .job_id = self->job_id, .draining = self->draining, .last_batch = self->last_batch,
+        .incarnation = self->incarnation
     };
+    if (heartbeat.threads_busy > heartbeat.threads_total)
+        heartbeat.threads_busy = heartbeat.threads_total;
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_codec_send (self->results, &frame, ZMQ_DONTWAIT);
+    //  A Credit lost with a connection is made good here at the latest.
+    s_send_credit (self, now_us);
 }
 
 static void
@@ -292,8 +384,8 @@ s_start_drain (worker_t *self, int64_t now_us)
 {
     self->draining = true;
     self->drain_deadline_us = now_us + (int64_t) self->options->drain_timeout_ms * 1000;
-    //  The master stops routing tasks here once the connection is gone.
-    zsock_disconnect (self->tasks, "%s", self->options->tasks);
+    //  Credit 0: the master sends nothing more. What it sent before it saw
+    //  that is still run here.
     zsys_info ("worker %s: draining %zu tasks", self->options->id, executor_held (self->executor));
     s_send_heartbeat (self, now_us);
 }
@@ -311,6 +403,7 @@ s_check_stop (worker_t *self, int64_t now_us, int signals)
     if (!self->draining)
         return -1;
     bool idle = executor_held (self->executor) == 0 && !self->pending
+             && zlist_size (self->unsent) == 0
              && !(zsock_events (self->tasks) & ZMQ_POLLIN);
     if (idle)
         return TM_EXIT_OK;
@@ -322,17 +415,34 @@ s_check_stop (worker_t *self, int64_t now_us, int signals)
     return -1;
 }
 
+//  Reads the tasks socket's monitor: a completed handshake is a new epoch
+//  and gets a Credit at once, so dispatch starts without waiting.
+static void
+s_read_tasks_monitor (worker_t *self, int64_t now_us)
+{
+    int change = redial_read (self->redial [0], now_us);
+    if (change > 0) {
+        self->epoch++;
+        s_send_credit (self, now_us);
+    }
+    //  --once: PUB drops JOB_END for a SUB still reconnecting; the tasks
+    //  connection closing when the master exits is the signal that cannot
+    //  be missed.
+    if (change < 0 && *self->job_id)
+        self->job_ended = true;
+}
+
 static void
 s_poll_once (worker_t *self, int64_t now_us)
 {
     if (self->pending)
         executor_submit (self->executor, &self->pending);
     bool take = s_has_room (self);
-    if (!take && (zsock_events (self->tasks) & ZMQ_POLLIN))
-        self->stalled = true;
+    bool unsent = zlist_size (self->unsent) > 0;
     zmq_pollitem_t items [6] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (executor_socket (self->executor)), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (unsent ? self->results : executor_socket (self->executor)), 0,
+          unsent ? ZMQ_POLLOUT : ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [0])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [1])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [2])), 0, ZMQ_POLLIN, 0 },
@@ -345,26 +455,24 @@ s_poll_once (worker_t *self, int64_t now_us)
         timeout_ms = 100;   //  signals and drain are checked at least this often
     if (zmq_poll (items, take ? 6 : 5, timeout_ms) == -1)
         return;
-    //  --once: PUB drops JOB_END for a SUB still reconnecting; the tasks
-    //  connection closing when the master exits is the signal that cannot
-    //  be missed.
-    if (items [2].revents & ZMQ_POLLIN
-    &&  redial_read (self->redial [0], now_us) < 0 && *self->job_id)
-        self->job_ended = true;
+    now_us = tm_clock_now_us ();
+    if (items [2].revents & ZMQ_POLLIN)
+        s_read_tasks_monitor (self, now_us);
     for (int i = 1; i < 3; i++)
         if (items [2 + i].revents & ZMQ_POLLIN)
             redial_read (self->redial [i], now_us);
-    //  A draining worker left the tasks endpoint on purpose.
-    for (int i = self->draining ? 1 : 0; i < 3; i++)
+    for (int i = 0; i < 3; i++)
         redial_check (self->redial [i], now_us);
-    if (items [1].revents & ZMQ_POLLIN)
-        s_send_completions (self, S_BLOCKS_PER_TURN);
+    if (items [1].revents & (ZMQ_POLLIN | ZMQ_POLLOUT))
+        s_send_completions (self, S_BLOCKS_PER_TURN, now_us);
     if (items [0].revents & ZMQ_POLLIN)
         s_read_control (self);
     if (take && items [5].revents & ZMQ_POLLIN)
         for (int i = 0; i < S_FRAMES_PER_TURN && s_has_room (self)
                         && (zsock_events (self->tasks) & ZMQ_POLLIN); i++)
-            s_read_tasks (self);
+            s_read_tasks (self, now_us);
+    if (!self->draining && credit_moved (&self->credit))
+        s_send_credit (self, now_us);
 }
 
 int
@@ -380,14 +488,15 @@ worker_run (worker_t *self, const volatile sig_atomic_t *signals)
             s_send_heartbeat (self, now_us);
         s_poll_once (self, now_us);
     }
-    s_send_completions (self, SIZE_MAX);
     //  Results still queued leave before the process does, if there is a
     //  master to take them: without one, waiting would only delay the exit
-    //  (the master's lease table sends those tasks again anyway).
+    //  (the master sends those tasks again anyway).
     zsock_t *monitor = redial_monitor (self->redial [1]);
     while (zsock_events (monitor) & ZMQ_POLLIN)
         redial_read (self->redial [1], tm_clock_now_us ());
     bool deliverable = exit_status == TM_EXIT_OK && redial_connected (self->redial [1]);
+    if (deliverable)
+        s_send_completions (self, SIZE_MAX, tm_clock_now_us ());
     zsock_set_linger (self->results, deliverable ? S_RESULTS_LINGER_MS : 0);
     if (self->stale_frames)
         zsys_info ("worker %s: dropped %" PRIu64 " task frames of jobs a newer one replaced",

@@ -22,9 +22,9 @@ static const char *s_usage =
 "  --once               exit after the first job ends\n"
 "  --heartbeat MS       heartbeat interval (default 1000)\n"
 "  --drain-timeout MS   longest a drain may take before exiting (default 60000)\n"
-"  --queue N            tasks taken in before it stops reading more (default\n"
-"                       16384, above what a master sends one worker, so the\n"
-"                       master knows all it holds; at least 256)\n"
+"  --queue N            the most tasks it asks to hold, queued and running\n"
+"                       (default 16384; it asks for what one round trip at\n"
+"                       its measured rate needs, and no more)\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
@@ -97,7 +97,7 @@ s_apply (worker_options_t *options, int option, const char *arg)
             return 0;
         case OPT_QUEUE:
             if (tm_parse_int (arg, WORKER_MIN_QUEUE, WORKER_MAX_QUEUE, &value))
-                return s_usage_error ("--queue wants 256 to 1048576 tasks, not", arg);
+                return s_usage_error ("--queue wants 1 to 1048576 tasks, not", arg);
             options->queue = (size_t) value;
             return 0;
         case OPT_VERBOSE: options->verbose = true; return 0;

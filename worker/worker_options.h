@@ -11,8 +11,8 @@
 #define WORKER_DEFAULT_HEARTBEAT_MS 1000
 #define WORKER_DEFAULT_DRAIN_TIMEOUT_MS 60000
 #define WORKER_MAX_THREADS 1024
-#define WORKER_DEFAULT_QUEUE 16384  //  above the master's per-worker credit (4096)
-#define WORKER_MIN_QUEUE 256        //  the master's largest batch must fit
+#define WORKER_DEFAULT_QUEUE 16384  //  the largest window it asks for
+#define WORKER_MIN_QUEUE 1
 #define WORKER_MAX_QUEUE 1048576
 
 typedef struct {
@@ -26,7 +26,7 @@ typedef struct {
     bool once;                          //  --once: exit after one job
     uint32_t heartbeat_ms;              //  --heartbeat
     uint32_t drain_timeout_ms;          //  --drain-timeout
-    size_t queue;                       //  --queue: tasks taken in before it stops reading
+    size_t queue;                       //  --queue: the largest credit window
     bool verbose;                       //  --verbose
 } worker_options_t;
 

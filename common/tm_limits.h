@@ -1,0 +1,31 @@
+/*  tm_limits: the protocol's sizes, in one place, for both sides of the
+    wire. The codec enforces them on decode; the master and workers size
+    their batches, queues and buffers from them, so no limit silently
+    depends on another file's constant. Plain C: no czmq, no protobuf.
+*/
+#ifndef TM_LIMITS_H_INCLUDED
+#define TM_LIMITS_H_INCLUDED
+
+#define TM_PROTOCOL_VERSION 1
+#define TM_MAX_FRAME_BYTES (64 * 1024 * 1024)   //  ZMQ_MAXMSGSIZE on every socket
+//  A batch (tasks or results) holds at most this many items, and a frame
+//  more than one item only while its payloads stay under TM_MAX_BATCH_BYTES,
+//  so no frame of ours nears TM_MAX_FRAME_BYTES. A worker's queue holds at
+//  least TM_MAX_BATCH_TASKS, so any batch the decoder accepts fits in it.
+#define TM_MAX_BATCH_TASKS 256
+#define TM_MAX_BATCH_BYTES (16 * 1024 * 1024)
+//  One task's payload, or one result's output: a frame holding just it
+//  (and its strings) stays under TM_MAX_FRAME_BYTES.
+#define TM_MAX_PAYLOAD_BYTES (TM_MAX_FRAME_BYTES - 1024 * 1024)
+#define TM_MAX_JOB_ID_BYTES 64
+#define TM_MAX_ID_BYTES 1024
+#define TM_MAX_TYPE_BYTES 64
+#define TM_MAX_WORKER_ID_BYTES 256
+#define TM_MAX_INCARNATION_BYTES 64             //  a routing id (ZeroMQ allows 255)
+#define TM_MIN_INCARNATION_BYTES 8
+#define TM_MAX_ERROR_BYTES 4096
+#define TM_MAX_THREADS 4096                     //  executor threads a worker may claim
+#define TM_MAX_CREDIT 1048576                   //  tasks a worker may ask to hold
+#define TM_MAX_HELD_SEQS TM_MAX_CREDIT          //  seqs one heartbeat may list
+
+#endif
