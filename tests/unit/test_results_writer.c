@@ -19,13 +19,16 @@
 #include "summary.h"
 #include "tm_codec.h"
 #include "tm_json.h"
+#include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FFFD "\xef\xbf\xbd"
@@ -1185,6 +1188,63 @@ a_pipe_gets_the_rest_of_a_cut_short_line_not_the_line_again (void **state)
     tm_json_buf_fini (&disk.captured);
 }
 
+//  The real stdout while a test has a file on it, for the teardown.
+static int s_saved_stdout = -1;
+
+static int
+s_restore_stdout (void **state)
+{
+    (void) state;
+    if (s_saved_stdout != -1) {
+        fflush (stdout);
+        dup2 (s_saved_stdout, STDOUT_FILENO);
+        close (s_saved_stdout);
+        s_saved_stdout = -1;
+    }
+    return 0;
+}
+
+static void
+results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole (void **state)
+{
+    (void) state;
+    char path [64];
+    s_temp_path (path, sizeof path);
+    //  As the shell's > opens it: no O_APPEND, so after a cut the offset
+    //  must be moved back too, or the next line lands past a hole of NULs.
+    int fd = open (path, O_WRONLY);
+    assert_true (fd >= 0);
+    fflush (stdout);
+    s_saved_stdout = dup (STDOUT_FILENO);
+    assert_true (s_saved_stdout >= 0);
+    assert_true (dup2 (fd, STDOUT_FILENO) >= 0);
+    close (fd);
+    results_writer_t *writer = results_writer_new ("-");
+    assert_non_null (writer);
+    s_disk_t disk;
+    s_disk_attach (&disk, writer);
+    s_rig_t rig = { .leases = lease_table_new (64), .writer = writer };
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (writer, false), 0);
+    disk.free_bytes = s_line_bytes (3) + 10;
+    assert_int_equal (s_write_seqs (&rig, 3, 4), 0);
+    assert_int_equal (results_writer_flush (writer, false), -1);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (writer, true), 0);
+    results_writer_destroy (&writer);
+    lease_table_destroy (&rig.leases);
+    tm_json_buf_fini (&disk.captured);
+    s_restore_stdout (NULL);
+
+    struct stat info;
+    assert_int_equal (stat (path, &info), 0);
+    char *text = s_slurp (path);
+    assert_int_equal (strlen (text), (size_t) info.st_size);    //  no NUL
+    assert_int_equal (s_assert_whole_lines_in_order (text), 4);
+    free (text);
+    unlink (path);
+}
+
 //  --- summary -----------------------------------------------------------------
 
 //  Writes the summary as JSON to a temporary file and parses it back.
@@ -1520,6 +1580,8 @@ main (void)
         cmocka_unit_test (holding_more_than_the_cap_while_retrying_is_fatal),
         cmocka_unit_test (a_torn_line_that_cannot_be_cut_stays_the_last_line),
         cmocka_unit_test (a_pipe_gets_the_rest_of_a_cut_short_line_not_the_line_again),
+        cmocka_unit_test_teardown (results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole,
+                                   s_restore_stdout),
         cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
         cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
         cmocka_unit_test (summary_counters_accumulate_and_are_written),
@@ -1532,5 +1594,7 @@ main (void)
         cmocka_unit_test (summary_write_json_to_an_unwritable_path_fails),
         cmocka_unit_test (summary_print_names_the_job_and_counts),
     };
+    //  As in the programs: stdout carries results (one test puts a file there).
+    zsys_set_logstream (stderr);
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
