@@ -25,7 +25,7 @@ struct _results_writer_t {
     int fd;
     bool owns_fd;           //  false for stdout
     bool regular;           //  a regular file: can be synced and cut back
-    tm_json_buf_t out;      //  whole lines not yet written (held ones first), then the line being built
+    tm_json_buf_t out;      //  unwritten lines (held ones first), then the line being built
     bool unsynced;          //  bytes written to the file since the last fdatasync
     results_writer_state_t state;
     int error;              //  errno of the last failure, for callers and logs
