@@ -1,10 +1,16 @@
 /*  results_writer: JSON Lines out. Each line is built in place at the end
     of one buffer of whole lines (up to 1 MiB), which goes out by write(2)
     when full and at each flush (the master's tick): no printf and no stdio
-    copy, and a killed master leaves only whole lines unless a write was cut
-    short.
+    copy, and a killed master leaves only whole lines unless it dies in the
+    middle of a write (--resume cuts that last line off).
+
+    On a write error the buffer is what is held: its unwritten lines stay
+    in it, in order, ahead of the new ones, and the file is cut back to its
+    last whole line so that nothing is ever appended after a torn one (that
+    would be a bad line in the middle, which --resume refuses).
 */
 #include "results_writer.h"
+#include "tm_clock.h"
 #include "tm_json.h"
 #include <czmq.h>
 #include <fcntl.h>
@@ -18,11 +24,219 @@
 struct _results_writer_t {
     int fd;
     bool owns_fd;           //  false for stdout
-    bool regular;           //  a regular file: fdatasync makes sense
-    tm_json_buf_t out;      //  whole lines not yet written, then the line being built
-    bool dirty;             //  lines buffered since the last flush
-    bool unsynced;          //  lines written to the file since the last fdatasync
+    bool regular;           //  a regular file: can be synced and cut back
+    tm_json_buf_t out;      //  unwritten lines (held ones first), then the line being built
+    bool unsynced;          //  bytes written to the file since the last fdatasync
+    results_writer_state_t state;
+    int error;              //  errno of the last failure, for callers and logs
+    int64_t failing_since_us;   //  when the current run of transient errors began
+    uint32_t retry_ms;      //  how long such a run may last
+    size_t hold_max_bytes;  //  how much may be held meanwhile
+    results_writer_ops_t ops;
 };
+
+static ssize_t
+s_sys_write (void *ctx, int fd, const void *data, size_t size)
+{
+    (void) ctx;
+    return write (fd, data, size);
+}
+
+static off_t
+s_sys_lseek (void *ctx, int fd, off_t offset, int whence)
+{
+    (void) ctx;
+    return lseek (fd, offset, whence);
+}
+
+static int
+s_sys_ftruncate (void *ctx, int fd, off_t size)
+{
+    (void) ctx;
+    return ftruncate (fd, size);
+}
+
+static int
+s_sys_fdatasync (void *ctx, int fd)
+{
+    (void) ctx;
+    return fdatasync (fd);
+}
+
+static int64_t
+s_sys_now_us (void *ctx)
+{
+    (void) ctx;
+    return tm_clock_now_us ();
+}
+
+static const results_writer_ops_t s_sys_ops = {
+    .write = s_sys_write,
+    .lseek = s_sys_lseek,
+    .ftruncate = s_sys_ftruncate,
+    .fdatasync = s_sys_fdatasync,
+    .now_us = s_sys_now_us,
+};
+
+//  Errors that pass by themselves (space freed, a reader draining a pipe).
+static bool
+s_transient (int error)
+{
+    return error == ENOSPC || error == EDQUOT || error == EAGAIN || error == EWOULDBLOCK;
+}
+
+static size_t
+s_held_lines (results_writer_t *self)
+{
+    size_t lines = 0;
+    for (size_t at = 0; at < self->out.size; at++)
+        lines += self->out.data [at] == '\n';
+    return lines;
+}
+
+//  Makes the writer FAILED for good and drops what it held, saying how many
+//  results are lost (--resume runs them again).
+static void
+s_fail (results_writer_t *self, int error, const char *why)
+{
+    zsys_error ("results file: %s (%s): stopped writing, %zu results not written",
+                why, strerror (error), s_held_lines (self));
+    self->state = RESULTS_WRITER_FAILED;
+    self->error = error;
+    tm_json_buf_fini (&self->out);
+    tm_json_buf_init (&self->out);
+}
+
+//  A transient error: hold on, unless it has lasted or held too much.
+static void
+s_retry (results_writer_t *self, int error)
+{
+    int64_t now_us = self->ops.now_us (self->ops.ctx);
+    if (self->state != RESULTS_WRITER_RETRYING) {
+        self->state = RESULTS_WRITER_RETRYING;
+        self->failing_since_us = now_us;
+        zsys_warning ("results file: %s: holding results, retrying for up to %" PRIu32 " ms",
+                      strerror (error), self->retry_ms);
+    }
+    self->error = error;
+    if (now_us - self->failing_since_us >= (int64_t) self->retry_ms * 1000)
+        s_fail (self, error, "still failing at the retry limit");
+    else if (self->out.size > self->hold_max_bytes)
+        s_fail (self, error, "too much held while retrying");
+}
+
+//  Cuts the last torn bytes we wrote off the file, so that the next write
+//  starts a line where a whole line ends. Returns 0, or -1 with errno set.
+static int
+s_cut (results_writer_t *self, size_t torn_bytes)
+{
+    off_t end = self->ops.lseek (self->ops.ctx, self->fd, 0, SEEK_CUR);
+    if (end == -1)
+        return -1;
+    if ((uint64_t) end < torn_bytes) {
+        errno = EIO;        //  someone else cut the file under us
+        return -1;
+    }
+    off_t cut = end - (off_t) torn_bytes;
+    int rc;
+    while ((rc = self->ops.ftruncate (self->ops.ctx, self->fd, cut)) == -1 && errno == EINTR)
+        ;
+    //  Without O_APPEND (stdout redirected with >) the next write would
+    //  otherwise land past the cut, leaving a hole of NULs.
+    if (rc == 0 && self->ops.lseek (self->ops.ctx, self->fd, cut, SEEK_SET) == -1)
+        rc = -1;
+    return rc;
+}
+
+//  Where the line holding data [at] begins: after the last newline before it.
+static size_t
+s_line_start (const char *data, size_t at)
+{
+    while (at > 0 && data [at - 1] != '\n')
+        at--;
+    return at;
+}
+
+//  The buffer has gone out whole.
+static void
+s_written_all (results_writer_t *self)
+{
+    if (self->state == RESULTS_WRITER_RETRYING)
+        zsys_info ("results file: writing again after %" PRId64 " ms",
+                   (self->ops.now_us (self->ops.ctx) - self->failing_since_us) / 1000);
+    self->state = RESULTS_WRITER_OK;
+    if (self->out.capacity > 2 * S_BUFFER_BYTES) {
+        //  A huge line grew the buffer: give the memory back.
+        tm_json_buf_fini (&self->out);
+        tm_json_buf_init (&self->out);
+    }
+    else
+        tm_json_buf_reset (&self->out);
+}
+
+//  Written bytes [0, at) of the buffer before error: keeps the rest, the
+//  file ending at a whole line, and retries or fails.
+static void
+s_written_part (results_writer_t *self, size_t at, int error)
+{
+    //  Bytes cannot be taken back from a pipe, but from a file they can:
+    //  there the line cut short is cut off and written again whole.
+    size_t keep = self->regular ? s_line_start (self->out.data, at) : at;
+    memmove (self->out.data, self->out.data + keep, self->out.size - keep);
+    self->out.size -= keep;
+    self->out.data [self->out.size] = 0;
+    if (keep < at && s_cut (self, at - keep) != 0)
+        //  The torn line stays, but last: nothing is written after it.
+        s_fail (self, errno, "cannot cut a torn line off");
+    else
+    if (s_transient (error))
+        s_retry (self, error);
+    else
+        s_fail (self, error, "write failed");
+}
+
+//  Writes the buffer; on an error keeps what is not written (see above).
+static void
+s_write_out (results_writer_t *self)
+{
+    size_t at = 0;
+    int error = 0;
+    while (at < self->out.size && !error) {
+        ssize_t written = self->ops.write (self->ops.ctx, self->fd, self->out.data + at,
+                                           self->out.size - at);
+        if (written > 0)
+            at += (size_t) written;
+        else if (written == 0)
+            error = EAGAIN;     //  no progress: try again at the next flush
+        else if (errno != EINTR)
+            error = errno;
+    }
+    if (at > 0)
+        self->unsynced = true;
+    if (error)
+        s_written_part (self, at, error);
+    else
+        s_written_all (self);
+}
+
+static int
+s_fdatasync (results_writer_t *self)
+{
+    int rc;
+    while ((rc = self->ops.fdatasync (self->ops.ctx, self->fd)) == -1 && errno == EINTR)
+        ;
+    return rc;
+}
+
+//  0, or -1 with errno set if the writer has failed.
+static int
+s_status (results_writer_t *self)
+{
+    if (self->state != RESULTS_WRITER_FAILED)
+        return 0;
+    errno = self->error;
+    return -1;
+}
 
 results_writer_t *
 results_writer_new (const char *path)
@@ -43,6 +257,10 @@ results_writer_new (const char *path)
     struct stat info;
     self->regular = fstat (fd, &info) == 0 && S_ISREG (info.st_mode);
     tm_json_buf_init (&self->out);
+    self->state = RESULTS_WRITER_OK;
+    self->retry_ms = RESULTS_WRITER_RETRY_MS;
+    self->hold_max_bytes = RESULTS_WRITER_HOLD_MAX_BYTES;
+    self->ops = s_sys_ops;
     return self;
 }
 
@@ -52,43 +270,15 @@ results_writer_destroy (results_writer_t **self_p)
     assert (self_p);
     results_writer_t *self = *self_p;
     if (self) {
-        results_writer_flush (self, true);
+        if (results_writer_flush (self, true) != 0
+        &&  self->state == RESULTS_WRITER_RETRYING)
+            s_fail (self, self->error, "closed while retrying");
         if (self->owns_fd)
             close (self->fd);
         tm_json_buf_fini (&self->out);
         free (self);
         *self_p = NULL;
     }
-}
-
-//  Writes the buffered lines. Returns 0, or -1 with errno set; lines that
-//  could not be written are dropped, or a full disk would grow the buffer
-//  with the job.
-static int
-s_write_out (results_writer_t *self)
-{
-    int rc = 0;
-    size_t at = 0;
-    while (at < self->out.size) {
-        ssize_t written = write (self->fd, self->out.data + at, self->out.size - at);
-        if (written == -1 && errno == EINTR)
-            continue;
-        if (written == -1) {
-            rc = -1;
-            break;
-        }
-        at += (size_t) written;
-    }
-    int saved = errno;
-    if (self->out.capacity > 2 * S_BUFFER_BYTES) {
-        //  A huge line grew the buffer: give the memory back.
-        tm_json_buf_fini (&self->out);
-        tm_json_buf_init (&self->out);
-    }
-    else
-        tm_json_buf_reset (&self->out);
-    errno = saved;
-    return rc;
 }
 
 //  Lines are built by appends, not printf: formatting was 6% of the master's
@@ -114,14 +304,22 @@ static int
 s_end_line (results_writer_t *self)
 {
     TM_JSON_BUF_APPEND_LITERAL (&self->out, "}\n");
-    self->dirty = true;
-    return self->out.size < S_WRITE_AT_BYTES ? 0 : s_write_out (self);
+    //  While retrying, lines wait for the flush rather than each trying
+    //  the disk again.
+    if (self->state == RESULTS_WRITER_OK && self->out.size >= S_WRITE_AT_BYTES)
+        s_write_out (self);
+    else
+    if (self->state == RESULTS_WRITER_RETRYING && self->out.size > self->hold_max_bytes)
+        s_fail (self, self->error, "too much held while retrying");
+    return s_status (self);
 }
 
 int
 results_writer_write (results_writer_t *self, const lease_t *lease,
                       const tm_result_t *result)
 {
+    if (self->state == RESULTS_WRITER_FAILED)
+        return s_status (self);
     tm_json_buf_t *line = &self->out;
     s_begin_line (self, lease, result->status, result->attempt);
     TM_JSON_BUF_APPEND_LITERAL (line, ",\"worker\":");
@@ -153,6 +351,8 @@ int
 results_writer_write_status (results_writer_t *self, const lease_t *lease,
                              tm_status_t status, const char *error)
 {
+    if (self->state == RESULTS_WRITER_FAILED)
+        return s_status (self);
     s_begin_line (self, lease, status, lease->attempt);
     TM_JSON_BUF_APPEND_LITERAL (&self->out, ",\"error\":");
     tm_json_append_string (&self->out, error, strlen (error));
@@ -162,16 +362,45 @@ results_writer_write_status (results_writer_t *self, const lease_t *lease,
 int
 results_writer_flush (results_writer_t *self, bool sync)
 {
-    if (self->dirty) {
-        self->dirty = false;
-        self->unsynced = true;
-        if (s_write_out (self) != 0)
-            return -1;
+    if (self->state != RESULTS_WRITER_FAILED && self->out.size > 0)
+        s_write_out (self);
+    if (self->state != RESULTS_WRITER_OK) {
+        errno = self->error;
+        return -1;
     }
     if (sync && self->unsynced) {
         self->unsynced = false;
-        if (self->regular && fdatasync (self->fd) != 0)
-            return -1;
+        //  Not retried: after a failed fdatasync Linux may mark the lost
+        //  pages clean, so a second call can succeed with the data gone.
+        if (self->regular && s_fdatasync (self) != 0) {
+            s_fail (self, errno, "fdatasync failed");
+            return s_status (self);
+        }
     }
     return 0;
+}
+
+results_writer_state_t
+results_writer_state (results_writer_t *self)
+{
+    return self->state;
+}
+
+void
+results_writer_set_ops (results_writer_t *self, const results_writer_ops_t *ops)
+{
+    assert (ops->write && ops->lseek && ops->ftruncate && ops->fdatasync && ops->now_us);
+    self->ops = *ops;
+}
+
+void
+results_writer_set_retry_ms (results_writer_t *self, uint32_t retry_ms)
+{
+    self->retry_ms = retry_ms;
+}
+
+void
+results_writer_set_hold_max_bytes (results_writer_t *self, size_t hold_max_bytes)
+{
+    self->hold_max_bytes = hold_max_bytes;
 }

@@ -15,14 +15,20 @@
 
 #include "lease_table.h"
 #include "results_writer.h"
+#include "resume_set.h"
 #include "summary.h"
 #include "tm_codec.h"
+#include "tm_json.h"
+#include <czmq.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define FFFD "\xef\xbf\xbd"
@@ -711,6 +717,534 @@ a_full_device_fails_the_flush_every_time (void **state)
     assert_null (writer);
 }
 
+//  --- write errors --------------------------------------------------------------
+//  A disk of our own through the writer's ops: real writes to the rig's
+//  file until its free space runs out, then the error the test chose; a
+//  clock the test moves. Whatever happens, the file must hold whole lines
+//  only, each result once, in order, and --resume must accept it.
+
+typedef struct {
+    size_t free_bytes;      //  what writes may still take; SIZE_MAX: no limit
+    int error;              //  errno of a write once full
+    int interrupts;         //  writes to fail with EINTR first
+    int truncate_error;     //  0, or errno ftruncate fails with
+    int sync_error;         //  0, or errno fdatasync fails with
+    int64_t now_us;         //  the writer's clock
+    size_t writes;          //  write calls made
+    bool capture;           //  keep the bytes in captured (a pipe's reader), not the fd
+    tm_json_buf_t captured;
+} s_disk_t;
+
+static ssize_t
+s_disk_write (void *ctx, int fd, const void *data, size_t size)
+{
+    s_disk_t *disk = (s_disk_t *) ctx;
+    disk->writes++;
+    if (disk->interrupts > 0) {
+        disk->interrupts--;
+        errno = EINTR;
+        return -1;
+    }
+    if (disk->free_bytes == 0) {
+        errno = disk->error;
+        return -1;
+    }
+    if (size > disk->free_bytes)
+        size = disk->free_bytes;
+    ssize_t written = (ssize_t) size;
+    if (disk->capture)
+        tm_json_buf_append (&disk->captured, (const char *) data, size);
+    else
+        written = write (fd, data, size);
+    if (written > 0 && disk->free_bytes != SIZE_MAX)
+        disk->free_bytes -= (size_t) written;
+    return written;
+}
+
+static off_t
+s_disk_lseek (void *ctx, int fd, off_t offset, int whence)
+{
+    (void) ctx;
+    return lseek (fd, offset, whence);
+}
+
+static int
+s_disk_ftruncate (void *ctx, int fd, off_t size)
+{
+    s_disk_t *disk = (s_disk_t *) ctx;
+    if (disk->truncate_error) {
+        errno = disk->truncate_error;
+        return -1;
+    }
+    return ftruncate (fd, size);
+}
+
+static int
+s_disk_fdatasync (void *ctx, int fd)
+{
+    s_disk_t *disk = (s_disk_t *) ctx;
+    if (disk->sync_error) {
+        errno = disk->sync_error;
+        return -1;
+    }
+    return fdatasync (fd);
+}
+
+static int64_t
+s_disk_now_us (void *ctx)
+{
+    return ((s_disk_t *) ctx)->now_us;
+}
+
+static void
+s_disk_attach (s_disk_t *disk, results_writer_t *writer)
+{
+    *disk = (s_disk_t) { .free_bytes = SIZE_MAX, .error = ENOSPC };
+    tm_json_buf_init (&disk->captured);
+    results_writer_ops_t ops = {
+        .write = s_disk_write,
+        .lseek = s_disk_lseek,
+        .ftruncate = s_disk_ftruncate,
+        .fdatasync = s_disk_fdatasync,
+        .now_us = s_disk_now_us,
+        .ctx = disk,
+    };
+    results_writer_set_ops (writer, &ops);
+}
+
+//  Writes results seq first..last (ids of one width, so s_line_bytes
+//  knows each line's length). Returns how many writes returned -1.
+static int
+s_write_seqs (s_rig_t *rig, int first, int last)
+{
+    int failed = 0;
+    for (int seq = first; seq <= last; seq++) {
+        char id [16];
+        snprintf (id, sizeof id, "id-%05d", seq);
+        lease_t *lease = s_lease (rig, id, "echo");
+        assert_int_equal (lease->seq, seq);
+        tm_result_t result = s_result (lease, TM_STATUS_OK, id);
+        failed += results_writer_write (rig->writer, lease, &result) == -1;
+        lease_table_finish (rig->leases, lease->seq);
+    }
+    return failed;
+}
+
+//  Bytes of the line that s_write_seqs writes for seq.
+static size_t
+s_line_bytes (int seq)
+{
+    char digits [16];
+    return strlen ("{\"seq\":,\"id\":\"id-00001\",\"type\":\"echo\",\"status\":\"ok\","
+                   "\"attempts\":1,\"worker\":\"host/1234\",\"duration_us\":812,"
+                   "\"output\":\"id-00001\"}\n")
+         + (size_t) snprintf (digits, sizeof digits, "%d", seq);
+}
+
+//  Checks that text is whole JSON lines, each with the next seq from 1;
+//  returns how many. Works on an open writer's file.
+static size_t
+s_assert_whole_lines_in_order (const char *text)
+{
+    size_t count = 0;
+    const char *line = text;
+    while (*line) {
+        const char *end = strchr (line, '\n');
+        if (!end)
+            fail_msg ("line %zu is torn: %s", count + 1, line);
+        json_error_t error;
+        json_t *object = json_loadb (line, (size_t) (end - line), 0, &error);
+        if (!object)
+            fail_msg ("line %zu is not JSON (%s)", count + 1, error.text);
+        count++;
+        assert_int_equal (s_integer (object, "seq"), count);
+        json_decref (object);
+        line = end + 1;
+    }
+    return count;
+}
+
+static size_t
+s_file_lines (const char *path)
+{
+    char *text = s_slurp (path);
+    size_t count = s_assert_whole_lines_in_order (text);
+    free (text);
+    return count;
+}
+
+//  What --resume reads from the file; checks it accepts the file as is.
+static uint64_t
+s_resume_count (const char *path)
+{
+    char *before = s_slurp (path);
+    char error [256] = "";
+    resume_set_t *set = resume_set_load (path, error, sizeof error);
+    if (!set)
+        fail_msg ("--resume refuses the file: %s", error);
+    uint64_t count = resume_set_count (set);
+    resume_set_destroy (&set);
+    char *after = s_slurp (path);
+    assert_string_equal (after, before);    //  nothing torn left to cut
+    free (before);
+    free (after);
+    return count;
+}
+
+static void
+a_disk_full_for_a_while_loses_no_line_and_tears_none (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    assert_int_equal (s_write_seqs (&rig, 1, 10), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    assert_int_equal (s_file_lines (rig.path), 10);
+
+    //  Room for one and a half lines: the half is cut off again.
+    disk.free_bytes = s_line_bytes (11) + s_line_bytes (12) / 2;
+    disk.interrupts = 1;
+    assert_int_equal (s_write_seqs (&rig, 11, 20), 0);
+    errno = 0;
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    assert_int_equal (errno, ENOSPC);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (s_file_lines (rig.path), 11);
+
+    //  Still full: results go on being held, and the file stays whole.
+    disk.now_us += 10 * 1000000;
+    assert_int_equal (s_write_seqs (&rig, 21, 30), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (s_file_lines (rig.path), 11);
+
+    //  A little space: some lines go, still no half line stays.
+    disk.now_us += 10 * 1000000;
+    disk.free_bytes = s_line_bytes (12) + s_line_bytes (13) + 7;
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    assert_int_equal (s_file_lines (rig.path), 13);
+
+    //  Free again within the retry limit: everything held goes out.
+    disk.now_us += 9 * 1000000;
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_OK);
+    assert_int_equal (s_file_lines (rig.path), 30);
+    assert_int_equal (s_write_seqs (&rig, 31, 40), 0);
+    json_t *lines = s_read_lines (&rig);
+    assert_int_equal (json_array_size (lines), 40);
+    json_decref (lines);
+    assert_int_equal (s_file_lines (rig.path), 40);
+    assert_int_equal (s_resume_count (rig.path), 40);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_disk_full_past_the_retry_limit_is_fatal_and_resume_accepts_the_file (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    assert_int_equal (s_write_seqs (&rig, 1, 5), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+
+    disk.free_bytes = s_line_bytes (6) + s_line_bytes (7) + s_line_bytes (8) / 2;
+    assert_int_equal (s_write_seqs (&rig, 6, 10), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    disk.now_us = RESULTS_WRITER_RETRY_MS * 1000 - 1;
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    disk.now_us = RESULTS_WRITER_RETRY_MS * 1000;
+    errno = 0;
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (errno, ENOSPC);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_FAILED);
+
+    //  Fatal is final: space coming back changes nothing, and later
+    //  results are refused, not written after the end.
+    disk.free_bytes = SIZE_MAX;
+    size_t writes = disk.writes;
+    errno = 0;
+    assert_int_equal (s_write_seqs (&rig, 11, 12), 2);
+    assert_int_equal (errno, ENOSPC);
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (disk.writes, writes);
+    results_writer_destroy (&rig.writer);
+    assert_int_equal (s_file_lines (rig.path), 7);
+    assert_int_equal (s_resume_count (rig.path), 7);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+eio_is_fatal_at_once_and_the_file_ends_at_a_whole_line (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    assert_int_equal (s_write_seqs (&rig, 1, 3), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), 0);
+    disk.free_bytes = s_line_bytes (4) + 10;
+    disk.error = EIO;
+    assert_int_equal (s_write_seqs (&rig, 4, 6), 0);
+    errno = 0;
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    assert_int_equal (errno, EIO);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_FAILED);
+    assert_int_equal (s_write_seqs (&rig, 7, 7), 1);
+    results_writer_destroy (&rig.writer);
+    assert_int_equal (s_file_lines (rig.path), 4);
+    assert_int_equal (s_resume_count (rig.path), 4);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_reader_gone_from_a_pipe_is_fatal_at_once (void **state)
+{
+    (void) state;
+    signal (SIGPIPE, SIG_IGN);
+    int pipe_fds [2];
+    assert_int_equal (pipe (pipe_fds), 0);
+    char path [64];
+    snprintf (path, sizeof path, "/proc/self/fd/%d", pipe_fds [1]);
+    results_writer_t *writer = results_writer_new (path);
+    close (pipe_fds [0]);
+    close (pipe_fds [1]);
+    if (!writer)
+        skip ();
+    lease_t lease = { .seq = 1, .id = "a", .type = "echo", .attempt = 1 };
+    assert_int_equal (results_writer_write_status (writer, &lease, TM_STATUS_FAILED, "e"), 0);
+    errno = 0;
+    assert_int_equal (results_writer_flush (writer, false), -1);
+    assert_int_equal (errno, EPIPE);
+    assert_int_equal (results_writer_state (writer), RESULTS_WRITER_FAILED);
+    results_writer_destroy (&writer);
+}
+
+static void
+a_failed_fdatasync_fails_the_final_flush (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), 0);
+    disk.sync_error = EIO;
+    errno = 0;
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (errno, EIO);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_FAILED);
+    //  Not tried again: a second fdatasync could succeed with the data lost.
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (s_write_seqs (&rig, 3, 3), 1);
+    results_writer_destroy (&rig.writer);
+    assert_int_equal (s_file_lines (rig.path), 2);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+the_final_flush_fails_while_lines_are_still_held (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    disk.free_bytes = 0;
+    assert_int_equal (s_write_seqs (&rig, 3, 4), 0);
+    assert_int_equal (results_writer_flush (rig.writer, true), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    results_writer_destroy (&rig.writer);
+    assert_int_equal (s_file_lines (rig.path), 2);
+    assert_int_equal (s_resume_count (rig.path), 2);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+lines_written_while_retrying_wait_for_the_flush (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    disk.free_bytes = 0;
+    //  About 1.3 MB: past the size at which the buffer is written out.
+    int count = 12000;
+    assert_int_equal (s_write_seqs (&rig, 1, count), 0);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (disk.writes, 1);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    assert_int_equal (s_file_lines (rig.path), count);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+holding_more_than_the_cap_while_retrying_is_fatal (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    size_t held_bytes = 0;
+    for (int seq = 3; seq <= 12; seq++)
+        held_bytes += s_line_bytes (seq);
+    results_writer_set_hold_max_bytes (rig.writer, held_bytes);
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), 0);
+    disk.free_bytes = 0;
+    assert_int_equal (s_write_seqs (&rig, 3, 3), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (s_write_seqs (&rig, 4, 12), 0);
+    errno = 0;
+    assert_int_equal (s_write_seqs (&rig, 13, 13), 1);
+    assert_int_equal (errno, ENOSPC);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_FAILED);
+    results_writer_destroy (&rig.writer);
+    assert_int_equal (s_file_lines (rig.path), 2);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_torn_line_that_cannot_be_cut_stays_the_last_line (void **state)
+{
+    (void) state;
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach (&disk, rig.writer);
+    size_t line_bytes = s_line_bytes (1);
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), 0);
+    disk.free_bytes = line_bytes + 10;
+    disk.truncate_error = EIO;
+    assert_int_equal (s_write_seqs (&rig, 3, 4), 0);
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_FAILED);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (s_write_seqs (&rig, 5, 5), 1);
+    results_writer_destroy (&rig.writer);
+    char *text = s_slurp (rig.path);
+    assert_int_equal (strlen (text), 3 * line_bytes + 10);
+    free (text);
+    //  --resume cuts a torn last line, as a crash leaves it, and goes on.
+    char error [256] = "";
+    resume_set_t *set = resume_set_load (rig.path, error, sizeof error);
+    assert_non_null (set);
+    assert_int_equal (resume_set_count (set), 3);
+    resume_set_destroy (&set);
+    assert_int_equal (s_file_lines (rig.path), 3);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+}
+
+static void
+a_pipe_gets_the_rest_of_a_cut_short_line_not_the_line_again (void **state)
+{
+    (void) state;
+    //  /dev/null is not a regular file, so the writer treats it as a pipe;
+    //  the disk keeps what a reader would have read.
+    results_writer_t *writer = results_writer_new ("/dev/null");
+    assert_non_null (writer);
+    s_disk_t disk;
+    s_disk_attach (&disk, writer);
+    disk.capture = true;
+    s_rig_t rig = { .leases = lease_table_new (64), .writer = writer };
+    size_t line_bytes = s_line_bytes (1);     //  of each, seqs 1 to 9
+    assert_int_equal (s_write_seqs (&rig, 1, 3), 0);
+    assert_int_equal (results_writer_flush (writer, false), 0);
+    disk.free_bytes = line_bytes + line_bytes / 2;
+    disk.error = EAGAIN;
+    assert_int_equal (s_write_seqs (&rig, 4, 6), 0);
+    assert_int_equal (results_writer_flush (writer, true), -1);
+    assert_int_equal (results_writer_state (writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (disk.captured.size, 4 * line_bytes + line_bytes / 2);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (writer, true), 0);
+    assert_int_equal (disk.captured.size, 6 * line_bytes);
+    assert_int_equal (s_assert_whole_lines_in_order (disk.captured.data), 6);
+    results_writer_destroy (&writer);
+    lease_table_destroy (&rig.leases);
+    tm_json_buf_fini (&disk.captured);
+}
+
+//  The real stdout while a test has a file on it, for the teardown.
+static int s_saved_stdout = -1;
+
+static int
+s_restore_stdout (void **state)
+{
+    (void) state;
+    if (s_saved_stdout != -1) {
+        fflush (stdout);
+        dup2 (s_saved_stdout, STDOUT_FILENO);
+        close (s_saved_stdout);
+        s_saved_stdout = -1;
+    }
+    return 0;
+}
+
+static void
+results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole (void **state)
+{
+    (void) state;
+    char path [64];
+    s_temp_path (path, sizeof path);
+    //  As the shell's > opens it: no O_APPEND, so after a cut the offset
+    //  must be moved back too, or the next line lands past a hole of NULs.
+    int fd = open (path, O_WRONLY);
+    assert_true (fd >= 0);
+    fflush (stdout);
+    s_saved_stdout = dup (STDOUT_FILENO);
+    assert_true (s_saved_stdout >= 0);
+    assert_true (dup2 (fd, STDOUT_FILENO) >= 0);
+    close (fd);
+    results_writer_t *writer = results_writer_new ("-");
+    assert_non_null (writer);
+    s_disk_t disk;
+    s_disk_attach (&disk, writer);
+    s_rig_t rig = { .leases = lease_table_new (64), .writer = writer };
+    assert_int_equal (s_write_seqs (&rig, 1, 2), 0);
+    assert_int_equal (results_writer_flush (writer, false), 0);
+    disk.free_bytes = s_line_bytes (3) + 10;
+    assert_int_equal (s_write_seqs (&rig, 3, 4), 0);
+    assert_int_equal (results_writer_flush (writer, false), -1);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (writer, true), 0);
+    results_writer_destroy (&writer);
+    lease_table_destroy (&rig.leases);
+    tm_json_buf_fini (&disk.captured);
+    s_restore_stdout (NULL);
+
+    struct stat info;
+    assert_int_equal (stat (path, &info), 0);
+    char *text = s_slurp (path);
+    assert_int_equal (strlen (text), (size_t) info.st_size);    //  no NUL
+    assert_int_equal (s_assert_whole_lines_in_order (text), 4);
+    free (text);
+    unlink (path);
+}
+
 //  --- summary -----------------------------------------------------------------
 
 //  Writes the summary as JSON to a temporary file and parses it back.
@@ -1036,6 +1570,18 @@ main (void)
         cmocka_unit_test (line_longer_than_the_buffer_is_written_whole),
         cmocka_unit_test (lines_past_the_buffer_size_come_out_whole_and_in_order),
         cmocka_unit_test (a_full_device_fails_the_flush_every_time),
+        cmocka_unit_test (a_disk_full_for_a_while_loses_no_line_and_tears_none),
+        cmocka_unit_test (a_disk_full_past_the_retry_limit_is_fatal_and_resume_accepts_the_file),
+        cmocka_unit_test (eio_is_fatal_at_once_and_the_file_ends_at_a_whole_line),
+        cmocka_unit_test (a_reader_gone_from_a_pipe_is_fatal_at_once),
+        cmocka_unit_test (a_failed_fdatasync_fails_the_final_flush),
+        cmocka_unit_test (the_final_flush_fails_while_lines_are_still_held),
+        cmocka_unit_test (lines_written_while_retrying_wait_for_the_flush),
+        cmocka_unit_test (holding_more_than_the_cap_while_retrying_is_fatal),
+        cmocka_unit_test (a_torn_line_that_cannot_be_cut_stays_the_last_line),
+        cmocka_unit_test (a_pipe_gets_the_rest_of_a_cut_short_line_not_the_line_again),
+        cmocka_unit_test_teardown (results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole,
+                                   s_restore_stdout),
         cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
         cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
         cmocka_unit_test (summary_counters_accumulate_and_are_written),
@@ -1048,5 +1594,7 @@ main (void)
         cmocka_unit_test (summary_write_json_to_an_unwritable_path_fails),
         cmocka_unit_test (summary_print_names_the_job_and_counts),
     };
+    //  As in the programs: stdout carries results (one test puts a file there).
+    zsys_set_logstream (stderr);
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
