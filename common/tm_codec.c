@@ -379,8 +379,8 @@ tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
         status = TM_DECODE_WRONG_KIND;
     else
     if (msg->tasks->n_tasks > TM_MAX_BATCH_TASKS
-    ||  !s_string_ok (msg->tasks->job_id, TM_MAX_JOB_ID_BYTES, true))
-        status = TM_DECODE_INVALID;
+    ||  !s_string_ok (msg->tasks->job_id, TM_MAX_JOB_ID_BYTES, msg->tasks->n_tasks > 0))
+        status = TM_DECODE_INVALID;     //  a marker names its job
     for (size_t i = 0; status == TM_DECODE_OK && i < msg->tasks->n_tasks; i++)
         if (!s_task_valid (msg->tasks->tasks [i]))
             status = TM_DECODE_INVALID;

@@ -31,7 +31,7 @@
 #define S_READ_BURST 4096           //  job entries read per loop turn
 #define S_EXPIRED_BATCH 4096        //  leases expired per tick
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
-#define S_FREE_RESENDS 5            //  lost copies sent again free; after that, charged
+#define S_FREE_RESENDS 2            //  copies lost unseen running sent again free; then charged
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_BACKOFF_MAX_US 30000000   //  the longest a retry waits
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
@@ -54,6 +54,7 @@ struct _master_t {
     failover_plan_t plan;           //  scratch for failover
     uint64_t *expired;              //  scratch for lease_table_expired
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
+    uint64_t jitter;                //  state of the retry delays' spread
     tm_log_limiter_t garbage_limiter;
     bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
@@ -148,6 +149,7 @@ master_new (const master_options_t *options)
     self->summary = summary_new (self->job_id);
     failover_plan_init (&self->plan, options->window);
     self->dispatching = options->min_workers == 0;
+    self->jitter = (uint64_t) tm_clock_wall_us () | 1;
     self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -422,6 +424,18 @@ s_fill_window (master_t *self)
 
 //  --- results -----------------------------------------------------------------
 
+//  Notes a fatal results-file error: the run stops (exit 3), since every
+//  later result would be lost; --resume runs what the file lacks.
+static void
+s_check_output (master_t *self)
+{
+    if (results_writer_state (self->writer) == RESULTS_WRITER_FAILED && !self->output_failed) {
+        zsys_error ("cannot write results: stopping; --resume runs what %s lacks",
+                    self->options->out_path ? self->options->out_path : "stdout");
+        self->output_failed = true;
+    }
+}
+
 static void
 s_finish (master_t *self, lease_t *lease, const tm_result_t *result, int64_t now_us)
 {
@@ -440,27 +454,35 @@ s_give_up (master_t *self, lease_t *lease, tm_status_t status, const char *error
            int64_t now_us)
 {
     if (results_writer_write_status (self->writer, lease, status, error) == -1)
-        self->output_failed = true;
+        s_check_output (self);
     summary_add (self->summary, lease->type, status, NULL, now_us - lease->first_sent_us);
     lease_table_finish (self->leases, lease->seq);
 }
 
-//  Attempt n waits base * 2^(n-2): a task failing for a reason that
-//  passes (a busy dependency, a full disk) is not hammered at full speed.
+//  Attempt n waits base * 2^(n-2), and up to half as long again:
+//  a task failing for a reason that passes (a busy dependency, a full disk)
+//  is not hammered at full speed, and tasks charged together (running
+//  beside each other when their worker died) do not travel together again.
 static int64_t
-s_backoff_us (uint32_t base_ms, uint32_t attempt)
+s_backoff_us (master_t *self, uint32_t attempt)
 {
-    int64_t delay_us = (int64_t) base_ms * 1000;
+    int64_t delay_us = (int64_t) self->options->retry_backoff_ms * 1000;
     for (uint32_t i = 2; i < attempt && delay_us < S_BACKOFF_MAX_US; i++)
         delay_us *= 2;
-    return delay_us < S_BACKOFF_MAX_US ? delay_us : S_BACKOFF_MAX_US;
+    if (delay_us > S_BACKOFF_MAX_US)
+        delay_us = S_BACKOFF_MAX_US;
+    //  xorshift64: the spread need not be good, only unshared.
+    self->jitter ^= self->jitter << 13;
+    self->jitter ^= self->jitter >> 7;
+    self->jitter ^= self->jitter << 17;
+    return delay_us + (int64_t) (self->jitter % (uint64_t) (delay_us / 2 + 1));
 }
 
 static void
 s_retry (master_t *self, lease_t *lease, int64_t now_us)
 {
     summary_count (self->summary, SUMMARY_RETRIES, 1);
-    int64_t delay_us = s_backoff_us (self->options->retry_backoff_ms, lease->attempt + 1);
+    int64_t delay_us = s_backoff_us (self, lease->attempt + 1);
     lease_table_retry_after (self->leases, lease, now_us + delay_us);
     //  Otherwise s_expire_leases queues it when the wait is over.
     if (delay_us == 0)
@@ -563,10 +585,9 @@ s_tick (master_t *self, int64_t now_us)
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
     if (sync)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
-    if (results_writer_flush (self->writer, sync) == -1 && !self->output_failed) {
-        zsys_error ("cannot flush results: %s", strerror (errno));
-        self->output_failed = true;
-    }
+    //  A full disk is retried by the writer; only a fatal error ends the run.
+    results_writer_flush (self->writer, sync);
+    s_check_output (self);
     if (now_us >= self->next_announce_us) {
         self->next_announce_us = now_us + S_ANNOUNCE_US;
         zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
@@ -633,8 +654,12 @@ s_finish_job (master_t *self, bool interrupted)
 {
     zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
     tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
-    if (results_writer_flush (self->writer, true) == -1 && !self->output_failed) {
-        zsys_error ("cannot write the last results: %s", strerror (errno));
+    //  A full disk at the very end gets the writer's whole retry time too.
+    while (results_writer_flush (self->writer, true) == -1
+       &&  results_writer_state (self->writer) == RESULTS_WRITER_RETRYING && !zsys_interrupted)
+        zmq_poll (NULL, 0, S_TICK_US / 1000);
+    if (results_writer_state (self->writer) != RESULTS_WRITER_OK && !self->output_failed) {
+        zsys_error ("cannot write the last results: the file lacks some");
         self->output_failed = true;
     }
     sink_stats_t stats;
@@ -664,7 +689,7 @@ int
 master_run (master_t *self)
 {
     bool interrupted = false;
-    while (!s_job_done (self)) {
+    while (!s_job_done (self) && !self->output_failed) {
         if (zsys_interrupted) {
             interrupted = true;
             zsys_warning ("interrupted: %zu tasks still in flight", lease_table_size (self->leases));

@@ -353,12 +353,34 @@ s_has_room (worker_t *self)
     return !self->pending && executor_room (self->executor) >= TM_MAX_BATCH_TASKS;
 }
 
+//  Appends the seqs of the batch read but not yet queued (it waits for room).
+static size_t
+s_pending_seqs (worker_t *self, size_t held)
+{
+    if (!self->pending || strcmp (tm_task_batch_job_id (self->pending), self->job_id) != 0)
+        return held;
+    for (size_t i = 0; i < tm_task_batch_size (self->pending) && held < self->held_max; i++) {
+        tm_task_t task;
+        tm_task_batch_get (self->pending, i, &task);
+        self->held [held++] = task.seq;
+    }
+    return held;
+}
+
 static void
 s_send_heartbeat (worker_t *self, int64_t now_us)
 {
+    //  Results leave before the heartbeat that no longer lists their tasks,
+    //  or the master would think them lost: with some still waiting for
+    //  the socket, the heartbeat waits too.
+    if (!s_send_unsent (self)) {
+        self->next_heartbeat_us = now_us + 10000;
+        return;
+    }
     self->next_heartbeat_us = now_us + (int64_t) self->options->heartbeat_ms * 1000;
     self->last_heartbeat_us = now_us;
     size_t held = executor_held_seqs (self->executor, self->job_id, self->held, self->held_max);
+    held = s_pending_seqs (self, held);
     size_t running = executor_running_seqs (self->executor, self->job_id, self->running,
                                             executor_threads_total (self->executor));
     tm_heartbeat_t heartbeat = {

@@ -240,7 +240,7 @@ def test_usage_errors(env):
         ("bad --threads", ports.worker_args() + ["--threads", "abc"]),
         ("bad --heartbeat", ports.worker_args() + ["--heartbeat", "often"]),
         ("option missing its value", ports.worker_args() + ["--id"]),
-        ("--queue under the largest batch", ports.worker_args() + ["--queue", "10"]),
+        ("--queue of 0", ports.worker_args() + ["--queue", "0"]),
     ]
     for what, args in worker_cases:
         w = env.run("worker-usage", [env.worker_bin] + args, h.scaled(15))

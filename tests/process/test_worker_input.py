@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Hostile input aimed at a worker's own sockets (issue 3).
 
-A worker connects out: tasks (PULL), results (PUSH), control (SUB). Here a
+A worker connects out: tasks (DEALER), results (PUSH), control (SUB). Here a
 fake master written in Python (harness.ZmtpListener: the server side of ZMTP
 3.0 NULL) accepts the real worker's three connections and:
 
@@ -47,7 +47,7 @@ def max_frame_bytes():
     """TM_MAX_FRAME_BYTES, the ZMQ_MAXMSGSIZE of every socket, read from the
     header so the test follows the code."""
     header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
-                          "common", "tm_codec.h")
+                          "common", "tm_limits.h")
     with open(header) as f:
         m = re.search(r"#define\s+TM_MAX_FRAME_BYTES\s+\((\d+)\s*\*\s*(\d+)\s*\*\s*(\d+)\)", f.read())
     h.check(m, "TM_MAX_FRAME_BYTES not found in %s" % header)
@@ -75,7 +75,7 @@ class FakeMaster:
     """The master's three bound sockets, played by the test."""
 
     def __init__(self):
-        self.tasks = h.ZmtpListener(b"PUSH", expect_peer=b"PULL")
+        self.tasks = h.ZmtpListener(b"ROUTER", expect_peer=b"DEALER")
         self.results = h.ZmtpListener(b"PULL", expect_peer=b"PUSH")
         self.control = h.ZmtpListener(b"PUB", expect_peer=b"SUB")
         self.by_key = {}        # (job id, seq) -> [Result dicts]
@@ -422,7 +422,7 @@ def broken_handshakes(rng):
             pass
 
     def wrong_type(listener, raw):
-        wrong = {b"PUSH": b"PULL", b"PULL": b"PULL", b"PUB": b"SUB"}[listener.socket_type]
+        wrong = {b"ROUTER": b"PULL", b"PULL": b"PULL", b"PUB": b"SUB"}[listener.socket_type]
         try:
             h.ZmtpServerConn(raw, wrong, h.scaled(5))
         except h.TestFailure:
