@@ -1476,3 +1476,99 @@ def log_count(text, pattern):
     """Lines of text that match a regular expression."""
     rx = re.compile(pattern)
     return sum(1 for line in text.splitlines() if rx.search(line))
+
+
+# --------------------------------------------------------------------------
+#  The wire protocol through the ecosystem's libraries: pyzmq for sockets,
+#  python3-protobuf with the .proto compiled by protoc at test time.
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+_proto_module = None
+
+
+def proto():
+    """taskmill_pb2, compiled from proto/taskmill.proto into a temp dir once
+    per script. Fails (not skips) when protoc or python3-protobuf is
+    missing: deploy/install-deps.sh installs both."""
+    global _proto_module
+    if _proto_module is None:
+        import importlib
+        out = tempfile.mkdtemp(prefix="taskmill-proto-")
+        atexit.register(lambda: __import__("shutil").rmtree(out, ignore_errors=True))
+        subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.join(REPO, "proto"),
+                        os.path.join(REPO, "proto", "taskmill.proto")], check=True)
+        sys.path.insert(0, out)
+        _proto_module = importlib.import_module("taskmill_pb2")
+    return _proto_module
+
+
+class FakeWorker:
+    """A worker played by the test over the real protocol (pyzmq DEALER on
+    tasks, PUSH on results): it grants credit, takes batches, and answers
+    or holds what it takes, as told."""
+
+    def __init__(self, ports, worker_id, incarnation=None):
+        import zmq
+        self.zmq = zmq
+        self.pb = proto()
+        self.ctx = zmq.Context()
+        self.worker_id = worker_id
+        self.incarnation = incarnation or ("%s-%08x" % (worker_id, random.getrandbits(32)))
+        self.tasks = self.ctx.socket(zmq.DEALER)
+        self.tasks.setsockopt(zmq.ROUTING_ID, self.incarnation.encode())
+        self.tasks.setsockopt(zmq.LINGER, 0)
+        self.tasks.connect(Ports.ep(ports.tasks))
+        self.results = self.ctx.socket(zmq.PUSH)
+        self.results.setsockopt(zmq.LINGER, 1000)
+        self.results.connect(Ports.ep(ports.results))
+        self.received = []      # Task messages, in arrival order
+        self.frames = 0
+
+    def credit(self, window, epoch=1, threads=1):
+        env = self.pb.WorkerToMaster(version=1)
+        env.credit.worker_id = self.worker_id
+        env.credit.credit = window
+        env.credit.threads = threads
+        env.credit.epoch = epoch
+        env.credit.stamp = 1
+        self.tasks.send(env.SerializeToString())
+
+    def take(self, count, timeout):
+        """Receives batches until count tasks came, within timeout."""
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            left = deadline - time.monotonic()
+            check(left > 0, "fake worker %s got %d tasks, not %d, within %.1f s"
+                  % (self.worker_id, len(self.received), count, timeout))
+            if self.tasks.poll(int(left * 1000) + 1):
+                env = self.pb.MasterToWorker.FromString(self.tasks.recv())
+                self.frames += 1
+                self.received.extend(env.tasks.tasks)
+        return self.received
+
+    def answer(self, tasks, output=b"fake"):
+        env = self.pb.WorkerToMaster(version=1)
+        for t in tasks:
+            r = env.results.results.add()
+            r.job_id, r.seq, r.id, r.attempt = t.job_id, t.seq, t.id, t.attempt
+            r.status = self.pb.OK
+            r.output = output
+            r.worker_id = self.worker_id
+        self.results.send(env.SerializeToString())
+
+    def heartbeat(self, held, running, job_id, last_batch=None, threads=1):
+        env = self.pb.WorkerToMaster(version=1)
+        hb = env.heartbeat
+        hb.worker_id, hb.host, hb.pid = self.worker_id, "fake", os.getpid()
+        hb.threads_total, hb.threads_busy = threads, min(threads, len(running))
+        hb.held_seqs.extend(t.seq for t in held)
+        hb.running_seqs.extend(t.seq for t in running)
+        hb.job_id = job_id
+        hb.last_batch = self.frames if last_batch is None else last_batch
+        hb.incarnation = self.incarnation
+        self.results.send(env.SerializeToString())
+
+    def close(self):
+        self.tasks.close(0)
+        self.results.close()
+        self.ctx.term()
