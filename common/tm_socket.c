@@ -15,8 +15,8 @@
 #define S_RESULTS_SNDHWM 1000
 #define S_RESULTS_RCVHWM 1000
 #define S_CONTROL_HWM 1000
-#define S_RECONNECT_IVL_MS 100     //  and no back-off: a restarted master has its
-#define S_RECONNECT_IVL_MAX_MS 100  //  workers back within 100 ms
+#define S_RECONNECT_IVL_MS 10      //  first redial; doubling to at most
+#define S_RECONNECT_IVL_MAX_MS 100  //  this: a new master has its workers in tens of ms
 #define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
 #define S_KEEPALIVE_IDLE_S 10
 #define S_KEEPALIVE_INTVL_S 5
