@@ -3,6 +3,12 @@
     is no longer in the table is final (a second result is a duplicate), and
     a seq never issued is unknown.
 
+    Every lease changes state through the table's own transitions (send,
+    heard, release, retry_after, queue, finish), and each SENT lease is
+    filed under the worker (owner slot) it went to: the tests check both
+    the deadlines those transitions set and that each owner's list holds
+    exactly its leases.
+
     The churn test pushes a million tasks through a window of a thousand,
     finishing them in a random (seeded) order, which exercises the
     backward-shift deletion of the open-addressing table.
@@ -280,6 +286,217 @@ finishing_in_issue_order_and_reverse_order_keeps_the_rest_findable (void **state
     lease_table_destroy (&table);
 }
 
+//  --- send and the owner's list --------------------------------------------------
+
+//  Issues a task with timeout_ms (retries allowed) and returns it QUEUED.
+static lease_t *
+s_issue_timeout (lease_table_t *table, uint32_t timeout_ms)
+{
+    lease_t *lease = lease_table_issue (table, "t", "echo", NULL, 0, timeout_ms, 3);
+    assert_non_null (lease);
+    return lease;
+}
+
+//  True if lease is among the leases owner holds, by lease_table_owned.
+static bool
+s_owned_by (lease_table_t *table, uint32_t owner, const lease_t *lease)
+{
+    lease_t *owned [64];
+    size_t count = lease_table_owned (table, owner, owned, 64);
+    assert_int_equal (count, lease_table_owned_count (table, owner));
+    for (size_t i = 0; i < count; i++)
+        if (owned [i] == lease)
+            return true;
+    return false;
+}
+
+static void
+send_files_the_lease_under_its_owner_and_owned_count_counts_it (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    lease_t *a = s_issue_timeout (table, 2000);
+    lease_t *b = s_issue_timeout (table, 2000);
+    lease_t *c = s_issue_timeout (table, 2000);
+    assert_int_equal (lease_table_owned_count (table, 1), 0);
+    lease_table_send (table, a, 1, 1, 5000, 300);
+    lease_table_send (table, b, 1, 2, 6000, 300);
+    lease_table_send (table, c, 2, 1, 7000, 300);
+    assert_int_equal (lease_table_owned_count (table, 1), 2);
+    assert_int_equal (lease_table_owned_count (table, 2), 1);
+    assert_int_equal (lease_table_owned_count (table, 3), 0);
+    assert_true (s_owned_by (table, 1, a));
+    assert_true (s_owned_by (table, 1, b));
+    assert_false (s_owned_by (table, 1, c));
+    assert_true (s_owned_by (table, 2, c));
+    //  The lease says where, when and in which frame it went.
+    assert_int_equal (b->state, LEASE_SENT);
+    assert_int_equal (b->owner, 1);
+    assert_int_equal (b->frame, 2);
+    assert_int_equal (b->sent_us, 6000);
+    assert_int_equal (b->first_sent_us, 6000);
+    assert_int_equal (b->deadline_us, 6000 + 2000 * 1000 + 300);
+    assert_false (b->running);
+    //  lease_table_owned writes no more than max.
+    lease_t *owned [2] = { NULL, NULL };
+    assert_int_equal (lease_table_owned (table, 1, owned, 1), 1);
+    assert_null (owned [1]);
+    assert_int_equal (lease_table_owned (table, 3, owned, 2), 0);
+    lease_table_destroy (&table);
+}
+
+static void
+finish_release_retry_after_and_queue_take_a_lease_off_its_owner (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    lease_t *lease [5];
+    for (int i = 0; i < 5; i++) {
+        lease [i] = s_issue_timeout (table, 1000);
+        lease_table_send (table, lease [i], 4, 1, 0, 0);
+    }
+    assert_int_equal (lease_table_owned_count (table, 4), 5);
+
+    lease_table_finish (table, lease [0]->seq);
+    assert_int_equal (lease_table_owned_count (table, 4), 4);
+
+    lease_table_release (table, lease [2]);
+    assert_int_equal (lease_table_owned_count (table, 4), 3);
+    assert_false (s_owned_by (table, 4, lease [2]));
+    assert_int_equal (lease [2]->owner, 0);
+    assert_int_equal (lease [2]->free_resends, 1);
+    assert_int_equal (lease [2]->attempt, 1);
+
+    lease_table_retry_after (table, lease [4], 100);
+    assert_int_equal (lease_table_owned_count (table, 4), 2);
+    assert_false (s_owned_by (table, 4, lease [4]));
+    assert_int_equal (lease [4]->owner, 0);
+
+    lease_table_queue (table, lease [1]);
+    assert_int_equal (lease_table_owned_count (table, 4), 1);
+    assert_false (s_owned_by (table, 4, lease [1]));
+    assert_int_equal (lease [1]->state, LEASE_QUEUED);
+    assert_int_equal (lease [1]->owner, 0);
+
+    //  The one left is the one not moved, and it can go on to finish.
+    assert_true (s_owned_by (table, 4, lease [3]));
+    lease_table_finish (table, lease [3]->seq);
+    assert_int_equal (lease_table_owned_count (table, 4), 0);
+    lease_t *owned [4];
+    assert_int_equal (lease_table_owned (table, 4, owned, 4), 0);
+    assert_int_equal (lease_table_size (table), 3);
+    lease_table_destroy (&table);
+}
+
+static void
+released_lease_sent_again_goes_to_its_new_owner_only (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 1000);
+    lease_table_send (table, lease, 1, 3, 100, 0);
+    lease_table_release (table, lease);
+    lease_table_queue (table, lease);
+    lease_table_send (table, lease, 2, 1, 200, 0);
+    assert_int_equal (lease_table_owned_count (table, 1), 0);
+    assert_int_equal (lease_table_owned_count (table, 2), 1);
+    assert_int_equal (lease->owner, 2);
+    assert_int_equal (lease->frame, 1);
+    assert_int_equal (lease->attempt, 1);
+    assert_int_equal (lease->free_resends, 1);
+    //  Latency counts from the first send.
+    assert_int_equal (lease->first_sent_us, 100);
+    assert_int_equal (lease->sent_us, 200);
+    lease_table_destroy (&table);
+}
+
+static void
+owners_with_large_slot_numbers_work (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (16);
+    const uint32_t owners [] = { 1000, 1, 5000, 17, 1000 };
+    lease_t *lease [5];
+    for (int i = 0; i < 5; i++) {
+        lease [i] = s_issue_timeout (table, 1000);
+        lease_table_send (table, lease [i], owners [i], 1, 0, 0);
+    }
+    assert_int_equal (lease_table_owned_count (table, 1000), 2);
+    assert_int_equal (lease_table_owned_count (table, 5000), 1);
+    assert_int_equal (lease_table_owned_count (table, 17), 1);
+    assert_int_equal (lease_table_owned_count (table, 1), 1);
+    assert_int_equal (lease_table_owned_count (table, 999), 0);
+    assert_int_equal (lease_table_owned_count (table, 100000), 0);
+    //  Growing the owners for 5000 kept the lists made before.
+    assert_true (s_owned_by (table, 1000, lease [0]));
+    assert_true (s_owned_by (table, 1000, lease [4]));
+    assert_true (s_owned_by (table, 1, lease [1]));
+    assert_true (s_owned_by (table, 5000, lease [2]));
+    lease_table_finish (table, lease [2]->seq);
+    assert_int_equal (lease_table_owned_count (table, 5000), 0);
+    lease_table_queue (table, lease [0]);
+    assert_int_equal (lease_table_owned_count (table, 1000), 1);
+    assert_true (s_owned_by (table, 1000, lease [4]));
+    lease_table_destroy (&table);
+}
+
+static void
+owner_lists_stay_exact_through_random_transitions (void **state)
+{
+    (void) state;
+    //  A model (owner per seq) against the table, through 20,000 random
+    //  sends, releases, retries, queues and finishes over 5 owners.
+    const size_t capacity = 64;
+    lease_table_t *table = lease_table_new (capacity);
+    uint32_t model [65] = { 0 };            //  by seq - first seq; 0: not SENT
+    lease_t *live [65] = { NULL };
+    uint64_t random_state = 0xfeedfacecafebeefull;
+    for (size_t i = 0; i < capacity; i++)
+        live [i] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000);
+    for (int step = 0; step < 20000; step++) {
+        size_t pick = (size_t) (s_random (&random_state) % capacity);
+        lease_t *lease = live [pick];
+        uint32_t action = (uint32_t) (s_random (&random_state) % 5);
+        if (lease->state == LEASE_SENT && action == 0) {
+            lease_table_release (table, lease);
+            lease_table_queue (table, lease);
+            model [pick] = 0;
+        }
+        else
+        if (lease->state == LEASE_SENT && action == 1) {
+            lease_table_retry_after (table, lease, step);
+            model [pick] = 0;
+        }
+        else
+        if (action == 2) {
+            //  Final; a fresh task takes its place.
+            lease_table_finish (table, lease->seq);
+            live [pick] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000);
+            assert_non_null (live [pick]);
+            model [pick] = 0;
+        }
+        else
+        if (lease->state != LEASE_SENT) {
+            lease_table_queue (table, lease);
+            uint32_t owner = 1 + (uint32_t) (s_random (&random_state) % 5);
+            lease_table_send (table, lease, owner, (uint64_t) step, step, 0);
+            model [pick] = owner;
+        }
+        if (step % 101 == 0) {
+            for (uint32_t owner = 1; owner <= 5; owner++) {
+                size_t expected = 0;
+                for (size_t i = 0; i < capacity; i++)
+                    if (model [i] == owner) {
+                        expected++;
+                        assert_true (s_owned_by (table, owner, live [i]));
+                    }
+                assert_int_equal (lease_table_owned_count (table, owner), expected);
+            }
+        }
+    }
+    lease_table_destroy (&table);
+}
+
 //  --- expiry ------------------------------------------------------------------
 
 static void
@@ -287,20 +504,16 @@ expired_returns_only_sent_leases_past_their_deadline (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (16);
-    lease_t *queued_late = s_issue (table, "queued");     //  1: QUEUED, deadline passed
-    lease_t *sent_late = s_issue (table, "late");         //  2: SENT, past
-    lease_t *sent_on_time = s_issue (table, "future");    //  3: SENT, future
-    lease_t *sent_exact = s_issue (table, "exact");       //  4: SENT, deadline == now
-    lease_t *sent_early = s_issue (table, "early");       //  5: SENT, long past
-    queued_late->deadline_us = 100;
-    sent_late->state = LEASE_SENT;
-    sent_late->deadline_us = 999;
-    sent_on_time->state = LEASE_SENT;
-    sent_on_time->deadline_us = 1001;
-    sent_exact->state = LEASE_SENT;
-    sent_exact->deadline_us = 1000;
-    sent_early->state = LEASE_SENT;
-    sent_early->deadline_us = -5;
+    //  Each has a 1 ms lease and no grace: it ends 1000 µs after its send.
+    s_issue_timeout (table, 1);                             //  1: QUEUED, never sent
+    lease_t *sent_late = s_issue_timeout (table, 1);        //  2: ends at 999
+    lease_t *sent_on_time = s_issue_timeout (table, 1);     //  3: ends at 1001
+    lease_t *sent_exact = s_issue_timeout (table, 1);       //  4: ends at 1000
+    lease_t *sent_early = s_issue_timeout (table, 1);       //  5: ends at -5
+    lease_table_send (table, sent_late, 1, 1, -1, 0);
+    lease_table_send (table, sent_on_time, 1, 1, 1, 0);
+    lease_table_send (table, sent_exact, 2, 1, 0, 0);
+    lease_table_send (table, sent_early, 2, 1, -1005, 0);
 
     uint64_t seqs [16];
     size_t count = lease_table_expired (table, 1000, seqs, 16);
@@ -315,11 +528,137 @@ expired_returns_only_sent_leases_past_their_deadline (void **state)
     assert_true (seen [4]);
     assert_true (seen [5]);
 
-    //  Expiry only reports: the leases stay in flight.
+    //  Expiry only reports: the leases stay in flight, with their owners.
     assert_int_equal (lease_table_size (table), 5);
+    assert_int_equal (lease_table_owned_count (table, 2), 2);
     assert_int_equal (lease_table_expired (table, 1000, seqs, 16), 3);
     //  Before every deadline nothing is expired.
     assert_int_equal (lease_table_expired (table, -10, seqs, 16), 0);
+    //  A lease queued again does not expire, however late.
+    lease_table_queue (table, sent_early);
+    assert_int_equal (lease_table_expired (table, 1000, seqs, 16), 2);
+    lease_table_destroy (&table);
+}
+
+static void
+lease_without_timeout_never_expires (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 0);
+    lease_table_send (table, lease, 1, 1, 1000, 250000);
+    assert_true (lease->deadline_us == INT64_MAX);
+    uint64_t seqs [4];
+    const int64_t nows [] = { 1000, 3600LL * 1000000, 365LL * 24 * 3600 * 1000000,
+                              INT64_MAX / 2, INT64_MAX - 1 };
+    for (size_t i = 0; i < sizeof nows / sizeof nows [0]; i++)
+        assert_int_equal (lease_table_expired (table, nows [i], seqs, 4), 0);
+    //  Heartbeats, queued or running, give it no deadline either.
+    lease_table_heard (table, lease, false, 5000, 250000);
+    assert_true (lease->deadline_us == INT64_MAX);
+    lease_table_heard (table, lease, true, 6000, 250000);
+    assert_true (lease->deadline_us == INT64_MAX);
+    assert_int_equal (lease_table_expired (table, INT64_MAX - 1, seqs, 4), 0);
+    lease_table_destroy (&table);
+}
+
+static void
+lease_without_timeout_is_not_expired_even_at_the_last_instant (void **state)
+{
+    (void) state;
+    //  deadline_us INT64_MAX means none (lease_table.h), so no now_us,
+    //  not even INT64_MAX, may be "at or after" it.
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 0);
+    lease_table_send (table, lease, 1, 1, 0, 0);
+    uint64_t seqs [4];
+    assert_int_equal (lease_table_expired (table, INT64_MAX, seqs, 4), 0);
+    lease_table_destroy (&table);
+}
+
+static void
+lease_queued_at_a_live_worker_does_not_expire (void **state)
+{
+    (void) state;
+    const int64_t grace_us = 50000;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 100);           //  100 ms
+    lease_table_send (table, lease, 1, 1, 0, grace_us);
+    assert_int_equal (lease->deadline_us, 150000);
+    uint64_t seqs [4];
+    //  Each heartbeat that lists it, queued, starts its lease again.
+    for (int64_t now_us = 100000; now_us <= 2000000; now_us += 100000) {
+        lease_table_heard (table, lease, false, now_us, grace_us);
+        assert_int_equal (lease->deadline_us, now_us + 150000);
+        assert_false (lease->running);
+        assert_int_equal (lease_table_expired (table, now_us + 149999, seqs, 4), 0);
+    }
+    //  Once heartbeats stop listing it, it expires a lease after the last.
+    assert_int_equal (lease_table_expired (table, 2000000 + 150000, seqs, 4), 1);
+    assert_int_equal (seqs [0], lease->seq);
+    lease_table_destroy (&table);
+}
+
+static void
+running_lease_deadline_is_set_by_the_first_heartbeat_that_saw_it_run (void **state)
+{
+    (void) state;
+    const int64_t grace_us = 50000;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 100);
+    lease_table_send (table, lease, 1, 1, 0, grace_us);
+    lease_table_heard (table, lease, false, 80000, grace_us);
+    assert_int_equal (lease->deadline_us, 230000);
+    //  It starts running: its lease runs from this heartbeat on.
+    lease_table_heard (table, lease, true, 120000, grace_us);
+    assert_true (lease->running);
+    assert_int_equal (lease->deadline_us, 270000);
+    //  Later heartbeats saying it still runs do not move it.
+    lease_table_heard (table, lease, true, 200000, grace_us);
+    lease_table_heard (table, lease, true, 260000, grace_us);
+    assert_int_equal (lease->deadline_us, 270000);
+    uint64_t seqs [4];
+    assert_int_equal (lease_table_expired (table, 269999, seqs, 4), 0);
+    assert_int_equal (lease_table_expired (table, 270000, seqs, 4), 1);
+    //  Put back in the worker's queue and started again: a new run.
+    lease_table_heard (table, lease, false, 300000, grace_us);
+    assert_false (lease->running);
+    assert_int_equal (lease->deadline_us, 450000);
+    lease_table_heard (table, lease, true, 400000, grace_us);
+    assert_int_equal (lease->deadline_us, 550000);
+    lease_table_destroy (&table);
+}
+
+static void
+retry_after_increments_attempt_and_the_lease_waits_until_its_time (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *lease = s_issue_timeout (table, 100);
+    lease_table_send (table, lease, 3, 1, 1000, 0);
+    lease_table_heard (table, lease, true, 2000, 0);
+    lease_table_retry_after (table, lease, 500000);
+    assert_int_equal (lease->attempt, 2);
+    assert_int_equal (lease->state, LEASE_WAITING);
+    assert_int_equal (lease->owner, 0);
+    assert_false (lease->running);
+    assert_int_equal (lease->deadline_us, 500000);
+    assert_int_equal (lease_table_owned_count (table, 3), 0);
+    uint64_t seqs [4];
+    assert_int_equal (lease_table_expired (table, 499999, seqs, 4), 0);
+    assert_int_equal (lease_table_expired (table, 500000, seqs, 4), 1);
+    assert_int_equal (seqs [0], lease->seq);
+    //  Queued when its time came, it is no longer reported; sent again,
+    //  it keeps its attempt and its first send time.
+    lease_table_queue (table, lease);
+    assert_int_equal (lease_table_expired (table, 600000, seqs, 4), 0);
+    lease_table_send (table, lease, 2, 1, 600000, 0);
+    assert_int_equal (lease->attempt, 2);
+    assert_int_equal (lease->first_sent_us, 1000);
+    assert_int_equal (lease->deadline_us, 700000);
+    lease_table_retry_after (table, lease, 0);
+    assert_int_equal (lease->attempt, 3);
+    assert_int_equal (lease_table_expired (table, 0, seqs, 4), 1);
     lease_table_destroy (&table);
 }
 
@@ -330,10 +669,8 @@ expired_returns_waiting_leases_done_backing_off (void **state)
     lease_table_t *table = lease_table_new (8);
     lease_t *ready = s_issue (table, "ready");
     lease_t *later = s_issue (table, "later");
-    ready->state = LEASE_WAITING;
-    ready->deadline_us = 500;
-    later->state = LEASE_WAITING;
-    later->deadline_us = 1500;
+    lease_table_retry_after (table, ready, 500);
+    lease_table_retry_after (table, later, 1500);
     uint64_t seqs [8];
     assert_int_equal (lease_table_expired (table, 1000, seqs, 8), 1);
     assert_int_equal (seqs [0], ready->seq);
@@ -342,48 +679,20 @@ expired_returns_waiting_leases_done_backing_off (void **state)
 }
 
 static void
-sent_before_lists_only_sent_leases_that_left_earlier (void **state)
-{
-    (void) state;
-    lease_table_t *table = lease_table_new (8);
-    lease_t *old = s_issue (table, "old");
-    lease_t *recent = s_issue (table, "recent");
-    lease_t *queued = s_issue (table, "queued");
-    lease_t *waiting = s_issue (table, "waiting");
-    old->state = LEASE_SENT;
-    old->sent_us = 100;
-    recent->state = LEASE_SENT;
-    recent->sent_us = 900;
-    queued->sent_us = 50;
-    waiting->state = LEASE_WAITING;
-    waiting->sent_us = 50;
-    lease_t *found [8];
-    assert_int_equal (lease_table_sent_before (table, 500, found, 8), 1);
-    assert_ptr_equal (found [0], old);
-    assert_int_equal (lease_table_sent_before (table, 1000, found, 8), 2);
-    assert_int_equal (lease_table_sent_before (table, 1000, found, 1), 1);
-    assert_int_equal (lease_table_sent_before (table, 100, found, 8), 0);
-    lease_table_destroy (&table);
-}
-
-static void
 expired_writes_at_most_max_seqs (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (64);
-    for (int i = 0; i < 50; i++) {
-        lease_t *lease = s_issue (table, "t");
-        lease->state = LEASE_SENT;
-        lease->deadline_us = 10;
-    }
+    for (int i = 0; i < 50; i++)
+        lease_table_send (table, s_issue_timeout (table, 1), 1, 1, 0, 0);
     uint64_t seqs [64];
     seqs [7] = 0xdeadbeef;
-    assert_int_equal (lease_table_expired (table, 20, seqs, 7), 7);
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 7), 7);
     assert_int_equal (seqs [7], 0xdeadbeef);
     for (int i = 0; i < 7; i++)
         assert_int_equal (s_lookup (table, seqs [i]), LEASE_FOUND);
-    assert_int_equal (lease_table_expired (table, 20, seqs, 0), 0);
-    assert_int_equal (lease_table_expired (table, 20, seqs, 64), 50);
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 0), 0);
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 64), 50);
     lease_table_destroy (&table);
 }
 
@@ -392,17 +701,15 @@ expired_skips_finished_leases (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (8);
-    for (int i = 0; i < 4; i++) {
-        lease_t *lease = s_issue (table, "t");
-        lease->state = LEASE_SENT;
-        lease->deadline_us = 0;
-    }
+    for (int i = 0; i < 4; i++)
+        lease_table_send (table, s_issue_timeout (table, 1), 1, 1, -1000, 0);
     lease_table_finish (table, 1);
     lease_table_finish (table, 3);
     uint64_t seqs [8];
     size_t count = lease_table_expired (table, 1, seqs, 8);
     assert_int_equal (count, 2);
     assert_true ((seqs [0] == 2 && seqs [1] == 4) || (seqs [0] == 4 && seqs [1] == 2));
+    assert_int_equal (lease_table_owned_count (table, 1), 2);
     lease_table_destroy (&table);
 }
 
@@ -503,9 +810,18 @@ main (void)
         cmocka_unit_test (seq_zero_and_seqs_never_issued_are_unknown),
         cmocka_unit_test (finish_of_a_seq_not_in_flight_changes_nothing),
         cmocka_unit_test (finishing_in_issue_order_and_reverse_order_keeps_the_rest_findable),
+        cmocka_unit_test (send_files_the_lease_under_its_owner_and_owned_count_counts_it),
+        cmocka_unit_test (finish_release_retry_after_and_queue_take_a_lease_off_its_owner),
+        cmocka_unit_test (released_lease_sent_again_goes_to_its_new_owner_only),
+        cmocka_unit_test (owners_with_large_slot_numbers_work),
+        cmocka_unit_test (owner_lists_stay_exact_through_random_transitions),
         cmocka_unit_test (expired_returns_only_sent_leases_past_their_deadline),
+        cmocka_unit_test (lease_without_timeout_never_expires),
+        cmocka_unit_test (lease_without_timeout_is_not_expired_even_at_the_last_instant),
+        cmocka_unit_test (lease_queued_at_a_live_worker_does_not_expire),
+        cmocka_unit_test (running_lease_deadline_is_set_by_the_first_heartbeat_that_saw_it_run),
+        cmocka_unit_test (retry_after_increments_attempt_and_the_lease_waits_until_its_time),
         cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
-        cmocka_unit_test (sent_before_lists_only_sent_leases_that_left_earlier),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
