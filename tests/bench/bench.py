@@ -263,6 +263,23 @@ def tail(path, lines=8):
     return "\n".join(text.splitlines()[-lines:])
 
 
+def read_results(path, elapsed_s, threads):
+    """What a results file tells beside the summary: its size and, when it
+    is small enough to read whole, the tasks each worker ran (by --id) and
+    the handlers' mean time and its share of elapsed_s x threads (which
+    tells starved workers from slow, CPU-starved tasks)."""
+    found = {"out_bytes": os.path.getsize(path)}
+    if found["out_bytes"] > 64 * MIB:
+        return found
+    found["workers"] = dict(worker_counts(path))
+    with open(path, "rb") as f:
+        durations = [int(m) for m in re.findall(rb'"duration_us":(\d+)', f.read())]
+    if durations:
+        found["handler_mean_us"] = sum(durations) / len(durations)
+        found["busy"] = sum(durations) / 1e6 / (elapsed_s * threads)
+    return found
+
+
 def worker_counts(path):
     """Tasks per worker from a results file's "worker" fields."""
     with open(path, "rb") as f:
@@ -400,61 +417,85 @@ class Bench:
             (master_args should then hold "-")
         watch_first: note when the first result reaches the --out file"""
         self.counter += 1
-        tag = "%02d-%s" % (self.counter, name)
-        out = os.path.join(self.tmp, tag + ".results.jsonl")
-        summary_path = os.path.join(self.tmp, tag + ".summary.json")
-        master_log = os.path.join(self.tmp, tag + ".master.log")
-        ports = warm.ports if warm else free_ports(4)
-        tasks_p, results_p, control_p, admin_p = ports
+        run = {"name": name, "tag": "%02d-%s" % (self.counter, name), "workers": list(workers),
+               "names": names or ["bench-w%d" % (i + 1) for i in range(len(workers))],
+               "worker_args": list(worker_args), "late": late, "warm": warm,
+               "job_stdin": job_stdin, "timeout": timeout,
+               "ports": warm.ports if warm else free_ports(4)}
+        run["out"] = os.path.join(self.tmp, run["tag"] + ".results.jsonl")
+        run["summary"] = os.path.join(self.tmp, run["tag"] + ".summary.json")
+        run["log"] = os.path.join(self.tmp, run["tag"] + ".master.log")
+        tasks_p, results_p, control_p, admin_p = run["ports"]
         if min_workers == -1:
             min_workers = len(warm.shape) if warm else len(workers)
-        argv = [self.master] + list(master_args) + [
-            "--out", out, "--summary", summary_path, "--quiet",
+        run["argv"] = [self.master] + list(master_args) + [
+            "--out", run["out"], "--summary", run["summary"], "--quiet",
             "--bind-tasks", endpoint(tasks_p), "--bind-results", endpoint(results_p),
             "--bind-control", endpoint(control_p), "--bind-admin", endpoint(admin_p)]
         if min_workers:
-            argv += ["--min-workers", str(min_workers)]
-        names = names or ["bench-w%d" % (i + 1) for i in range(len(workers))]
+            run["argv"] += ["--min-workers", str(min_workers)]
+        open(run["out"], "wb").close()  # the master appends; the watcher needs the file
+        watcher = FirstWrite(run["out"]) if watch_first else None
+        try:
+            result = self._run(run)
+        finally:
+            if watcher:
+                watcher.close()
+        summary = result["summary"]
+        expected = summary.get("tasks")
+        ok = summary.get("by_status", {}).get("ok")
+        if ok != expected:
+            raise BenchError("%s: %s of %s tasks ok: %s" % (name, ok, expected, summary.get("by_status")))
+        if watcher and watcher.time is not None:
+            result["first_result_s"] = watcher.time - result["start"]
         threads_total = sum(warm.shape if warm else workers) + (sum(late[1]) if late else 0)
-        open(out, "wb").close()     # the master appends; the watcher needs the file
-        watcher = FirstWrite(out) if watch_first else None
+        result.update(read_results(run["out"], summary["elapsed_s"], threads_total))
+        os.unlink(run["out"])   # results files of the big runs are large; nothing else reads them
+        if self.verbose:
+            print("#   %s: %.0f tasks/s, elapsed %.3f s, wall %.3f s%s, master RSS %.1f MiB, "
+                  "tasks per worker %s, workers exit %s"
+                  % (run["tag"], result["tasks_per_s"], result["elapsed_s"], result["wall_s"],
+                     ", first result %.1f ms" % (result["first_result_s"] * 1000)
+                     if "first_result_s" in result else "",
+                     result["rss_kib"] / 1024, split(result["workers"]), result["worker_exit"]),
+                  flush=True)
+        return result
+
+    def _run(self, run):
+        """Starts the master, then (cold) its workers and any late ones,
+        waits for its exit and for --once workers to leave, and kills
+        whatever is left. Returns the summary and the master's figures."""
         procs = []
         try:
             feeder = None
-            if job_stdin:
-                feeder = spawn(["cat", job_stdin], os.path.join(self.tmp, tag + ".cat.log"),
-                               stdout=subprocess.PIPE)
+            if run["job_stdin"]:
+                feeder = spawn(["cat", run["job_stdin"]],
+                               os.path.join(self.tmp, run["tag"] + ".cat.log"), stdout=subprocess.PIPE)
                 procs.append(feeder)
             start = time.monotonic()
-            master = spawn(argv, master_log, stdin=feeder.stdout if feeder else None)
+            master = spawn(run["argv"], run["log"], stdin=feeder.stdout if feeder else None)
             if feeder:
                 feeder.stdout.close()   # the master holds the pipe now
             procs.append(master)
             reaper = Reaper(master)
-            if not warm:
-                wanted = {tasks_p, results_p, control_p}
+            if not run["warm"]:
+                wanted = set(run["ports"][:3])
                 wait_for(lambda: wanted <= listening_ports() or master.returncode is not None,
                          10, "the master to listen on its ports")
-            for i, threads in enumerate(workers):
-                procs.append(spawn(self.worker_argv(ports, threads, names[i]) + list(worker_args),
-                                   os.path.join(self.tmp, "%s.worker%d.log" % (tag, i + 1))))
-            if late:
-                delay_s, shape = late
-                #  Joined as a thread join, so that a master that ends early
-                #  is not waited for.
+            for i, threads in enumerate(run["workers"]):
+                procs.append(self._worker(run, threads, run["names"][i], "worker%d" % (i + 1)))
+            if run["late"]:
+                delay_s, shape = run["late"]
+                #  A thread join, so that a master that ends early is not waited for.
                 reaper.join(max(0.0, start + delay_s - time.monotonic()))
                 for i, threads in enumerate(shape if master.returncode is None else ()):
-                    procs.append(spawn(self.worker_argv(ports, threads, "bench-late%d" % (i + 1))
-                                       + list(worker_args),
-                                       os.path.join(self.tmp, "%s.late%d.log" % (tag, i + 1))))
-            if not reaper.join(timeout):
+                    procs.append(self._worker(run, threads, "bench-late%d" % (i + 1), "late%d" % (i + 1)))
+            if not reaper.join(run["timeout"]):
                 raise BenchError("%s: master still running after %d s (killed); log:\n%s"
-                                 % (name, timeout, tail(master_log)))
-            wall = reaper.end - start
-            rss_kib = reaper.rusage.ru_maxrss
+                                 % (run["name"], run["timeout"], tail(run["log"])))
             if master.returncode != 0:
                 raise BenchError("%s: master exit status %s; log:\n%s"
-                                 % (name, master.returncode, tail(master_log)))
+                                 % (run["name"], master.returncode, tail(run["log"])))
             #  --once workers drain and exit by themselves after JOB_END.
             worker_exit = []
             for proc in procs[1 + (feeder is not None):]:
@@ -462,47 +503,25 @@ class Bench:
                     worker_exit.append(proc.wait(timeout=15))
                 except subprocess.TimeoutExpired:
                     worker_exit.append("hung")
-            with open(summary_path) as f:
+            with open(run["summary"]) as f:
                 summary = json.load(f)
         finally:
-            if watcher:
-                watcher.close()
             for proc in procs:
                 kill(proc)
-        expected = summary.get("tasks")
-        ok = summary.get("by_status", {}).get("ok")
-        if ok != expected:
-            raise BenchError("%s: %s of %s tasks ok: %s" % (name, ok, expected, summary.get("by_status")))
-        result = {
+        return {
             "summary": summary,
-            "wall_s": wall,
-            "rss_kib": rss_kib,
+            "start": start,
+            "wall_s": reaper.end - start,
+            "rss_kib": reaper.rusage.ru_maxrss,
             "worker_exit": worker_exit,
             "tasks_per_s": summary["tasks_per_s"],
             "elapsed_s": summary["elapsed_s"],
             "workers": dict(summary.get("workers", {})),
         }
-        if watcher and watcher.time is not None:
-            result["first_result_s"] = watcher.time - start
-        result["out_bytes"] = os.path.getsize(out)
-        if result["out_bytes"] <= 64 * MIB:
-            #  Handler time on the workers: its share of elapsed_s x
-            #  threads tells starved workers from slow (CPU-starved) tasks.
-            with open(out, "rb") as f:
-                durations = [int(m) for m in re.findall(rb'"duration_us":(\d+)', f.read())]
-            if durations:
-                result["handler_mean_us"] = sum(durations) / len(durations)
-                result["busy"] = sum(durations) / 1e6 / (summary["elapsed_s"] * threads_total)
-            result["workers"] = dict(worker_counts(out))
-        os.unlink(out)  # results files of the big runs are large; nothing else reads them
-        if self.verbose:
-            print("#   %s: %.0f tasks/s, elapsed %.3f s, wall %.3f s%s, master RSS %.1f MiB, "
-                  "tasks per worker %s, workers exit %s"
-                  % (tag, result["tasks_per_s"], result["elapsed_s"], wall,
-                     ", first result %.1f ms" % (result["first_result_s"] * 1000)
-                     if "first_result_s" in result else "",
-                     rss_kib / 1024, split(result["workers"]), worker_exit), flush=True)
-        return result
+
+    def _worker(self, run, threads, name, log_name):
+        return spawn(self.worker_argv(run["ports"], threads, name, once=True) + run["worker_args"],
+                     os.path.join(self.tmp, "%s.%s.log" % (run["tag"], log_name)))
 
     def _baseline(self, argv, what, timeout):
         """Runs a baseline program that prints `name key=value ...`."""
@@ -951,9 +970,10 @@ def wl_s(s):
         f.write('{"id": "only", "type": "noop", "payload": "x"}\n')
     with WarmWorkers(b, "start", [1, 1]) as warm:
         #  The first master is the workers' first: it waits for their dial.
-        repeat(1, "S warm-up", lambda: b.cluster("s-warmup", [job], warm=warm, min_workers=None))
+        repeat(1, "S warm-up", lambda: b.cluster("s-warmup", [job], warm=warm, min_workers=None,
+                                                 timeout=30))
         res = repeat(runs, "S", lambda: b.cluster("s-start", [job], warm=warm, min_workers=None,
-                                                   watch_first=True))
+                                                   watch_first=True, timeout=30))
     first = [r["first_result_s"] for r in res if "first_result_s" in r]
     walls = [r["wall_s"] for r in res]
     own = [r["elapsed_s"] for r in res]
@@ -967,8 +987,11 @@ def wl_s(s):
               "",
               "the master's own elapsed_s (its start → the result): %s %s ms" % (name, ms(percentile(own, p))),
               "", "≤ %d ms" % goal_ms, verdict(value * 1000 <= goal_ms if first else None))
-    s.notes.append("S: %d runs (p99 of %d is their largest); first result line %s ms; launch→exit %s ms"
-                   % (len(res), len(res), fmt_runs(first, ms), fmt_runs(walls, ms)))
+    s.notes.append("S: %d runs (p99 of %d is their largest); first result line %s ms; launch→exit %s ms; "
+                   "the task's own latency_us (sent → result) %s µs"
+                   % (len(res), len(res), fmt_runs(first, ms), fmt_runs(walls, ms),
+                      fmt_runs([r["summary"].get("latency_us", {}).get("p50", 0) for r in res],
+                               lambda v: "%d" % v)))
 
 
 def wl_j(s):
