@@ -1147,15 +1147,16 @@ def markdown(rows, info, notes, runs, load_before, load_after, elapsed):
     return "\n".join(lines) + "\n"
 
 
-def parse_only(text):
+def parse_only(parser, text):
+    """The workload names --only picks (all without it); bad names: exit 2."""
     names = [name for name, _ in WORKLOADS]
     if not text:
         return set(names)
     wanted = {part.strip().upper() for part in text.split(",") if part.strip()}
     unknown = wanted - set(names)
     if unknown:
-        raise SystemExit("bench: unknown workload %s; choose from %s"
-                         % (", ".join(sorted(unknown)), ",".join(names)))
+        parser.error("unknown workload %s in --only; choose from %s"
+                     % (", ".join(sorted(unknown)), ",".join(names)))
     return wanted
 
 
@@ -1193,7 +1194,7 @@ def main():
     args = parser.parse_args()
     args.w1_threads = [int(t) for t in args.w1_threads.split(",") if t] or [1]
     args.w3_tasks = [int(t) for t in args.w3_tasks.split(",") if t]
-    only = parse_only(args.only)
+    only = parse_only(parser, args.only)
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     started = time.monotonic()
