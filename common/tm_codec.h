@@ -3,9 +3,10 @@
     and bytes are borrowed from the decoded message; they never allocate or
     free protobuf structs.
 
-    Where it sits: the master encodes TaskBatch frames for the tasks socket,
-    workers decode them and encode ResultBatch and Heartbeat frames, the sink
-    decodes those. Decoding checks, in order: size, protobuf parse (with a
+    Where it sits: the master encodes TaskBatch frames for the tasks socket
+    and decodes the Credit workers send there; workers decode batches and
+    encode Credit, ResultBatch and Heartbeat frames; the sink decodes results
+    and heartbeats. Decoding checks, in order: size, protobuf parse (with a
     bounded allocator), version, body kind, then every field's range.
     It never asserts on bytes from the network.
 */

@@ -1,6 +1,6 @@
-/*  worker: one worker process's loop. Owns the tasks PULL, results PUSH and
-    control SUB sockets, the handler registry and the executor pool; reads
-    tasks when the pool has room, sends completions and heartbeats, obeys
+/*  worker: one worker process's loop. Owns the tasks DEALER, results PUSH
+    and control SUB sockets, the handler registry and the executor pool;
+    asks for tasks with credit, sends completions and heartbeats, obeys
     control messages, and drains on SIGTERM.
 */
 #ifndef WORKER_H_INCLUDED
