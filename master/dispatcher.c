@@ -186,15 +186,21 @@ s_feed (dispatcher_t *self, worker_info_t *worker, int64_t now_us)
 size_t
 dispatcher_flush (dispatcher_t *self, int64_t now_us)
 {
-    //  Workers in turn by slot, starting one further each flush, so that
-    //  when the queue runs short no worker is always the first served.
+    //  Workers in turn by slot, from the one after the worker served first
+    //  last time, so that when the queue runs short no worker is always the
+    //  first served.
     size_t sent = 0, slots = worker_table_slots (self->workers);
-    uint32_t start = self->next_slot++;
+    uint32_t start = self->next_slot;
+    bool first = true;
     for (size_t i = 0; i < slots && self->count > 0; i++) {
-        worker_info_t *worker = worker_table_by_slot (self->workers,
-                                                      (uint32_t) ((start + i) % slots));
-        if (worker)
-            sent += s_feed (self, worker, now_us);
+        uint32_t slot = (uint32_t) ((start + i) % slots);
+        worker_info_t *worker = worker_table_by_slot (self->workers, slot);
+        size_t fed = worker ? s_feed (self, worker, now_us) : 0;
+        if (fed && first) {
+            self->next_slot = slot + 1;
+            first = false;
+        }
+        sent += fed;
     }
     self->sent += sent;
     return sent;

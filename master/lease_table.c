@@ -288,7 +288,8 @@ lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t
     size_t count = 0;
     for (size_t i = 0; i <= self->mask && count < max; i++) {
         lease_t *lease = self->slots [i];
-        if (lease && lease->state != LEASE_QUEUED && lease->deadline_us <= now_us)
+        if (lease && lease->state != LEASE_QUEUED && lease->deadline_us != INT64_MAX
+        &&  lease->deadline_us <= now_us)
             seqs [count++] = lease->seq;
     }
     return count;
