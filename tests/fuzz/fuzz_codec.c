@@ -1,4 +1,4 @@
-/*  fuzz_codec: libFuzzer target for tm_codec's three decoders. Every input
+/*  fuzz_codec: libFuzzer target for tm_codec's four decoders. Every input
     goes to all of them, since a frame can arrive on the wrong socket; what
     decodes as OK is read through the accessors, so a sanitizer sees any view
     that points outside the message.
@@ -18,6 +18,7 @@ s_touch_tasks (const uint8_t *data, size_t size)
     size_t sum = 0;
     tm_task_batch_t *batch = NULL;
     if (tm_codec_decode_tasks (data, size, &batch) == TM_DECODE_OK) {
+        sum += strlen (tm_task_batch_job_id (batch));
         for (size_t i = 0; i < tm_task_batch_size (batch); i++) {
             tm_task_t task;
             tm_task_batch_get (batch, i, &task);
@@ -41,9 +42,11 @@ s_touch_worker_msg (const uint8_t *data, size_t size)
         tm_heartbeat_t heartbeat;
         tm_worker_msg_heartbeat (msg, &heartbeat);
         sum += strlen (heartbeat.worker_id) + strlen (heartbeat.host)
-             + strlen (heartbeat.job_id);
+             + strlen (heartbeat.job_id) + strlen (heartbeat.incarnation);
         for (size_t i = 0; i < heartbeat.held_count; i++)
             sum += (size_t) heartbeat.held_seqs [i];
+        for (size_t i = 0; i < heartbeat.running_count; i++)
+            sum += (size_t) heartbeat.running_seqs [i];
     }
     for (size_t i = 0; i < tm_worker_msg_result_count (msg); i++) {
         tm_result_t result;
@@ -67,6 +70,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     if (tm_codec_decode_control (data, size, &kind, job_id, sizeof job_id) == TM_DECODE_OK)
         sum += strlen (job_id) + (size_t) kind;
+    tm_credit_t credit;
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    if (tm_codec_decode_credit (data, size, &credit, worker_id, sizeof worker_id) == TM_DECODE_OK)
+        sum += strlen (credit.worker_id) + credit.credit + credit.threads;
     (void) sum;
     return 0;
 }

@@ -61,6 +61,33 @@ s_decode_worker_frame (zframe_t *frame)
 }
 
 static tm_decode_status_t
+s_decode_credit_frame (zframe_t *frame)
+{
+    tm_credit_t credit;
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    return tm_codec_decode_credit (zframe_data (frame), zframe_size (frame), &credit,
+                                   worker_id, sizeof worker_id);
+}
+
+static tm_credit_t
+s_credit (void)
+{
+    return (tm_credit_t) {
+        .worker_id = "host/42", .credit = 96, .threads = 8, .epoch = 3,
+        .stamp = 1700000000123456ull, .draining = false
+    };
+}
+
+static tm_heartbeat_t
+s_heartbeat (void)
+{
+    return (tm_heartbeat_t) {
+        .worker_id = "w", .host = "h", .pid = 1, .threads_total = 4, .job_id = "job-1",
+        .incarnation = "incarnation-1"
+    };
+}
+
+static tm_decode_status_t
 s_decode_control_frame (zframe_t *frame)
 {
     tm_control_kind_t kind;
@@ -174,7 +201,13 @@ heartbeat_round_trips_with_held_seqs (void **state)
 {
     (void) state;
     const uint64_t held [] = { 1, 2, 300, (uint64_t) 1 << 40, UINT64_MAX };
-    tm_heartbeat_t heartbeat = { "host/42", "host", 42, 3, 4, 1234567, held, 5, "job-1", true, true, 77 };
+    const uint64_t running [] = { 300, UINT64_MAX, 2 };
+    tm_heartbeat_t heartbeat = {
+        .worker_id = "host/42", .host = "host", .pid = 42, .threads_busy = 3,
+        .threads_total = 4, .tasks_done = 1234567, .held_seqs = held, .held_count = 5,
+        .running_seqs = running, .running_count = 3, .job_id = "job-1", .draining = true,
+        .last_batch = UINT64_MAX - 1, .incarnation = "Zq8-x_3#kP!0"
+    };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
@@ -191,10 +224,12 @@ heartbeat_round_trips_with_held_seqs (void **state)
     assert_int_equal (decoded.tasks_done, 1234567);
     assert_int_equal (decoded.held_count, 5);
     assert_memory_equal (decoded.held_seqs, held, sizeof held);
+    assert_int_equal (decoded.running_count, 3);
+    assert_memory_equal (decoded.running_seqs, running, sizeof running);
     assert_string_equal (decoded.job_id, "job-1");
     assert_true (decoded.draining);
-    assert_true (decoded.backlog);
-    assert_int_equal (decoded.last_batch, 77);
+    assert_true (decoded.last_batch == UINT64_MAX - 1);
+    assert_string_equal (decoded.incarnation, "Zq8-x_3#kP!0");
     tm_worker_msg_destroy (&msg);
     zframe_destroy (&frame);
 }
@@ -203,7 +238,7 @@ static void
 idle_heartbeat_round_trips_without_seqs (void **state)
 {
     (void) state;
-    tm_heartbeat_t heartbeat = { "w", NULL, 1, 0, 0, 0, NULL, 0, NULL, false, false, 0 };
+    tm_heartbeat_t heartbeat = { .worker_id = "w", .pid = 1 };
     zframe_t *frame = tm_codec_encode_heartbeat (&heartbeat);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
@@ -211,10 +246,12 @@ idle_heartbeat_round_trips_without_seqs (void **state)
     tm_heartbeat_t decoded;
     tm_worker_msg_heartbeat (msg, &decoded);
     assert_int_equal (decoded.held_count, 0);
+    assert_int_equal (decoded.running_count, 0);
     assert_string_equal (decoded.host, "");
     assert_string_equal (decoded.job_id, "");
+    assert_string_equal (decoded.incarnation, "");
+    assert_int_equal (decoded.last_batch, 0);
     assert_false (decoded.draining);
-    assert_false (decoded.backlog);
     tm_worker_msg_destroy (&msg);
     zframe_destroy (&frame);
 }
@@ -239,6 +276,149 @@ control_message_round_trips_every_kind (void **state)
     zframe_destroy (&frame);
 }
 
+static void
+task_batch_carries_its_job_id_number_and_credit_stamp (void **state)
+{
+    (void) state;
+    tm_task_t tasks [3];
+    s_tasks_fill (tasks);
+    zframe_t *frame = tm_codec_encode_task_batch ("job-1", tasks, 3, 42, 1700000000654321ull);
+    tm_task_batch_t *batch = NULL;
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
+                      TM_DECODE_OK);
+    assert_int_equal (tm_task_batch_size (batch), 3);
+    assert_int_equal (tm_task_batch_number (batch), 42);
+    assert_true (tm_task_batch_credit_stamp (batch) == 1700000000654321ull);
+    assert_string_equal (tm_task_batch_job_id (batch), "job-1");
+    tm_task_batch_destroy (&batch);
+    zframe_destroy (&frame);
+    //  Unnumbered, as tools send it: number and stamp 0.
+    frame = tm_codec_encode_tasks (tasks, 3);
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
+                      TM_DECODE_OK);
+    assert_int_equal (tm_task_batch_number (batch), 0);
+    assert_int_equal (tm_task_batch_credit_stamp (batch), 0);
+    assert_string_equal (tm_task_batch_job_id (batch), "job-1");
+    tm_task_batch_destroy (&batch);
+    zframe_destroy (&frame);
+}
+
+static void
+empty_task_batch_is_a_marker_with_its_job_id_and_number (void **state)
+{
+    (void) state;
+    zframe_t *frame = tm_codec_encode_task_batch ("job-9", NULL, 0, 17, 99);
+    //  The frame must not be read after this: the batch holds its own copy.
+    tm_task_batch_t *batch = NULL;
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
+                      TM_DECODE_OK);
+    zframe_destroy (&frame);
+    assert_int_equal (tm_task_batch_size (batch), 0);
+    assert_int_equal (tm_task_batch_number (batch), 17);
+    assert_int_equal (tm_task_batch_credit_stamp (batch), 99);
+    assert_string_equal (tm_task_batch_job_id (batch), "job-9");
+    tm_task_batch_destroy (&batch);
+    //  A marker names its job: one of no job (all tm_codec_encode_tasks
+    //  can make of no tasks) is invalid.
+    frame = tm_codec_encode_tasks (NULL, 0);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_task_batch ("", NULL, 0, 3, 0);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    //  Its job id is bounded like any other.
+    char long_id [TM_MAX_JOB_ID_BYTES + 2];
+    memset (long_id, 'j', sizeof long_id - 1);
+    long_id [sizeof long_id - 1] = 0;
+    frame = tm_codec_encode_task_batch (long_id, NULL, 0, 1, 0);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    long_id [TM_MAX_JOB_ID_BYTES] = 0;
+    frame = tm_codec_encode_task_batch (long_id, NULL, 0, 1, 0);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
+}
+
+static void
+batch_of_max_batch_tasks_decodes_and_one_more_is_invalid (void **state)
+{
+    (void) state;
+    tm_task_t *tasks = (tm_task_t *) calloc (TM_MAX_BATCH_TASKS + 1, sizeof (tm_task_t));
+    assert_non_null (tasks);
+    for (size_t i = 0; i <= TM_MAX_BATCH_TASKS; i++)
+        tasks [i] = (tm_task_t) { "job-1", i + 1, "", "noop", NULL, 0, 0, 1, 1 };
+    zframe_t *frame = tm_codec_encode_task_batch ("job-1", tasks, TM_MAX_BATCH_TASKS, 1, 0);
+    tm_task_batch_t *batch = NULL;
+    assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
+                      TM_DECODE_OK);
+    assert_int_equal (tm_task_batch_size (batch), TM_MAX_BATCH_TASKS);
+    tm_task_t last;
+    tm_task_batch_get (batch, TM_MAX_BATCH_TASKS - 1, &last);
+    assert_int_equal (last.seq, TM_MAX_BATCH_TASKS);
+    tm_task_batch_destroy (&batch);
+    zframe_destroy (&frame);
+    //  One more than a worker's queue is sure to hold.
+    frame = tm_codec_encode_task_batch ("job-1", tasks, TM_MAX_BATCH_TASKS + 1, 2, 0);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    free (tasks);
+}
+
+static void
+credit_round_trips_every_field (void **state)
+{
+    (void) state;
+    const tm_credit_t credits [] = {
+        s_credit (),
+        { "w", 0, 0, 1, 0, true },                          //  nothing now, draining
+        { "host/9", TM_MAX_CREDIT, TM_MAX_THREADS, UINT64_MAX, UINT64_MAX, false },
+    };
+    for (size_t i = 0; i < sizeof credits / sizeof credits [0]; i++) {
+        zframe_t *frame = tm_codec_encode_credit (&credits [i]);
+        tm_credit_t decoded;
+        memset (&decoded, 0xa5, sizeof decoded);
+        char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+        assert_int_equal (tm_codec_decode_credit (zframe_data (frame), zframe_size (frame),
+                                                  &decoded, worker_id, sizeof worker_id),
+                          TM_DECODE_OK);
+        zframe_destroy (&frame);
+        //  The worker id was copied into our buffer, not borrowed.
+        assert_ptr_equal (decoded.worker_id, worker_id);
+        assert_string_equal (decoded.worker_id, credits [i].worker_id);
+        assert_int_equal (decoded.credit, credits [i].credit);
+        assert_int_equal (decoded.threads, credits [i].threads);
+        assert_true (decoded.epoch == credits [i].epoch);
+        assert_true (decoded.stamp == credits [i].stamp);
+        assert_int_equal (decoded.draining, credits [i].draining);
+    }
+}
+
+static void
+credit_with_the_longest_worker_id_round_trips (void **state)
+{
+    (void) state;
+    char long_id [TM_MAX_WORKER_ID_BYTES + 1];
+    memset (long_id, 'w', TM_MAX_WORKER_ID_BYTES);
+    long_id [TM_MAX_WORKER_ID_BYTES] = 0;
+    tm_credit_t credit = s_credit ();
+    credit.worker_id = long_id;
+    zframe_t *frame = tm_codec_encode_credit (&credit);
+    tm_credit_t decoded;
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    assert_int_equal (tm_codec_decode_credit (zframe_data (frame), zframe_size (frame), &decoded,
+                                              worker_id, sizeof worker_id), TM_DECODE_OK);
+    assert_string_equal (worker_id, long_id);
+    zframe_destroy (&frame);
+    //  One byte longer is out of range.
+    char longer [TM_MAX_WORKER_ID_BYTES + 2];
+    memset (longer, 'w', TM_MAX_WORKER_ID_BYTES + 1);
+    longer [TM_MAX_WORKER_ID_BYTES + 1] = 0;
+    credit.worker_id = longer;
+    frame = tm_codec_encode_credit (&credit);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+}
+
 //  --- refused input ------------------------------------------------------------------
 
 static void
@@ -249,24 +429,69 @@ truncated_frames_are_refused (void **state)
     s_tasks_fill (tasks);
     tm_result_t results [2];
     s_results_fill (results);
-    zframe_t *frames [3] = {
+    const uint64_t held [] = { 5, 6, 7 };
+    tm_heartbeat_t heartbeat = s_heartbeat ();
+    heartbeat.held_seqs = held;
+    heartbeat.held_count = 3;
+    heartbeat.running_seqs = held;
+    heartbeat.running_count = 1;
+    tm_credit_t credit = s_credit ();
+    zframe_t *frames [5] = {
         tm_codec_encode_tasks (tasks, 3),
         tm_codec_encode_results (results, 2),
-        tm_codec_encode_control (TM_CONTROL_JOB_END, "job-1")
+        tm_codec_encode_control (TM_CONTROL_JOB_END, "job-1"),
+        tm_codec_encode_heartbeat (&heartbeat),
+        tm_codec_encode_credit (&credit)
     };
-    for (size_t f = 0; f < 3; f++) {
+    for (size_t f = 0; f < 5; f++) {
         //  Every proper prefix: empty (version 0), the version alone (no
         //  body) or a body cut short. None may decode as OK.
         for (size_t size = 0; size < zframe_size (frames [f]); size++) {
             zframe_t *prefix = zframe_new (zframe_data (frames [f]), size);
             tm_decode_status_t status = f == 0 ? s_decode_tasks_frame (prefix)
-                                      : f == 1 ? s_decode_worker_frame (prefix)
-                                      : s_decode_control_frame (prefix);
+                                      : f == 1 || f == 3 ? s_decode_worker_frame (prefix)
+                                      : f == 2 ? s_decode_control_frame (prefix)
+                                      : s_decode_credit_frame (prefix);
             if (status == TM_DECODE_OK)
                 fail_msg ("frame %zu cut to %zu bytes decoded as OK", f, size);
             zframe_destroy (&prefix);
         }
         zframe_destroy (&frames [f]);
+    }
+}
+
+static void
+credit_cut_short_or_garbage_is_malformed (void **state)
+{
+    (void) state;
+    tm_credit_t credit = s_credit ();
+    zframe_t *frame = tm_codec_encode_credit (&credit);
+    //  08 01 (version), then the body's tag and length: any cut after the
+    //  tag leaves a field that claims more bytes than there are.
+    for (size_t size = 3; size < zframe_size (frame); size++) {
+        zframe_t *prefix = zframe_new (zframe_data (frame), size);
+        if (s_decode_credit_frame (prefix) != TM_DECODE_MALFORMED)
+            fail_msg ("credit cut to %zu bytes was not malformed", size);
+        zframe_destroy (&prefix);
+    }
+    //  The version's tag alone, its value missing.
+    zframe_t *prefix = zframe_new (zframe_data (frame), 1);
+    assert_int_equal (s_decode_credit_frame (prefix), TM_DECODE_MALFORMED);
+    zframe_destroy (&prefix);
+    zframe_destroy (&frame);
+
+    const char *garbage [] = {
+        "not a protobuf message at all",                 //  'n': field 13, wire type 6
+        "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff",  //  a varint that never ends
+        "\x08\x01\x22\x7f\x0a",                          //  a body of 127 bytes, 1 there
+        "\x08\x01\x22\x02\x0a\x05",                      //  a worker id past its body
+    };
+    for (size_t i = 0; i < sizeof garbage / sizeof garbage [0]; i++) {
+        tm_credit_t decoded;
+        char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+        assert_int_equal (tm_codec_decode_credit (garbage [i], strlen (garbage [i]), &decoded,
+                                                  worker_id, sizeof worker_id),
+                          TM_DECODE_MALFORMED);
     }
 }
 
@@ -287,6 +512,10 @@ oversized_frame_is_too_big_before_parsing (void **state)
     tm_control_kind_t kind;
     char job_id [8];
     assert_int_equal (tm_codec_decode_control (data, size, &kind, job_id, sizeof job_id),
+                      TM_DECODE_TOO_BIG);
+    tm_credit_t credit;
+    char worker_id [8];
+    assert_int_equal (tm_codec_decode_credit (data, size, &credit, worker_id, sizeof worker_id),
                       TM_DECODE_TOO_BIG);
 }
 
@@ -312,6 +541,22 @@ other_protocol_version_is_refused (void **state)
     s_set_version (frame, 0);
     assert_int_equal (s_decode_control_frame (frame), TM_DECODE_VERSION);
     zframe_destroy (&frame);
+
+    tm_heartbeat_t heartbeat = s_heartbeat ();
+    frame = tm_codec_encode_heartbeat (&heartbeat);
+    s_set_version (frame, 2);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_VERSION);
+    zframe_destroy (&frame);
+
+    tm_credit_t credit = s_credit ();
+    frame = tm_codec_encode_credit (&credit);
+    s_set_version (frame, 2);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_VERSION);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_credit (&credit);
+    s_set_version (frame, 0);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_VERSION);
+    zframe_destroy (&frame);
 }
 
 static void
@@ -322,7 +567,8 @@ frame_of_another_socket_is_refused (void **state)
     s_tasks_fill (tasks);
     tm_result_t results [2];
     s_results_fill (results);
-    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, NULL, 0, "", false, false, 0 };
+    tm_heartbeat_t heartbeat = s_heartbeat ();
+    tm_credit_t credit = s_credit ();
 
     //  Results and tasks share field number 2 in their envelopes, so each
     //  parses as the other's body until its fields' types disagree.
@@ -342,6 +588,71 @@ frame_of_another_socket_is_refused (void **state)
     frame = tm_codec_encode_control (TM_CONTROL_SHUTDOWN, "job-1");
     assert_int_not_equal (s_decode_tasks_frame (frame), TM_DECODE_OK);
     assert_int_not_equal (s_decode_worker_frame (frame), TM_DECODE_OK);
+    assert_int_not_equal (s_decode_credit_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
+    //  A Credit's field 4 is unknown to the tasks and control envelopes.
+    frame = tm_codec_encode_credit (&credit);
+    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_WRONG_KIND);
+    assert_int_equal (s_decode_control_frame (frame), TM_DECODE_WRONG_KIND);
+    zframe_destroy (&frame);
+    //  A task batch is no Credit.
+    frame = tm_codec_encode_tasks (tasks, 3);
+    assert_int_not_equal (s_decode_credit_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
+}
+
+static void
+credit_and_results_socket_messages_are_the_wrong_kind_for_each_other (void **state)
+{
+    (void) state;
+    //  Same envelope (WorkerToMaster), other socket: valid, but not taken here.
+    tm_result_t results [2];
+    s_results_fill (results);
+    tm_heartbeat_t heartbeat = s_heartbeat ();
+    tm_credit_t credit = s_credit ();
+    zframe_t *frame = tm_codec_encode_results (results, 2);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_WRONG_KIND);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_heartbeat (&heartbeat);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_WRONG_KIND);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_credit (&credit);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_WRONG_KIND);
+    zframe_destroy (&frame);
+    //  An envelope with a version and no body at all.
+    const uint8_t bare [] = { 0x08, TM_PROTOCOL_VERSION };
+    tm_credit_t decoded;
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    assert_int_equal (tm_codec_decode_credit (bare, sizeof bare, &decoded, worker_id,
+                                              sizeof worker_id), TM_DECODE_WRONG_KIND);
+}
+
+static void
+credit_out_of_range_is_invalid (void **state)
+{
+    (void) state;
+    tm_credit_t bad [6];
+    for (size_t i = 0; i < 6; i++)
+        bad [i] = s_credit ();
+    bad [0].credit = TM_MAX_CREDIT + 1;
+    bad [1].credit = UINT32_MAX;
+    bad [2].threads = TM_MAX_THREADS + 1;
+    bad [3].epoch = 0;
+    bad [4].worker_id = "";
+    bad [5].worker_id = NULL;                   //  packed as absent
+    for (size_t i = 0; i < 6; i++) {
+        zframe_t *frame = tm_codec_encode_credit (&bad [i]);
+        if (s_decode_credit_frame (frame) != TM_DECODE_INVALID)
+            fail_msg ("bad credit %zu was not invalid", i);
+        zframe_destroy (&frame);
+    }
+    //  The limits themselves are in range.
+    tm_credit_t limits = s_credit ();
+    limits.credit = TM_MAX_CREDIT;
+    limits.threads = TM_MAX_THREADS;
+    limits.epoch = 1;
+    zframe_t *frame = tm_codec_encode_credit (&limits);
+    assert_int_equal (s_decode_credit_frame (frame), TM_DECODE_OK);
     zframe_destroy (&frame);
 }
 
@@ -396,13 +707,10 @@ result_out_of_range_is_invalid (void **state)
 }
 
 static void
-empty_batch_is_invalid (void **state)
+empty_result_batch_is_invalid (void **state)
 {
     (void) state;
-    zframe_t *frame = tm_codec_encode_tasks (NULL, 0);
-    assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
-    zframe_destroy (&frame);
-    frame = tm_codec_encode_results (NULL, 0);
+    zframe_t *frame = tm_codec_encode_results (NULL, 0);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
 }
@@ -411,11 +719,13 @@ static void
 heartbeat_out_of_range_is_invalid (void **state)
 {
     (void) state;
-    tm_heartbeat_t busy = { "w", "h", 1, 5, 4, 0, NULL, 0, "", false, false, 0 };
+    tm_heartbeat_t busy = s_heartbeat ();
+    busy.threads_busy = 5;
     zframe_t *frame = tm_codec_encode_heartbeat (&busy);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
-    tm_heartbeat_t anonymous = { "", "h", 1, 0, 4, 0, NULL, 0, "", false, false, 0 };
+    tm_heartbeat_t anonymous = s_heartbeat ();
+    anonymous.worker_id = "";
     frame = tm_codec_encode_heartbeat (&anonymous);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
@@ -424,7 +734,9 @@ heartbeat_out_of_range_is_invalid (void **state)
     uint64_t *held = (uint64_t *) calloc (count, sizeof (uint64_t));
     for (size_t i = 0; i < count; i++)
         held [i] = i + 1;
-    tm_heartbeat_t hoarder = { "w", "h", 1, 0, 4, 0, held, count, "", false, false, 0 };
+    tm_heartbeat_t hoarder = s_heartbeat ();
+    hoarder.held_seqs = held;
+    hoarder.held_count = count;
     frame = tm_codec_encode_heartbeat (&hoarder);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
@@ -433,6 +745,50 @@ heartbeat_out_of_range_is_invalid (void **state)
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_OK);
     zframe_destroy (&frame);
     free (held);
+}
+
+static void
+heartbeat_past_thread_running_or_incarnation_limits_is_invalid (void **state)
+{
+    (void) state;
+    const uint64_t seqs [] = { 1, 2, 3 };
+    tm_heartbeat_t threads = s_heartbeat ();
+    threads.threads_total = TM_MAX_THREADS + 1;
+    zframe_t *frame = tm_codec_encode_heartbeat (&threads);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    threads.threads_total = TM_MAX_THREADS;
+    threads.threads_busy = TM_MAX_THREADS;
+    frame = tm_codec_encode_heartbeat (&threads);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
+
+    //  More seqs running than held.
+    tm_heartbeat_t running = s_heartbeat ();
+    running.held_seqs = seqs;
+    running.held_count = 2;
+    running.running_seqs = seqs;
+    running.running_count = 3;
+    frame = tm_codec_encode_heartbeat (&running);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    running.held_count = 3;
+    frame = tm_codec_encode_heartbeat (&running);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
+
+    char incarnation [TM_MAX_INCARNATION_BYTES + 2];
+    memset (incarnation, 'i', sizeof incarnation - 1);
+    incarnation [sizeof incarnation - 1] = 0;
+    tm_heartbeat_t named = s_heartbeat ();
+    named.incarnation = incarnation;
+    frame = tm_codec_encode_heartbeat (&named);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
+    zframe_destroy (&frame);
+    incarnation [TM_MAX_INCARNATION_BYTES] = 0;
+    frame = tm_codec_encode_heartbeat (&named);
+    assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_OK);
+    zframe_destroy (&frame);
 }
 
 static void
@@ -472,8 +828,14 @@ s_touch_worker_msg (tm_worker_msg_t *msg)
         tm_heartbeat_t heartbeat;
         tm_worker_msg_heartbeat (msg, &heartbeat);
         assert_true (strlen (heartbeat.worker_id) > 0);
+        assert_true (strlen (heartbeat.incarnation) <= TM_MAX_INCARNATION_BYTES);
+        assert_true (heartbeat.running_count <= heartbeat.held_count);
+        uint64_t sum = 0;
         for (size_t i = 0; i < heartbeat.held_count; i++)
-            (void) heartbeat.held_seqs [i];
+            sum += heartbeat.held_seqs [i];
+        for (size_t i = 0; i < heartbeat.running_count; i++)
+            sum += heartbeat.running_seqs [i];
+        (void) sum;
         return;
     }
     for (size_t i = 0; i < tm_worker_msg_result_count (msg); i++) {
@@ -503,6 +865,13 @@ s_decode_all (const uint8_t *data, size_t size)
     tm_control_kind_t kind;
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     tm_codec_decode_control (data, size, &kind, job_id, sizeof job_id);
+    tm_credit_t credit;
+    char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
+    if (tm_codec_decode_credit (data, size, &credit, worker_id, sizeof worker_id) == TM_DECODE_OK) {
+        assert_ptr_equal (credit.worker_id, worker_id);
+        assert_true (strlen (worker_id) > 0 && strlen (worker_id) <= TM_MAX_WORKER_ID_BYTES);
+        assert_true (credit.credit <= TM_MAX_CREDIT && credit.epoch > 0);
+    }
 }
 
 static void
@@ -520,7 +889,7 @@ random_garbage_never_crashes (void **state)
         if (round % 2 && size >= 3) {
             buffer [0] = 0x08;
             buffer [1] = TM_PROTOCOL_VERSION;
-            buffer [2] = (uint8_t) (round % 4 ? 0x12 : 0x1a);
+            buffer [2] = (uint8_t) (round % 3 == 0 ? 0x12 : round % 3 == 1 ? 0x1a : 0x22);
         }
         s_decode_all (buffer, size);
     }
@@ -535,15 +904,21 @@ mutated_frames_never_crash (void **state)
     tm_result_t results [2];
     s_results_fill (results);
     const uint64_t held [] = { 3, 4 };
-    tm_heartbeat_t heartbeat = { "w", "h", 1, 0, 1, 0, held, 2, "job-1", false, false, 0 };
-    zframe_t *frames [3] = {
+    tm_heartbeat_t heartbeat = s_heartbeat ();
+    heartbeat.held_seqs = held;
+    heartbeat.held_count = 2;
+    heartbeat.running_seqs = held;
+    heartbeat.running_count = 1;
+    tm_credit_t credit = s_credit ();
+    zframe_t *frames [4] = {
         tm_codec_encode_tasks (tasks, 3),
         tm_codec_encode_results (results, 2),
-        tm_codec_encode_heartbeat (&heartbeat)
+        tm_codec_encode_heartbeat (&heartbeat),
+        tm_codec_encode_credit (&credit)
     };
     uint64_t seed = 0x5eed;
-    for (int round = 0; round < 3000; round++) {
-        zframe_t *frame = zframe_dup (frames [round % 3]);
+    for (int round = 0; round < 4000; round++) {
+        zframe_t *frame = zframe_dup (frames [round % 4]);
         uint8_t *data = zframe_data (frame);
         size_t size = zframe_size (frame);
         for (int flips = 1 + (int) (s_random (&seed) % 4); flips > 0; flips--)
@@ -551,7 +926,7 @@ mutated_frames_never_crash (void **state)
         s_decode_all (data, size);
         zframe_destroy (&frame);
     }
-    for (size_t f = 0; f < 3; f++)
+    for (size_t f = 0; f < 4; f++)
         zframe_destroy (&frames [f]);
 }
 
@@ -608,7 +983,7 @@ frame_that_would_unpack_far_past_its_size_is_malformed (void **state)
 //  blocks, or are big enough for a block of their own.
 static const size_t s_sizes [] = { 0, 1, 7, 8, 9, 300, 5000, 70000, 300000 };
 #define S_SIZES (sizeof s_sizes / sizeof s_sizes [0])
-#define S_MANY 300
+#define S_MANY TM_MAX_BATCH_TASKS
 
 static uint8_t *
 s_pattern_new (void)
@@ -685,15 +1060,16 @@ widest_numbers_and_empty_strings_encode_within_bounds (void **state)
     zframe_t *frame = tm_codec_encode_tasks (&task, 1);
     assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
-    frame = tm_codec_encode_task_batch (&task, 1, UINT64_MAX);     //  the widest frame number
+    frame = tm_codec_encode_task_batch (NULL, &task, 1, UINT64_MAX, UINT64_MAX);  //  widest numbers
     assert_int_equal (s_decode_tasks_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
     tm_task_t named = { "job", 9, "id", "noop", NULL, 0, 0, 1, 1 };
-    frame = tm_codec_encode_task_batch (&named, 1, UINT64_MAX);
+    frame = tm_codec_encode_task_batch ("", &named, 1, UINT64_MAX, UINT64_MAX);
     tm_task_batch_t *batch = NULL;
     assert_int_equal (tm_codec_decode_tasks (zframe_data (frame), zframe_size (frame), &batch),
                       TM_DECODE_OK);
     assert_true (tm_task_batch_number (batch) == UINT64_MAX);
+    assert_true (tm_task_batch_credit_stamp (batch) == UINT64_MAX);
     tm_task_batch_destroy (&batch);
     zframe_destroy (&frame);
     tm_result_t result = { NULL, UINT64_MAX, NULL, UINT32_MAX, (tm_status_t) -1, NULL, 0,
@@ -741,14 +1117,23 @@ main (void)
         cmocka_unit_test (heartbeat_round_trips_with_held_seqs),
         cmocka_unit_test (idle_heartbeat_round_trips_without_seqs),
         cmocka_unit_test (control_message_round_trips_every_kind),
+        cmocka_unit_test (task_batch_carries_its_job_id_number_and_credit_stamp),
+        cmocka_unit_test (empty_task_batch_is_a_marker_with_its_job_id_and_number),
+        cmocka_unit_test (batch_of_max_batch_tasks_decodes_and_one_more_is_invalid),
+        cmocka_unit_test (credit_round_trips_every_field),
+        cmocka_unit_test (credit_with_the_longest_worker_id_round_trips),
         cmocka_unit_test (truncated_frames_are_refused),
+        cmocka_unit_test (credit_cut_short_or_garbage_is_malformed),
         cmocka_unit_test (oversized_frame_is_too_big_before_parsing),
         cmocka_unit_test (other_protocol_version_is_refused),
         cmocka_unit_test (frame_of_another_socket_is_refused),
+        cmocka_unit_test (credit_and_results_socket_messages_are_the_wrong_kind_for_each_other),
+        cmocka_unit_test (credit_out_of_range_is_invalid),
         cmocka_unit_test (task_out_of_range_is_invalid),
         cmocka_unit_test (result_out_of_range_is_invalid),
-        cmocka_unit_test (empty_batch_is_invalid),
+        cmocka_unit_test (empty_result_batch_is_invalid),
         cmocka_unit_test (heartbeat_out_of_range_is_invalid),
+        cmocka_unit_test (heartbeat_past_thread_running_or_incarnation_limits_is_invalid),
         cmocka_unit_test (control_out_of_range_is_invalid),
         cmocka_unit_test (random_garbage_never_crashes),
         cmocka_unit_test (mutated_frames_never_crash),
