@@ -459,7 +459,8 @@ s_give_up (master_t *self, lease_t *lease, tm_status_t status, const char *error
     lease_table_finish (self->leases, lease->seq);
 }
 
-//  Attempt n waits base * 2^(n-2), and up to half as long again:
+//  Attempt n waits base * 2^(n-2), and up to twice as long again (tasks
+//  become due at ticks of 100 ms, so a narrower spread would not part them):
 //  a task failing for a reason that passes (a busy dependency, a full disk)
 //  is not hammered at full speed, and tasks charged together (running
 //  beside each other when their worker died) do not travel together again.
@@ -475,7 +476,7 @@ s_backoff_us (master_t *self, uint32_t attempt)
     self->jitter ^= self->jitter << 13;
     self->jitter ^= self->jitter >> 7;
     self->jitter ^= self->jitter << 17;
-    return delay_us + (int64_t) (self->jitter % (uint64_t) (delay_us / 2 + 1));
+    return delay_us + (int64_t) (self->jitter % (uint64_t) (2 * delay_us + 1));
 }
 
 static void
