@@ -4,11 +4,18 @@
     binary bytes), costs at most one block and one line buffer. A line over
     the limit that is to be skipped is read on and dropped block by block.
 
+    A JSON line is parsed twice over only when it is odd: job_parse
+    (simdjson) takes the lines it is sure jansson would accept, and every
+    other line, each malformed one among them, goes to jansson, so the
+    verdict and the message for a bad line are jansson's and the field
+    rules', whichever parser was fast enough to read the good ones.
+
     It is not the dispatcher: it assigns no seqs and sends nothing. Strings
-    and bytes in a returned entry are borrowed from the reader (its buffers
-    or the last parsed JSON object) until the next call.
+    and bytes in a returned entry are borrowed from the reader (its buffers,
+    the fast parser's or the last jansson object) until the next call.
 */
 #include "job_reader.h"
+#include "job_parse.h"
 #include "tm_codec.h"
 #include "tm_json.h"
 #include <czmq.h>
@@ -43,12 +50,16 @@ struct _job_reader_t {
     bool at_eof;                    //  fread has reported end of input
     uint8_t *line;                  //  current line, without its newline
     size_t line_size;               //  bytes in line
-    size_t line_capacity;           //  grows up to max_line_bytes + 1
+    size_t line_capacity;           //  grows up to max_line_bytes + 1 (and
+                                    //  JOB_PARSE_PADDING more are allocated)
     uint64_t line_number;           //  1-based number of the current line
     uint64_t count;                 //  tasks returned
     uint64_t skipped;               //  malformed lines skipped (skip_invalid)
     s_state_t state;                //  reading, on a malformed line, or finished for good
-    json_t *root;                   //  last parsed line; entry strings point into it
+    job_parse_t *parser;            //  JSON Lines: the fast path; entry strings may
+                                    //  point into it
+    json_t *root;                   //  last line jansson parsed; entry strings may
+                                    //  point into it
     uint8_t *decoded;               //  last payload_b64, decoded
     uint8_t *pattern;               //  generated payload, built once
     size_t pattern_size;            //  bytes in pattern
@@ -185,6 +196,8 @@ job_reader_new (const char *path, const job_reader_config_t *config,
         return NULL;
     }
     self->block = (uint8_t *) zmalloc (S_BLOCK_BYTES);
+    if (config->format == JOB_FORMAT_JSONL)
+        self->parser = job_parse_new ();
     return self;
 }
 
@@ -197,6 +210,7 @@ job_reader_destroy (job_reader_t **self_p)
         return;
     if (self->file && !self->is_stdin)
         fclose (self->file);
+    job_parse_destroy (&self->parser);
     json_decref (self->root);
     free (self->decoded);
     free (self->pattern);
@@ -249,7 +263,7 @@ s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
             capacity *= 2;
         if (capacity > limit)
             capacity = limit;
-        self->line = (uint8_t *) realloc (self->line, capacity);
+        self->line = (uint8_t *) realloc (self->line, capacity + JOB_PARSE_PADDING);
         if (!self->line)
             abort ();
         self->line_capacity = capacity;
@@ -332,20 +346,21 @@ s_line_is_blank (job_reader_t *self)
 
 //  --- JSON fields ---------------------------------------------------------------
 
-typedef job_reader_status_t (s_field_fn) (job_reader_t *self, json_t *value,
+//  The rules below see a field's value as job_parse gives it, whichever
+//  parser read the line, so both paths give the same tasks and messages.
+typedef job_reader_status_t (s_field_fn) (job_reader_t *self, const job_value_t *value,
                                           job_entry_t *entry);
 
 static job_reader_status_t
-s_field_id (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_id (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
-    if (json_is_integer (value)) {
-        snprintf (self->id_text, sizeof self->id_text, "%" JSON_INTEGER_FORMAT,
-                  json_integer_value (value));
+    if (value->kind == JOB_VALUE_INTEGER) {
+        snprintf (self->id_text, sizeof self->id_text, "%" PRId64, value->integer);
         entry->id = self->id_text;
     }
     else
-    if (json_is_string (value) && json_string_length (value) <= TM_MAX_ID_BYTES)
-        entry->id = json_string_value (value);
+    if (value->kind == JOB_VALUE_STRING && value->length <= TM_MAX_ID_BYTES)
+        entry->id = value->string;
     else
         return s_fail (self, "\"id\" must be a string of at most %d bytes or an integer",
                        TM_MAX_ID_BYTES);
@@ -353,17 +368,17 @@ s_field_id (job_reader_t *self, json_t *value, job_entry_t *entry)
 }
 
 static job_reader_status_t
-s_field_type (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_type (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
-    size_t length = json_string_length (value);
-    if (!json_is_string (value) || length == 0 || length > TM_MAX_TYPE_BYTES)
+    if (value->kind != JOB_VALUE_STRING || value->length == 0
+    ||  value->length > TM_MAX_TYPE_BYTES)
         return s_fail (self, "\"type\" must be a string of 1 to %d bytes",
                        TM_MAX_TYPE_BYTES);
-    entry->type = json_string_value (value);
+    entry->type = value->string;
     return JOB_READER_OK;
 }
 
-//  jansson keeps a real's value, not its text: write the shortest text that
+//  Parsers keep a real's value, not its text: write the shortest text that
 //  reads back as the same double, which is what the user most likely wrote.
 static void
 s_format_real (double value, char *text, size_t size)
@@ -378,22 +393,21 @@ s_format_real (double value, char *text, size_t size)
 }
 
 static job_reader_status_t
-s_field_payload (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_payload (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
     if (self->have_payload)
         return s_fail (self, "give \"payload\" or \"payload_b64\", not both");
     self->have_payload = true;
-    if (json_is_string (value)) {
-        entry->payload = (const uint8_t *) json_string_value (value);
-        entry->payload_size = json_string_length (value);
+    if (value->kind == JOB_VALUE_STRING) {
+        entry->payload = (const uint8_t *) value->string;
+        entry->payload_size = value->length;
         return JOB_READER_OK;
     }
-    if (json_is_integer (value))
-        snprintf (self->number_text, sizeof self->number_text,
-                  "%" JSON_INTEGER_FORMAT, json_integer_value (value));
+    if (value->kind == JOB_VALUE_INTEGER)
+        snprintf (self->number_text, sizeof self->number_text, "%" PRId64, value->integer);
     else
-    if (json_is_real (value))
-        s_format_real (json_real_value (value), self->number_text, sizeof self->number_text);
+    if (value->kind == JOB_VALUE_REAL)
+        s_format_real (value->real, self->number_text, sizeof self->number_text);
     else
         return s_fail (self, "\"payload\" must be a string or a number");
     entry->payload = (const uint8_t *) self->number_text;
@@ -402,15 +416,14 @@ s_field_payload (job_reader_t *self, json_t *value, job_entry_t *entry)
 }
 
 static job_reader_status_t
-s_field_payload_b64 (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_payload_b64 (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
     if (self->have_payload)
         return s_fail (self, "give \"payload\" or \"payload_b64\", not both");
     self->have_payload = true;
-    if (!json_is_string (value))
+    if (value->kind != JOB_VALUE_STRING)
         return s_fail (self, "\"payload_b64\" must be a base64 string");
-    if (tm_base64_decode (json_string_value (value), json_string_length (value),
-                          &self->decoded, &entry->payload_size))
+    if (tm_base64_decode (value->string, value->length, &self->decoded, &entry->payload_size))
         return s_fail (self, "\"payload_b64\" is not valid base64");
     entry->payload = self->decoded;
     return JOB_READER_OK;
@@ -418,25 +431,23 @@ s_field_payload_b64 (job_reader_t *self, json_t *value, job_entry_t *entry)
 
 //  Reads an integer field in 0..max; an error names the field.
 static job_reader_status_t
-s_uint_field (job_reader_t *self, json_t *value, const char *name, json_int_t max,
+s_uint_field (job_reader_t *self, const job_value_t *value, const char *name, int64_t max,
               uint32_t *out)
 {
-    if (!json_is_integer (value) || json_integer_value (value) < 0
-    ||  json_integer_value (value) > max)
-        return s_fail (self, "\"%s\" must be an integer from 0 to %" JSON_INTEGER_FORMAT,
-                       name, max);
-    *out = (uint32_t) json_integer_value (value);
+    if (value->kind != JOB_VALUE_INTEGER || value->integer < 0 || value->integer > max)
+        return s_fail (self, "\"%s\" must be an integer from 0 to %" PRId64, name, max);
+    *out = (uint32_t) value->integer;
     return JOB_READER_OK;
 }
 
 static job_reader_status_t
-s_field_timeout (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_timeout (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
     return s_uint_field (self, value, "timeout_ms", S_MAX_TIMEOUT_MS, &entry->timeout_ms);
 }
 
 static job_reader_status_t
-s_field_retries (job_reader_t *self, json_t *value, job_entry_t *entry)
+s_field_retries (job_reader_t *self, const job_value_t *value, job_entry_t *entry)
 {
     uint32_t retries = 0;
     if (s_uint_field (self, value, "retries", JOB_READER_MAX_RETRIES, &retries)
@@ -457,11 +468,13 @@ static const struct {
     { "timeout_ms", s_field_timeout },
     { "retries", s_field_retries },
 };
+#define S_FIELDS (sizeof s_fields / sizeof s_fields [0])
 
 static job_reader_status_t
-s_take_field (job_reader_t *self, const char *key, json_t *value, job_entry_t *entry)
+s_take_field (job_reader_t *self, const char *key, const job_value_t *value,
+              job_entry_t *entry)
 {
-    for (size_t i = 0; i < sizeof s_fields / sizeof s_fields [0]; i++)
+    for (size_t i = 0; i < S_FIELDS; i++)
         if (streq (key, s_fields [i].name))
             return s_fields [i].take (self, value, entry);
     //  Bounded: a key can be as long as the line.
@@ -483,8 +496,61 @@ s_entry_defaults (job_reader_t *self, job_entry_t *entry)
     entry->max_attempts = self->config.default_retries + 1;
 }
 
+//  Before a line's fields: the defaults, which its fields then override.
+static void
+s_start_entry (job_reader_t *self, job_entry_t *entry)
+{
+    s_entry_defaults (self, entry);
+    self->have_payload = false;
+}
+
+//  After a line's fields: what no single field can check.
 static job_reader_status_t
-s_parse_json_line (job_reader_t *self, job_entry_t *entry)
+s_finish_entry (job_reader_t *self, job_entry_t *entry)
+{
+    if (!entry->type)
+        return s_fail (self, "no \"type\" (give one or use --type)");
+    return JOB_READER_OK;
+}
+
+//  A valid line has each field once: a repeated key sends the line to
+//  jansson, which names it ("duplicate object key").
+static bool
+s_has_duplicate (const job_field_t *fields, size_t count)
+{
+    for (size_t i = 1; i < count; i++)
+        for (size_t j = 0; j < i; j++)
+            if (streq (fields [i].key, fields [j].key))
+                return true;
+    return false;
+}
+
+static void
+s_value_of_json (json_t *json, job_value_t *value)
+{
+    memset (value, 0, sizeof *value);
+    value->kind = JOB_VALUE_OTHER;
+    if (json_is_string (json)) {
+        value->kind = JOB_VALUE_STRING;
+        value->string = json_string_value (json);
+        value->length = json_string_length (json);
+    }
+    else
+    if (json_is_integer (json)) {
+        value->kind = JOB_VALUE_INTEGER;
+        value->integer = json_integer_value (json);
+    }
+    else
+    if (json_is_real (json)) {
+        value->kind = JOB_VALUE_REAL;
+        value->real = json_real_value (json);
+    }
+}
+
+//  The reference path, for every line job_parse is unsure of: jansson's
+//  verdict and messages, as taskmill has always given them.
+static job_reader_status_t
+s_parse_with_jansson (job_reader_t *self, job_entry_t *entry)
 {
     json_error_t error;
     //  Without JSON_ALLOW_NUL, jansson refuses NUL bytes and invalid UTF-8.
@@ -494,17 +560,33 @@ s_parse_json_line (job_reader_t *self, job_entry_t *entry)
         return s_fail (self, "invalid JSON: %s", error.text);
     if (!json_is_object (self->root))
         return s_fail (self, "not a JSON object");
-    s_entry_defaults (self, entry);
-    self->have_payload = false;
+    s_start_entry (self, entry);
     const char *key;
-    json_t *value;
-    json_object_foreach (self->root, key, value) {
-        if (s_take_field (self, key, value, entry) != JOB_READER_OK)
+    json_t *json;
+    json_object_foreach (self->root, key, json) {
+        job_value_t value;
+        s_value_of_json (json, &value);
+        if (s_take_field (self, key, &value, entry) != JOB_READER_OK)
             return JOB_READER_ERROR;
     }
-    if (!entry->type)
-        return s_fail (self, "no \"type\" (give one or use --type)");
-    return JOB_READER_OK;
+    return s_finish_entry (self, entry);
+}
+
+//  The fast parser takes the lines it is sure of (all valid ones in
+//  practice); the rest, errors among them, go to jansson.
+static job_reader_status_t
+s_parse_json_line (job_reader_t *self, job_entry_t *entry)
+{
+    job_field_t fields [S_FIELDS];
+    memset (self->line + self->line_size, 0, JOB_PARSE_PADDING);
+    int count = job_parse_line (self->parser, self->line, self->line_size, fields, S_FIELDS);
+    if (count < 0 || s_has_duplicate (fields, (size_t) count))
+        return s_parse_with_jansson (self, entry);
+    s_start_entry (self, entry);
+    for (int i = 0; i < count; i++)
+        if (s_take_field (self, fields [i].key, &fields [i].value, entry) != JOB_READER_OK)
+            return JOB_READER_ERROR;
+    return s_finish_entry (self, entry);
 }
 
 //  At the end of input: a job with no task at all is an error.

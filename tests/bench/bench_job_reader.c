@@ -9,7 +9,7 @@
           build/master/libmaster_core.a build/common/libtm_common.a \
           build/proto/libtm_proto.a \
           $(pkg-config --cflags --libs libczmq libzmq libprotobuf-c jansson \
-            libcrypto) -lm -o /tmp/bench_job_reader
+            libcrypto simdjson) -lstdc++ -lm -o /tmp/bench_job_reader
       /tmp/bench_job_reader jobs.jsonl 5
 
     A noop job like the one in issue 8 (1,000,000 lines, 105 MiB):

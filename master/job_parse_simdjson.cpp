@@ -1,0 +1,106 @@
+/*  job_parse_simdjson: job_parse.h with simdjson's DOM parser (Debian 12:
+    libsimdjson 3.0.1). The DOM parser validates the whole line (syntax,
+    UTF-8, escapes, surrogate pairs, unescaped control bytes, numbers) and
+    chooses its SIMD kernel at run time, so the binary runs on any x86-64.
+
+    It accepts a subset of what jansson accepts: simdjson takes \u0000 in a
+    string and integers from 2^63 to 2^64-1, jansson refuses both, so such
+    lines are "unsure" here. The only C++ in taskmill, built with
+    -fno-exceptions: simdjson is used through its error codes, and its
+    allocations are nothrow (out of memory aborts, as zmalloc does in C).
+*/
+#include "job_parse.h"
+#include <simdjson.h>
+#include <cassert>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+static_assert (simdjson::SIMDJSON_PADDING <= JOB_PARSE_PADDING, "JOB_PARSE_PADDING is too small");
+
+//  A parser keeps the capacity of the longest line it has parsed (about
+//  13 bytes of index and tape per input byte at worst); past this, the next
+//  shorter line gives the memory back.
+static const size_t s_keep_capacity_bytes = 1024 * 1024;
+
+struct _job_parse_t {
+    simdjson::dom::parser parser;   //  its buffers hold the last line's strings
+};
+
+job_parse_t *
+job_parse_new (void)
+{
+    job_parse_t *self = new (std::nothrow) job_parse_t;
+    if (!self)
+        abort ();
+    return self;
+}
+
+void
+job_parse_destroy (job_parse_t **self_p)
+{
+    assert (self_p);
+    if (!*self_p)
+        return;
+    delete *self_p;
+    *self_p = NULL;
+}
+
+//  Takes a value jansson would hold the same; returns false if unsure.
+static bool
+s_take_value (simdjson::dom::element element, job_value_t *value)
+{
+    value->kind = JOB_VALUE_OTHER;
+    switch (element.type ()) {
+        case simdjson::dom::element_type::STRING: {
+            std::string_view text;
+            if (element.get_string ().get (text))
+                return false;
+            //  \u0000: jansson refuses it without JSON_ALLOW_NUL.
+            if (memchr (text.data (), 0, text.size ()))
+                return false;
+            value->kind = JOB_VALUE_STRING;
+            value->string = text.data ();   //  the tape's strings end in a NUL
+            value->length = text.size ();
+            return true;
+        }
+        case simdjson::dom::element_type::INT64:
+            value->kind = JOB_VALUE_INTEGER;
+            return !element.get_int64 ().get (value->integer);
+        case simdjson::dom::element_type::DOUBLE:
+            value->kind = JOB_VALUE_REAL;
+            return !element.get_double ().get (value->real);
+        default:
+            //  UINT64 (jansson: "too big integer"), and values job_reader
+            //  refuses anyway: jansson names those errors.
+            return false;
+    }
+}
+
+int
+job_parse_line (job_parse_t *self, const uint8_t *line, size_t size,
+                job_field_t *fields, size_t max_fields)
+{
+    simdjson::dom::parser &parser = self->parser;
+    if (parser.capacity () > s_keep_capacity_bytes && size <= s_keep_capacity_bytes
+    &&  parser.allocate (s_keep_capacity_bytes))
+        return -1;
+    simdjson::dom::element root;
+    simdjson::dom::object object;
+    //  false: line has JOB_PARSE_PADDING bytes after it, so no copy.
+    if (parser.parse (line, size, false).get (root) || root.get_object ().get (object))
+        return -1;
+    size_t count = 0;
+    for (auto field = object.begin (); field != object.end (); ++field) {
+        if (count == max_fields)
+            return -1;
+        const char *key = field.key_c_str ();
+        if (strlen (key) != field.key_length ())
+            return -1;                      //  \u0000 in a key
+        fields [count].key = key;
+        if (!s_take_value (field.value (), &fields [count].value))
+            return -1;
+        count++;
+    }
+    return (int) count;
+}
