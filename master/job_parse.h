@@ -42,6 +42,7 @@ typedef struct {
 
 typedef struct {
     const char *key;        //  NUL-terminated, unescaped, holds no NUL; borrowed
+    size_t key_length;      //  bytes before the NUL
     job_value_t value;
 } job_field_t;
 

@@ -77,30 +77,47 @@ s_take_value (simdjson::dom::element element, job_value_t *value)
     }
 }
 
-int
-job_parse_line (job_parse_t *self, const uint8_t *line, size_t size,
-                job_field_t *fields, size_t max_fields)
+//  Takes a parsed text's fields; returns their count, or -1 if unsure.
+static int
+s_take_object (simdjson::dom::element root, job_field_t *fields, size_t max_fields)
 {
-    simdjson::dom::parser &parser = self->parser;
-    if (parser.capacity () > s_keep_capacity_bytes && size <= s_keep_capacity_bytes
-    &&  parser.allocate (s_keep_capacity_bytes))
-        return -1;
-    simdjson::dom::element root;
     simdjson::dom::object object;
-    //  false: line has JOB_PARSE_PADDING bytes after it, so no copy.
-    if (parser.parse (line, size, false).get (root) || root.get_object ().get (object))
+    if (root.get_object ().get (object))
         return -1;
     size_t count = 0;
     for (auto field = object.begin (); field != object.end (); ++field) {
         if (count == max_fields)
             return -1;
         const char *key = field.key_c_str ();
-        if (strlen (key) != field.key_length ())
+        size_t key_length = field.key_length ();
+        if (memchr (key, 0, key_length))
             return -1;                      //  \u0000 in a key
         fields [count].key = key;
+        fields [count].key_length = key_length;
         if (!s_take_value (field.value (), &fields [count].value))
             return -1;
         count++;
     }
     return (int) count;
+}
+
+//  Gives back the memory a long line took, before a short one.
+static int
+s_fit (simdjson::dom::parser &parser, size_t size)
+{
+    if (parser.capacity () > s_keep_capacity_bytes && size <= s_keep_capacity_bytes
+    &&  parser.allocate (s_keep_capacity_bytes))
+        return -1;
+    return 0;
+}
+
+int
+job_parse_line (job_parse_t *self, const uint8_t *line, size_t size,
+                job_field_t *fields, size_t max_fields)
+{
+    simdjson::dom::element root;
+    //  false: line has JOB_PARSE_PADDING bytes after it, so no copy.
+    if (s_fit (self->parser, size) || self->parser.parse (line, size, false).get (root))
+        return -1;
+    return s_take_object (root, fields, max_fields);
 }

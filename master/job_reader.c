@@ -44,13 +44,15 @@ struct _job_reader_t {
     char *path;                     //  for messages: the name as given
     FILE *file;                     //  NULL when generating
     bool is_stdin;                  //  never closed by us
-    uint8_t *block;                 //  S_BLOCK_BYTES read buffer
+    uint8_t *block;                 //  S_BLOCK_BYTES read buffer (+ JOB_PARSE_PADDING)
     size_t block_size;              //  bytes in block
     size_t block_at;                //  next unread byte in block
     bool at_eof;                    //  fread has reported end of input
-    uint8_t *line;                  //  current line, without its newline
+    const uint8_t *line;            //  current line, without its newline: in
+                                    //  block, or in spill if it crossed blocks
     size_t line_size;               //  bytes in line
-    size_t line_capacity;           //  grows up to max_line_bytes + 1 (and
+    uint8_t *spill;                 //  a line gathered across blocks
+    size_t spill_capacity;          //  grows up to max_line_bytes + 1 (and
                                     //  JOB_PARSE_PADDING more are allocated)
     uint64_t line_number;           //  1-based number of the current line
     uint64_t count;                 //  tasks returned
@@ -195,7 +197,7 @@ job_reader_new (const char *path, const job_reader_config_t *config,
         job_reader_destroy (&self);
         return NULL;
     }
-    self->block = (uint8_t *) zmalloc (S_BLOCK_BYTES);
+    self->block = (uint8_t *) zmalloc (S_BLOCK_BYTES + JOB_PARSE_PADDING);
     if (config->format == JOB_FORMAT_JSONL)
         self->parser = job_parse_new ();
     return self;
@@ -214,7 +216,7 @@ job_reader_destroy (job_reader_t **self_p)
     json_decref (self->root);
     free (self->decoded);
     free (self->pattern);
-    free (self->line);
+    free (self->spill);
     free (self->block);
     free (self->path);
     free ((char *) self->config.default_type);
@@ -246,10 +248,10 @@ s_fill_block (job_reader_t *self)
     return 0;
 }
 
-//  Adds bytes to the line, growing its buffer only up to the limit (one
-//  byte over it, for a '\r' that is stripped later). Returns -1 past it.
+//  Adds bytes to the spilled line, growing its buffer only up to the limit
+//  (one byte over it, for a '\r' that is stripped later). Returns -1 past it.
 static int
-s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
+s_spill_append (job_reader_t *self, const uint8_t *data, size_t size)
 {
     size_t limit = self->config.max_line_bytes + 1;
     if (size == 0)
@@ -257,18 +259,18 @@ s_line_append (job_reader_t *self, const uint8_t *data, size_t size)
     if (size > limit - self->line_size)
         return -1;
     size_t needed = self->line_size + size;
-    if (needed > self->line_capacity) {
-        size_t capacity = self->line_capacity ? self->line_capacity : S_LINE_START_BYTES;
+    if (needed > self->spill_capacity) {
+        size_t capacity = self->spill_capacity ? self->spill_capacity : S_LINE_START_BYTES;
         while (capacity < needed)
             capacity *= 2;
         if (capacity > limit)
             capacity = limit;
-        self->line = (uint8_t *) realloc (self->line, capacity + JOB_PARSE_PADDING);
-        if (!self->line)
+        self->spill = (uint8_t *) realloc (self->spill, capacity + JOB_PARSE_PADDING);
+        if (!self->spill)
             abort ();
-        self->line_capacity = capacity;
+        self->spill_capacity = capacity;
     }
-    memcpy (self->line + self->line_size, data, size);
+    memcpy (self->spill + self->line_size, data, size);
     self->line_size = needed;
     return 0;
 }
@@ -303,9 +305,32 @@ s_too_long (job_reader_t *self, bool rest_unread)
     return -1;
 }
 
-//  Reads the next line into self->line. Returns 1 with a line, 0 at the end
-//  of input, -1 on error. A last line without a newline is still a line; the
-//  final newline does not start another one.
+//  Gathers a line that runs past the end of the block into spill.
+static int
+s_spill_line (job_reader_t *self)
+{
+    while (self->block_size > 0) {
+        const uint8_t *start = self->block + self->block_at;
+        size_t available = self->block_size - self->block_at;
+        const uint8_t *newline = (const uint8_t *) memchr (start, '\n', available);
+        size_t take = newline ? (size_t) (newline - start) : available;
+        if (s_spill_append (self, start, take))
+            return s_too_long (self, true);
+        self->block_at += take + (newline ? 1 : 0);
+        if (newline)
+            break;
+        if (s_fill_block (self))
+            return -1;
+    }
+    self->line = self->spill;
+    return 1;
+}
+
+//  Reads the next line: self->line points at it in the block, where it is
+//  read in place (JOB_PARSE_PADDING readable bytes follow the block), or in
+//  spill. Returns 1 with a line, 0 at the end of input, -1 on error. A last
+//  line without a newline is still a line; the final newline does not start
+//  another one.
 static int
 s_read_line (job_reader_t *self)
 {
@@ -315,19 +340,17 @@ s_read_line (job_reader_t *self)
     if (self->block_size == 0)
         return 0;
     self->line_number++;
-    while (self->block_size > 0) {
-        const uint8_t *start = self->block + self->block_at;
-        size_t available = self->block_size - self->block_at;
-        const uint8_t *newline = (const uint8_t *) memchr (start, '\n', available);
-        size_t take = newline ? (size_t) (newline - start) : available;
-        if (s_line_append (self, start, take))
-            return s_too_long (self, true);
-        self->block_at += take + (newline ? 1 : 0);
-        if (newline)
-            break;
-        if (s_fill_block (self))
-            return -1;
+    const uint8_t *start = self->block + self->block_at;
+    const uint8_t *newline = (const uint8_t *) memchr (start, '\n',
+                                                       self->block_size - self->block_at);
+    if (newline) {
+        self->line = start;
+        self->line_size = (size_t) (newline - start);
+        self->block_at += self->line_size + 1;
     }
+    else
+    if (s_spill_line (self) < 0)
+        return -1;
     if (self->line_size > 0 && self->line [self->line_size - 1] == '\r')
         self->line_size--;
     if (self->line_size > self->config.max_line_bytes)
@@ -335,11 +358,18 @@ s_read_line (job_reader_t *self)
     return 1;
 }
 
+//  A blank line holds only these (a NUL is not blank).
+static bool
+s_is_blank_byte (uint8_t byte)
+{
+    return byte == ' ' || byte == '\t' || byte == '\r' || byte == '\f' || byte == '\v';
+}
+
 static bool
 s_line_is_blank (job_reader_t *self)
 {
     for (size_t i = 0; i < self->line_size; i++)
-        if (!strchr (" \t\r\f\v", self->line [i]) || self->line [i] == 0)
+        if (!s_is_blank_byte (self->line [i]))
             return false;
     return true;
 }
@@ -457,43 +487,66 @@ s_field_retries (job_reader_t *self, const job_value_t *value, job_entry_t *entr
     return JOB_READER_OK;
 }
 
+#define S_FIELD(name, take) { name, sizeof name - 1, take }
 static const struct {
     const char *name;
+    size_t length;
     s_field_fn *take;
 } s_fields [] = {
-    { "id", s_field_id },
-    { "type", s_field_type },
-    { "payload", s_field_payload },
-    { "payload_b64", s_field_payload_b64 },
-    { "timeout_ms", s_field_timeout },
-    { "retries", s_field_retries },
+    S_FIELD ("id", s_field_id),
+    S_FIELD ("type", s_field_type),
+    S_FIELD ("payload", s_field_payload),
+    S_FIELD ("payload_b64", s_field_payload_b64),
+    S_FIELD ("timeout_ms", s_field_timeout),
+    S_FIELD ("retries", s_field_retries),
 };
 #define S_FIELDS (sizeof s_fields / sizeof s_fields [0])
+
+//  The index in s_fields of the field named key, or -1.
+static int
+s_field_index (const char *key, size_t length)
+{
+    for (size_t i = 0; i < S_FIELDS; i++)
+        if (s_fields [i].length == length && memcmp (key, s_fields [i].name, length) == 0)
+            return (int) i;
+    return -1;
+}
 
 static job_reader_status_t
 s_take_field (job_reader_t *self, const char *key, const job_value_t *value,
               job_entry_t *entry)
 {
-    for (size_t i = 0; i < S_FIELDS; i++)
-        if (streq (key, s_fields [i].name))
-            return s_fields [i].take (self, value, entry);
-    //  Bounded: a key can be as long as the line.
-    return s_fail (self, "unknown field \"%.64s\"", key);
+    int index = s_field_index (key, strlen (key));
+    if (index < 0)
+        //  Bounded: a key can be as long as the line.
+        return s_fail (self, "unknown field \"%.64s\"", key);
+    return s_fields [index].take (self, value, entry);
 }
 
 //  --- formats ---------------------------------------------------------------------
 
+//  Every default but the id (s_default_id).
 static void
 s_entry_defaults (job_reader_t *self, job_entry_t *entry)
 {
-    tm_format_uint (self->id_text, self->line_number);
     entry->line = self->line_number;
-    entry->id = self->id_text;
+    entry->id = NULL;
     entry->type = self->config.default_type;
     entry->payload = (const uint8_t *) "";
     entry->payload_size = 0;
     entry->timeout_ms = self->config.default_timeout_ms;
     entry->max_attempts = self->config.default_retries + 1;
+}
+
+//  A task that names no id has its line number: written only then, since
+//  most job lines name one.
+static void
+s_default_id (job_reader_t *self, job_entry_t *entry)
+{
+    if (entry->id)
+        return;
+    tm_format_uint (self->id_text, self->line_number);
+    entry->id = self->id_text;
 }
 
 //  Before a line's fields: the defaults, which its fields then override.
@@ -510,19 +563,24 @@ s_finish_entry (job_reader_t *self, job_entry_t *entry)
 {
     if (!entry->type)
         return s_fail (self, "no \"type\" (give one or use --type)");
+    s_default_id (self, entry);
     return JOB_READER_OK;
 }
 
-//  A valid line has each field once: a repeated key sends the line to
-//  jansson, which names it ("duplicate object key").
+//  Finds each field's rule (index [i]). False unless every field is known
+//  and given once: then jansson must judge the line, since it reports a
+//  repeated key (even an unknown one) before any field is looked at.
 static bool
-s_has_duplicate (const job_field_t *fields, size_t count)
+s_index_fields (const job_field_t *fields, size_t count, int *index)
 {
-    for (size_t i = 1; i < count; i++)
-        for (size_t j = 0; j < i; j++)
-            if (streq (fields [i].key, fields [j].key))
-                return true;
-    return false;
+    unsigned seen = 0;
+    for (size_t i = 0; i < count; i++) {
+        index [i] = s_field_index (fields [i].key, fields [i].key_length);
+        if (index [i] < 0 || (seen & (1u << index [i])))
+            return false;
+        seen |= 1u << index [i];
+    }
+    return true;
 }
 
 static void
@@ -572,21 +630,29 @@ s_parse_with_jansson (job_reader_t *self, job_entry_t *entry)
     return s_finish_entry (self, entry);
 }
 
+//  Applies the rules to fields that job_parse gave and s_index_fields found.
+static job_reader_status_t
+s_take_fields (job_reader_t *self, const job_field_t *fields, size_t count,
+               const int *index, job_entry_t *entry)
+{
+    s_start_entry (self, entry);
+    for (size_t i = 0; i < count; i++)
+        if (s_fields [index [i]].take (self, &fields [i].value, entry) != JOB_READER_OK)
+            return JOB_READER_ERROR;
+    return s_finish_entry (self, entry);
+}
+
 //  The fast parser takes the lines it is sure of (all valid ones in
 //  practice); the rest, errors among them, go to jansson.
 static job_reader_status_t
 s_parse_json_line (job_reader_t *self, job_entry_t *entry)
 {
     job_field_t fields [S_FIELDS];
-    memset (self->line + self->line_size, 0, JOB_PARSE_PADDING);
+    int index [S_FIELDS];
     int count = job_parse_line (self->parser, self->line, self->line_size, fields, S_FIELDS);
-    if (count < 0 || s_has_duplicate (fields, (size_t) count))
+    if (count < 0 || !s_index_fields (fields, (size_t) count, index))
         return s_parse_with_jansson (self, entry);
-    s_start_entry (self, entry);
-    for (int i = 0; i < count; i++)
-        if (s_take_field (self, fields [i].key, &fields [i].value, entry) != JOB_READER_OK)
-            return JOB_READER_ERROR;
-    return s_finish_entry (self, entry);
+    return s_take_fields (self, fields, (size_t) count, index, entry);
 }
 
 //  At the end of input: a job with no task at all is an error.
@@ -625,6 +691,7 @@ s_next_line (job_reader_t *self, job_entry_t *entry)
     if (rc <= 0)
         return rc == 0 ? s_end (self) : JOB_READER_ERROR;
     s_entry_defaults (self, entry);
+    s_default_id (self, entry);
     entry->payload = self->line_size ? self->line : (const uint8_t *) "";
     entry->payload_size = self->line_size;
     return JOB_READER_OK;
@@ -637,6 +704,7 @@ s_next_generated (job_reader_t *self, job_entry_t *entry)
         return s_end (self);
     self->line_number = self->count + 1;
     s_entry_defaults (self, entry);
+    s_default_id (self, entry);
     entry->payload = self->pattern;
     entry->payload_size = self->pattern_size;
     return JOB_READER_OK;
