@@ -46,9 +46,24 @@ job_parse_destroy (job_parse_t **self_p)
     *self_p = NULL;
 }
 
+//  Whether a string parsed from data may hold a NUL: only \u0000 makes one
+//  (a raw NUL is an unescaped control byte, which simdjson refuses), so a
+//  text without those six bytes is not searched string by string. jansson
+//  refuses \u0000 without JSON_ALLOW_NUL.
+static bool
+s_may_hold_nul (const uint8_t *data, size_t size)
+{
+    const uint8_t *end = data + size;
+    for (const uint8_t *at = data;
+         (at = (const uint8_t *) memchr (at, '\\', (size_t) (end - at))) != NULL; at++)
+        if (end - at >= 6 && memcmp (at + 1, "u0000", 5) == 0)
+            return true;
+    return false;
+}
+
 //  Takes a value jansson would hold the same; returns false if unsure.
 static bool
-s_take_value (simdjson::dom::element element, job_value_t *value)
+s_take_value (simdjson::dom::element element, bool may_hold_nul, job_value_t *value)
 {
     value->kind = JOB_VALUE_OTHER;
     switch (element.type ()) {
@@ -56,8 +71,7 @@ s_take_value (simdjson::dom::element element, job_value_t *value)
             std::string_view text;
             if (element.get_string ().get (text))
                 return false;
-            //  \u0000: jansson refuses it without JSON_ALLOW_NUL.
-            if (memchr (text.data (), 0, text.size ()))
+            if (may_hold_nul && memchr (text.data (), 0, text.size ()))
                 return false;
             value->kind = JOB_VALUE_STRING;
             value->string = text.data ();   //  the tape's strings end in a NUL
@@ -79,7 +93,8 @@ s_take_value (simdjson::dom::element element, job_value_t *value)
 
 //  Takes a parsed text's fields; returns their count, or -1 if unsure.
 static int
-s_take_object (simdjson::dom::element root, job_field_t *fields, size_t max_fields)
+s_take_object (simdjson::dom::element root, bool may_hold_nul, job_field_t *fields,
+               size_t max_fields)
 {
     simdjson::dom::object object;
     if (root.get_object ().get (object))
@@ -90,11 +105,11 @@ s_take_object (simdjson::dom::element root, job_field_t *fields, size_t max_fiel
             return -1;
         const char *key = field.key_c_str ();
         size_t key_length = field.key_length ();
-        if (memchr (key, 0, key_length))
-            return -1;                      //  \u0000 in a key
+        if (may_hold_nul && memchr (key, 0, key_length))
+            return -1;
         fields [count].key = key;
         fields [count].key_length = key_length;
-        if (!s_take_value (field.value (), &fields [count].value))
+        if (!s_take_value (field.value (), may_hold_nul, &fields [count].value))
             return -1;
         count++;
     }
@@ -119,5 +134,26 @@ job_parse_line (job_parse_t *self, const uint8_t *line, size_t size,
     //  false: line has JOB_PARSE_PADDING bytes after it, so no copy.
     if (s_fit (self->parser, size) || self->parser.parse (line, size, false).get (root))
         return -1;
-    return s_take_object (root, fields, max_fields);
+    return s_take_object (root, s_may_hold_nul (line, size), fields, max_fields);
+}
+
+int
+job_parse_many (job_parse_t *self, const uint8_t *data, size_t size,
+                job_field_t *fields, size_t max_fields, job_parse_take_fn *take, void *arg)
+{
+    simdjson::dom::document_stream stream;
+    //  One batch of the whole size: stage 1 runs once for all the texts,
+    //  with no look-ahead thread (simdjson starts one only for a second batch).
+    if (s_fit (self->parser, size) || self->parser.parse_many (data, size, size).get (stream))
+        return -1;
+    bool may_hold_nul = s_may_hold_nul (data, size);
+    for (auto text = stream.begin (); text != stream.end (); ++text) {
+        simdjson::dom::element root;
+        if ((*text).get (root))
+            return -1;
+        int count = s_take_object (root, may_hold_nul, fields, max_fields);
+        if (count < 0 || take (arg, text.current_index (), fields, (size_t) count))
+            return -1;
+    }
+    return 0;
 }

@@ -1,7 +1,8 @@
 /*  job_reader: turns the job input into tasks in constant memory. Input is
     read in fixed blocks and cut into lines no longer than max_line_bytes, so
     a job of any length, or a file that is not a job at all (one huge line,
-    binary bytes), costs at most one block and one line buffer. A line over
+    binary bytes), costs at most one block and one line buffer (and, while
+    job_reader_validate runs, one window of S_WINDOW_BYTES). A line over
     the limit that is to be skipped is read on and dropped block by block.
 
     A JSON line is parsed twice over only when it is odd: job_parse
@@ -14,6 +15,7 @@
     and bytes in a returned entry are borrowed from the reader (its buffers,
     the fast parser's or the last jansson object) until the next call.
 */
+#define _GNU_SOURCE            //  memrchr
 #include "job_reader.h"
 #include "job_parse.h"
 #include "tm_codec.h"
@@ -507,7 +509,8 @@ static int
 s_field_index (const char *key, size_t length)
 {
     for (size_t i = 0; i < S_FIELDS; i++)
-        if (s_fields [i].length == length && memcmp (key, s_fields [i].name, length) == 0)
+        if (s_fields [i].length == length && s_fields [i].name [0] == key [0]
+        &&  memcmp (key, s_fields [i].name, length) == 0)
             return (int) i;
     return -1;
 }
@@ -752,6 +755,153 @@ job_reader_next (job_reader_t *self, job_entry_t *entry)
     if (self->state == S_INVALID)
         status = s_invalid_line (self);
     return status;
+}
+
+//  --- validation -------------------------------------------------------------------
+//
+//  job_reader_validate proves a regular file valid a window at a time: the
+//  whole lines in S_WINDOW_BYTES are parsed in one go by job_parse_many, and
+//  each text must stand alone on its line, fit the line limit and pass the
+//  field rules. From the first window it cannot prove (a bad line, an odd
+//  one, a line longer than the window, a last line with no newline), the
+//  lines are read again by job_reader_next, whose verdict and message are
+//  the run's, so the fast proof can only ever say "valid" too rarely.
+
+#define S_WINDOW_BYTES (1024 * 1024)
+
+//  What the texts of one window have proved so far.
+typedef struct {
+    job_reader_t *reader;
+    const uint8_t *data;            //  the window's whole lines
+    size_t size;                    //  bytes of them; the last is a newline
+    size_t line_start;              //  where the line after the last text starts
+    uint64_t lines;                 //  lines proved, blank ones included
+    uint64_t tasks;                 //  tasks among them
+} s_proof_t;
+
+//  Counts the newlines in data [from, to), all of whose bytes must be blank;
+//  -1 if one is not.
+static int64_t
+s_blank_lines (const uint8_t *data, size_t from, size_t to)
+{
+    int64_t lines = 0;
+    for (size_t at = from; at < to; at++)
+        if (data [at] == '\n')
+            lines++;
+        else
+        if (!s_is_blank_byte (data [at]))
+            return -1;
+    return lines;
+}
+
+//  Whether fields pass the rules, as on a line job_reader_next reads: the
+//  task is built and dropped, and a failure leaves no trace in the reader.
+static bool
+s_fields_pass (job_reader_t *self, const job_field_t *fields, size_t count)
+{
+    int index [S_FIELDS];
+    job_entry_t entry;
+    bool pass = s_index_fields (fields, count, index)
+             && s_take_fields (self, fields, count, index, &entry) == JOB_READER_OK;
+    free (self->decoded);
+    self->decoded = NULL;
+    self->error [0] = 0;
+    self->state = S_READING;
+    return pass;
+}
+
+//  job_parse_take_fn: proves one text's line. The bytes since the last
+//  text's line are blank lines and the text's indent (simdjson puts only
+//  whitespace between texts); a text that runs on past its newline puts its
+//  tail among them, and a second text on a line starts before line_start.
+//  Line lengths are bounded from above, blank lines before the text
+//  included, so a line proved here fits the limit.
+static int
+s_prove_text (void *arg, size_t offset, const job_field_t *fields, size_t count)
+{
+    s_proof_t *proof = (s_proof_t *) arg;
+    size_t limit = proof->reader->config.max_line_bytes;
+    if (offset < proof->line_start)
+        return -1;
+    int64_t blank = s_blank_lines (proof->data, proof->line_start, offset);
+    const uint8_t *newline = (const uint8_t *) memchr (proof->data + offset, '\n',
+                                                       proof->size - offset);
+    if (blank < 0 || !newline)
+        return -1;
+    size_t end = (size_t) (newline - proof->data);
+    if (end - proof->line_start > limit || !s_fields_pass (proof->reader, fields, count))
+        return -1;
+    proof->lines += (uint64_t) blank + 1;
+    proof->tasks++;
+    proof->line_start = end + 1;
+    return 0;
+}
+
+//  Proves size bytes of whole lines; 0 and proof filled, or -1: not proved.
+static int
+s_prove_window (job_reader_t *self, const uint8_t *data, size_t size, s_proof_t *proof)
+{
+    memset (proof, 0, sizeof *proof);
+    proof->reader = self;
+    proof->data = data;
+    proof->size = size;
+    job_field_t fields [S_FIELDS];
+    if (job_parse_many (self->parser, data, size, fields, S_FIELDS, s_prove_text, proof))
+        return -1;
+    int64_t blank = s_blank_lines (data, proof->line_start, size);
+    if (blank < 0 || size - proof->line_start > self->config.max_line_bytes)
+        return -1;
+    proof->lines += (uint64_t) blank;
+    return 0;
+}
+
+//  Proves windows from the start of the file, counting their lines and
+//  tasks as read, and leaves the file at the first line it did not prove.
+static void
+s_validate_fast (job_reader_t *self)
+{
+    uint8_t *window = (uint8_t *) zmalloc (S_WINDOW_BYTES + JOB_PARSE_PADDING);
+    size_t held = 0;
+    off_t proved = 0;               //  file offset of window [0]
+    while (true) {
+        held += fread (window + held, 1, S_WINDOW_BYTES - held, self->file);
+        const uint8_t *newline = held ? (const uint8_t *) memrchr (window, '\n', held) : NULL;
+        if (!newline || ferror (self->file))
+            break;
+        size_t whole = (size_t) (newline - window) + 1;
+        s_proof_t proof;
+        if (s_prove_window (self, window, whole, &proof))
+            break;
+        self->line_number += proof.lines;
+        self->count += proof.tasks;
+        proved += (off_t) whole;
+        memmove (window, window + whole, held - whole);
+        held -= whole;
+    }
+    free (window);
+    //  job_reader_next goes on from there, as if it had read the lines proved.
+    clearerr (self->file);
+    if (fseeko (self->file, proved, SEEK_SET)) {
+        snprintf (self->error, sizeof self->error, "cannot read %s: %s",
+                  self->path, strerror (errno));
+        self->state = S_FAILED;
+    }
+}
+
+int
+job_reader_validate (job_reader_t *self)
+{
+    assert (self);
+    //  The fast proof needs a file it can read again, from its start.
+    if (self->config.format == JOB_FORMAT_JSONL && job_reader_seekable (self)
+    &&  self->line_number == 0 && self->block_size == 0 && self->state == S_READING)
+        s_validate_fast (self);
+    job_entry_t entry;
+    job_reader_status_t status;
+    do
+        status = job_reader_next (self, &entry);
+    while (status == JOB_READER_OK || status == JOB_READER_SKIPPED);
+    return status == JOB_READER_END ? 0 : -1;
 }
 
 const char *

@@ -91,6 +91,11 @@ s_assert_error (const void *data, size_t size, const job_reader_config_t *config
     //  An error is final.
     assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
     job_reader_destroy (&reader);
+    //  The validation pass finds the same error.
+    reader = s_reader_of (data, size, config);
+    assert_int_equal (job_reader_validate (reader), -1);
+    s_assert_message (reader, expected);
+    job_reader_destroy (&reader);
 }
 
 static void
@@ -1060,6 +1065,186 @@ binary_file_lines_are_skipped_like_any_invalid_line (void **state)
     job_reader_destroy (&reader);
 }
 
+//  --- validation ------------------------------------------------------------------------
+
+//  Reads data through with job_reader_next, then validates it with a new
+//  reader: both must end alike, with the same message, tasks and skips.
+static void
+s_assert_validation_agrees (const void *data, size_t size, const job_reader_config_t *config)
+{
+    job_reader_t *reader = s_reader_of (data, size, config);
+    job_entry_t entry;
+    job_reader_status_t status;
+    do
+        status = job_reader_next (reader, &entry);
+    while (status == JOB_READER_OK || status == JOB_READER_SKIPPED);
+    char expected [512];
+    snprintf (expected, sizeof expected, "%s", job_reader_error (reader));
+    uint64_t tasks = job_reader_count (reader);
+    uint64_t skipped = job_reader_skipped (reader);
+    job_reader_destroy (&reader);
+
+    reader = s_reader_of (data, size, config);
+    assert_int_equal (job_reader_validate (reader), status == JOB_READER_END ? 0 : -1);
+    assert_string_equal (job_reader_error (reader), expected);
+    assert_int_equal (job_reader_count (reader), tasks);
+    assert_int_equal (job_reader_skipped (reader), skipped);
+    job_reader_destroy (&reader);
+}
+
+static void
+validation_of_a_valid_file_counts_its_tasks (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char *text = "\n  {\"id\":\"a\",\"payload\":\"x\\n\\u00e9\"}\r\n\t\r\n"
+                       "{\"payload_b64\":\"YQ==\",\"timeout_ms\":5,\"retries\":100}\n"
+                       " \n{}  \n{\"payload\":2.5}";
+    job_reader_t *reader = s_reader_of_text (text, &config);
+    assert_int_equal (job_reader_validate (reader), 0);
+    assert_int_equal (job_reader_count (reader), 4);
+    assert_string_equal (job_reader_error (reader), "");
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+    s_assert_validation_agrees (text, strlen (text), &config);
+    //  Lines at the limit, with and without '\r', and one past it.
+    config.max_line_bytes = 20;
+    s_assert_validation_agrees ("{\"payload\":\"123456\"}\n{\"payload\":\"123456\"}\r\n"
+                                "   {\"payload\":\"1\"}  \n", 64, &config);
+    s_assert_validation_agrees ("{\"payload\":\"1234567\"}\n", 22, &config);
+    s_assert_validation_agrees ("{}\n\n                     \n{}\n", 29, &config);
+}
+
+static void
+validation_agrees_on_every_kind_of_line (void **state)
+{
+    (void) state;
+    //  Every malformed line of the tests above, and odd lines that are valid.
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    for (size_t i = 0; i < sizeof s_bad_lines / sizeof s_bad_lines [0]; i++) {
+        char text [256];
+        size_t size = (size_t) snprintf (text, sizeof text, "{\"type\":\"a\"}\n");
+        memcpy (text + size, s_bad_lines [i].line, s_bad_lines [i].size);
+        size += s_bad_lines [i].size;
+        text [size++] = '\n';
+        s_assert_validation_agrees (text, size, &config);
+        config.skip_invalid = true;
+        s_assert_validation_agrees (text, size, &config);
+        config.skip_invalid = false;
+    }
+    const char *odd [] = {
+        "{\"type\":\"a\"} {\"type\":\"b\"}\n",              //  two texts on a line
+        "{\"type\":\"a\"}{\"type\":\"b\"}\n",
+        "{\"type\":\n\"a\"}\n",                              //  one text on two lines
+        "{\"type\":\"a\"\n}\n{\"type\":\"b\"}\n",
+        "{\"type\":\"a\"}\n\f\n\v \n{\"type\":\"b\"}\n",    //  blank, to job_reader only
+        "{\"type\":\"a\"}\n1\n",
+        "{\"type\":\"a\"}\n\"{}\"\n",
+        "{\"type\":\"a\",\"payload\":true}\n",
+        "{\"type\":\"a\",\"retries\":3,\"retries\":3}\n",
+        "{\"type\":\"a\",\"payload\":\"\\\\u0000\"}\n",       //  an escaped backslash
+        "{\"type\":\"a\"}\n{\"type\":\"a\"}",                //  no final newline
+        "{\"type\":\"a\"}\n{\"type\":",
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd [0]; i++)
+        s_assert_validation_agrees (odd [i], strlen (odd [i]), &config);
+}
+
+//  A job of many short lines, several of the reader's validation windows
+//  long, with a line replaced at line number at (1-based); returns its size.
+static char *
+s_big_job (size_t lines, size_t at, const char *replacement, size_t *size)
+{
+    size_t capacity = lines * 128 + strlen (replacement) + 16;
+    char *text = (char *) malloc (capacity);
+    size_t used = 0;
+    for (size_t line = 1; line <= lines; line++) {
+        if (line == at)
+            used += (size_t) snprintf (text + used, capacity - used, "%s\n", replacement);
+        else
+            used += (size_t) snprintf (text + used, capacity - used,
+                                       "{\"id\":\"t%zu\",\"type\":\"noop\",\"payload\":"
+                                       "\"%060zu\",\"timeout_ms\":%zu}\n", line, line, line);
+    }
+    *size = used;
+    return text;
+}
+
+//  The line (1-based) that holds byte offset of text.
+static size_t
+s_line_at (const char *text, size_t offset)
+{
+    size_t line = 1;
+    for (size_t at = 0; at < offset; at++)
+        line += text [at] == '\n';
+    return line;
+}
+
+static void
+validation_of_a_long_file_names_the_first_bad_line_anywhere (void **state)
+{
+    (void) state;
+    //  About 3.9 MiB: the reader validates it in four windows of 1 MiB of
+    //  whole lines. Bad lines go at the start, the end, and on each side of
+    //  the first window's end.
+    const size_t lines = 32000;
+    size_t size;
+    char *text = s_big_job (lines, 0, "", &size);
+    size_t edge = s_line_at (text, 1024 * 1024);
+    free (text);
+    const size_t where [] = { 1, 2, 5000, edge - 1, edge, edge + 1, 20000, 31999, 32000 };
+    const char *what [] = {
+        "{\"type\":\"a\",\"payload\":\"\\ud83d\"}", "[]", "", "{\"type\":\"a\"} {}",
+        "{\"type\":\"a\",\n\"id\":\"x\"}", "{\"type\":\"a\",\"colour\":1}", "{\"type\":\"a\"}\r",
+        "\f", "{\"retries\":101}", "{\"payload_b64\":\"abc\"}",
+    };
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    for (size_t i = 0; i < sizeof where / sizeof where [0]; i++)
+        for (size_t j = i % 3; j < sizeof what / sizeof what [0]; j += 3) {
+            text = s_big_job (lines, where [i], what [j], &size);
+            s_assert_validation_agrees (text, size, &config);
+            free (text);
+        }
+    //  A line longer than a window, valid, then a bad one.
+    char *huge = (char *) malloc (2 * 1024 * 1024);
+    int head = snprintf (huge, 64, "{\"type\":\"a\",\"payload\":\"");
+    memset (huge + head, 'h', 2 * 1024 * 1024 - (size_t) head - 3);
+    memcpy (huge + 2 * 1024 * 1024 - 3, "\"}", 3);
+    text = s_big_job (lines, 15000, huge, &size);
+    s_assert_validation_agrees (text, size, &config);
+    free (text);
+    text = s_big_job (lines, edge, huge, &size);
+    char *late = strstr (text + size - 400, "\"t31999\"");
+    assert_non_null (late);
+    memcpy (late, "\"t\x01", 3);
+    s_assert_validation_agrees (text, size, &config);
+    free (text);
+    free (huge);
+}
+
+static void
+validation_of_what_cannot_be_read_again_reads_it_once (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = job_reader_new ("/dev/null", &config, NULL, 0);
+    assert_int_equal (job_reader_validate (reader), -1);
+    assert_string_equal (job_reader_error (reader), "no tasks in input");
+    job_reader_destroy (&reader);
+    //  Lines format, and a reader already read from.
+    config = s_config (JOB_FORMAT_LINES, "echo");
+    s_assert_validation_agrees ("a\n\nb", 4, &config);
+    config = s_config (JOB_FORMAT_JSONL, "echo");
+    reader = s_reader_of_text ("{}\n{}\n[]\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (job_reader_validate (reader), -1);
+    assert_string_equal (job_reader_error (reader), "line 3: not a JSON object");
+    assert_int_equal (job_reader_count (reader), 2);
+    job_reader_destroy (&reader);
+}
+
 //  --- lines and generate ---------------------------------------------------------------
 
 static void
@@ -1310,6 +1495,10 @@ main (void)
         cmocka_unit_test (skipping_a_huge_line_keeps_memory_bounded),
         cmocka_unit_test (skip_invalid_still_fails_an_input_with_no_valid_task),
         cmocka_unit_test (binary_file_lines_are_skipped_like_any_invalid_line),
+        cmocka_unit_test (validation_of_a_valid_file_counts_its_tasks),
+        cmocka_unit_test (validation_agrees_on_every_kind_of_line),
+        cmocka_unit_test (validation_of_a_long_file_names_the_first_bad_line_anywhere),
+        cmocka_unit_test (validation_of_what_cannot_be_read_again_reads_it_once),
         cmocka_unit_test (lines_format_makes_a_task_of_every_line_including_empty_ones),
         cmocka_unit_test (lines_format_keeps_binary_bytes_and_a_last_line_without_newline),
         cmocka_unit_test (generate_makes_count_tasks_of_payload_size),
