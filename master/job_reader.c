@@ -504,14 +504,20 @@ static const struct {
 };
 #define S_FIELDS (sizeof s_fields / sizeof s_fields [0])
 
-//  The index in s_fields of the field named key, or -1.
+//  The index in s_fields of the field named key, or -1. Compared inline,
+//  not with memcmp: names are short, and every line has several.
 static int
 s_field_index (const char *key, size_t length)
 {
-    for (size_t i = 0; i < S_FIELDS; i++)
-        if (s_fields [i].length == length && s_fields [i].name [0] == key [0]
-        &&  memcmp (key, s_fields [i].name, length) == 0)
+    for (size_t i = 0; i < S_FIELDS; i++) {
+        if (s_fields [i].length != length)
+            continue;
+        size_t at = 0;
+        while (at < length && key [at] == s_fields [i].name [at])
+            at++;
+        if (at == length)
             return (int) i;
+    }
     return -1;
 }
 
