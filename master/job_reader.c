@@ -771,7 +771,8 @@ job_reader_next (job_reader_t *self, job_entry_t *entry)
 //  field rules. From the first window it cannot prove (a bad line, an odd
 //  one, a line longer than the window, a last line with no newline), the
 //  lines are read again by job_reader_next, whose verdict and message are
-//  the run's, so the fast proof can only ever say "valid" too rarely.
+//  the run's: the fast proof may fail to prove a valid line, never the
+//  other way round.
 
 #define S_WINDOW_BYTES (1024 * 1024)
 

@@ -104,7 +104,8 @@ s_check_line (job_parse_t *parser, const char *text, size_t size)
     json_t *json;
     json_object_foreach (root, key, json) {
         if (strcmp (key, fields [at].key) != 0)
-            fail_msg ("field %d is \"%s\", jansson says \"%s\": %s", at, fields [at].key, key, shown);
+            fail_msg ("field %d is \"%s\", jansson says \"%s\": %s",
+                      at, fields [at].key, key, shown);
         if (!s_same_value (&fields [at].value, json))
             fail_msg ("field \"%s\" differs from jansson's: %s", key, shown);
         at++;
@@ -309,8 +310,9 @@ mutated_lines_never_part_from_jansson (void **state)
     uint32_t seed = 20261201;
     size_t sure = 0, unsure = 0;
     const size_t rounds = 200000;
+    const size_t seeds = sizeof s_valid_lines / sizeof s_valid_lines [0];
     for (size_t round = 0; round < rounds; round++) {
-        const char *valid = s_valid_lines [round % (sizeof s_valid_lines / sizeof s_valid_lines [0])];
+        const char *valid = s_valid_lines [round % seeds];
         char text [S_LINE_BYTES];
         size_t size = strlen (valid);
         memcpy (text, valid, size);

@@ -563,7 +563,8 @@ escapes_give_their_bytes (void **state)
     assert_string_equal (entry.type, "a/b");
     assert_string_equal (entry.id, "\"q\"");
     job_reader_destroy (&reader);
-    s_assert_text_error ("{\"payload\":\"\\x\"}\n", "line 1: invalid JSON: invalid escape near '\"\\x'");
+    s_assert_text_error ("{\"payload\":\"\\x\"}\n",
+                         "line 1: invalid JSON: invalid escape near '\"\\x'");
     s_assert_text_error ("{\"payload\":\"\\u12\"}\n",
                          "line 1: invalid JSON: invalid escape near '\"\\u12\"'");
 }
@@ -582,7 +583,8 @@ surrogate_pairs_give_utf8_and_a_lone_half_is_refused (void **state)
                          "line 1: invalid JSON: invalid Unicode '\\uD83D' near '\"\\ud83dx\"'");
     s_assert_text_error ("{\"payload\":\"\\ud83d\\u0041\"}\n",
                          "line 1: invalid JSON: invalid Unicode '\\uD83D\\u0041' near '\"\\ud83d\\u0041\"'");
-    s_assert_text_error ("{\"payload\":\"\\ud800\\ud800\"}\n", "line 1: invalid JSON: invalid Unicode*");
+    s_assert_text_error ("{\"payload\":\"\\ud800\\ud800\"}\n",
+                         "line 1: invalid JSON: invalid Unicode*");
     //  The same code points as raw bytes are not UTF-8.
     s_assert_text_error ("{\"payload\":\"\xed\xa0\xbd\"}\n",
                          "line 1: invalid JSON: unable to decode byte 0xed*");
