@@ -76,9 +76,10 @@ job_reader_status_t job_reader_next (job_reader_t *self, job_entry_t *entry);
 //  at the first error (job_reader_error says which, as job_reader_next
 //  would; with skip_invalid, bad lines are passed over and counted). On a
 //  fresh reader of a regular JSON Lines file it checks a window of lines at
-//  a time, for less per line than a job_reader_next loop; what it cannot
-//  prove valid there, job_reader_next reads. The reader is used up: open
-//  another to run the job.
+//  a time, for less per line than a job_reader_next loop, and a large file
+//  in two halves at once (a thread of its own for the second, joined before
+//  it returns); what it cannot prove valid there, job_reader_next reads.
+//  The reader is used up: open another to run the job.
 int job_reader_validate (job_reader_t *self);
 //  The last error, or the reason for the last skipped line, as "line N: what
 //  is wrong"; "" if none.
