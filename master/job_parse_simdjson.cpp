@@ -1,7 +1,9 @@
 /*  job_parse_simdjson: job_parse.h with simdjson's DOM parser (Debian 12:
-    libsimdjson 3.0.1). The DOM parser validates the whole line (syntax,
-    UTF-8, escapes, surrogate pairs, unescaped control bytes, numbers) and
-    chooses its SIMD kernel at run time, so the binary runs on any x86-64.
+    libsimdjson 3.0.1): parse for one line, parse_many for a window of them.
+    The DOM parser validates a whole text (syntax, UTF-8, escapes, surrogate
+    pairs, unescaped control bytes, numbers) before we see any of it, and
+    picks its kernel at run time (AVX-512, AVX2, SSE4.2 or portable C), so
+    one binary runs on every CPU.
 
     It accepts a subset of what jansson accepts: simdjson takes \u0000 in a
     string and integers from 2^63 to 2^64-1, jansson refuses both, so such
@@ -18,9 +20,9 @@
 
 static_assert (simdjson::SIMDJSON_PADDING <= JOB_PARSE_PADDING, "JOB_PARSE_PADDING is too small");
 
-//  A parser keeps the capacity of the longest line it has parsed (about
-//  13 bytes of index and tape per input byte at worst); past this, the next
-//  shorter line gives the memory back.
+//  A parser keeps the capacity of the longest line it has parsed (about 14
+//  bytes of index, tape and strings allocated per input byte); past this,
+//  the next shorter line gives the memory back.
 static const size_t s_keep_capacity_bytes = 1024 * 1024;
 
 struct _job_parse_t {
