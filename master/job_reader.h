@@ -71,6 +71,16 @@ void job_reader_destroy (job_reader_t **self_p);
 //  kept) returns JOB_READER_SKIPPED instead of stopping the reader; I/O
 //  errors and "no tasks" stay final.
 job_reader_status_t job_reader_next (job_reader_t *self, job_entry_t *entry);
+//  Reads the rest of the input as job_reader_next would, building no task:
+//  0 if it ended well (job_reader_count says how many tasks it holds), -1
+//  at the first error (job_reader_error says which, as job_reader_next
+//  would; with skip_invalid, bad lines are passed over and counted). On a
+//  fresh reader of a regular JSON Lines file it checks a window of lines at
+//  a time, for less per line than a job_reader_next loop, and a large file
+//  in two halves at once (a thread of its own for the second, joined before
+//  it returns); what it cannot prove valid there, job_reader_next reads.
+//  The reader is used up: open another to run the job.
+int job_reader_validate (job_reader_t *self);
 //  The last error, or the reason for the last skipped line, as "line N: what
 //  is wrong"; "" if none.
 const char *job_reader_error (job_reader_t *self);

@@ -91,6 +91,11 @@ s_assert_error (const void *data, size_t size, const job_reader_config_t *config
     //  An error is final.
     assert_int_equal (job_reader_next (reader, &entry), JOB_READER_ERROR);
     job_reader_destroy (&reader);
+    //  The validation pass finds the same error.
+    reader = s_reader_of (data, size, config);
+    assert_int_equal (job_reader_validate (reader), -1);
+    s_assert_message (reader, expected);
+    job_reader_destroy (&reader);
 }
 
 static void
@@ -520,6 +525,251 @@ errors_quoting_the_line_mask_its_control_bytes (void **state)
     s_assert_error (del, sizeof del - 1, &config, "line 1: invalid JSON: control character 0x1b near '\"?'");
 }
 
+//  --- what a JSON parser can get wrong -----------------------------------------------
+//
+//  The fast parser reads valid lines; jansson judges the rest. These pin
+//  what jansson gave before the fast parser came, for both kinds of line.
+
+//  Expects one task from text, with this payload.
+static void
+s_assert_text_payload (const char *text, const void *payload, size_t size)
+{
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (text, &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, payload, size);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+static void
+escapes_give_their_bytes (void **state)
+{
+    (void) state;
+    s_assert_text_payload ("{\"payload\":\"a\\nb\\\"c\\\\d\\/e\\b\\f\\r\\t\"}\n",
+                           "a\nb\"c\\d/e\b\f\r\t", 13);
+    s_assert_text_payload ("{\"payload\":\"\\u0041\\u00e9\\u00E9\\u20ac\\u0001\"}\n",
+                           "A\xc3\xa9\xc3\xa9\xe2\x82\xac\x01", 9);
+    //  Raw UTF-8 passes as it is.
+    s_assert_text_payload ("{\"payload\":\"caf\xc3\xa9 \xf0\x9f\x98\x80\"}\n",
+                           "caf\xc3\xa9 \xf0\x9f\x98\x80", 10);
+    //  An escaped key names its field; ids and types are unescaped too.
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    job_reader_t *reader = s_reader_of_text (
+        "{\"\\u0074ype\":\"a\\/b\",\"id\":\"\\\"q\\\"\"}\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.type, "a/b");
+    assert_string_equal (entry.id, "\"q\"");
+    job_reader_destroy (&reader);
+    s_assert_text_error ("{\"payload\":\"\\x\"}\n",
+                         "line 1: invalid JSON: invalid escape near '\"\\x'");
+    s_assert_text_error ("{\"payload\":\"\\u12\"}\n",
+                         "line 1: invalid JSON: invalid escape near '\"\\u12\"'");
+}
+
+static void
+surrogate_pairs_give_utf8_and_a_lone_half_is_refused (void **state)
+{
+    (void) state;
+    s_assert_text_payload ("{\"payload\":\"\\ud83d\\ude00\"}\n", "\xf0\x9f\x98\x80", 4);
+    s_assert_text_payload ("{\"payload\":\"\\uDBFF\\uDFFF\"}\n", "\xf4\x8f\xbf\xbf", 4);
+    s_assert_text_error ("{\"payload\":\"\\ud83d\"}\n",
+                         "line 1: invalid JSON: invalid Unicode '\\uD83D' near '\"\\ud83d\"'");
+    s_assert_text_error ("{\"payload\":\"\\ude00\"}\n",
+                         "line 1: invalid JSON: invalid Unicode '\\uDE00' near '\"\\ude00\"'");
+    s_assert_text_error ("{\"payload\":\"\\ud83dx\"}\n",
+                         "line 1: invalid JSON: invalid Unicode '\\uD83D' near '\"\\ud83dx\"'");
+    s_assert_text_error ("{\"payload\":\"\\ud83d\\u0041\"}\n",
+                         "line 1: invalid JSON: invalid Unicode '\\uD83D\\u0041' near '\"\\ud83d\\u0041\"'");
+    s_assert_text_error ("{\"payload\":\"\\ud800\\ud800\"}\n",
+                         "line 1: invalid JSON: invalid Unicode*");
+    //  The same code points as raw bytes are not UTF-8.
+    s_assert_text_error ("{\"payload\":\"\xed\xa0\xbd\"}\n",
+                         "line 1: invalid JSON: unable to decode byte 0xed*");
+}
+
+//  Numbers that are accepted, and the field each one lands in.
+static void
+numbers_at_the_limits_are_read_exactly (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"id\":9223372036854775807,\"timeout_ms\":0,\"retries\":0}\n"
+        "{\"id\":-9223372036854775808,\"timeout_ms\":-0}\n"
+        "{\"id\":0,\"timeout_ms\":2147483647,\"retries\":100}\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.id, "9223372036854775807");
+    assert_int_equal (entry.timeout_ms, 0);
+    assert_int_equal (entry.max_attempts, 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.id, "-9223372036854775808");
+    assert_int_equal (entry.timeout_ms, 0);         //  -0 is the integer 0
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_string_equal (entry.id, "0");
+    assert_int_equal (entry.timeout_ms, 2147483647u);
+    assert_int_equal (entry.max_attempts, 101);
+    job_reader_destroy (&reader);
+    //  A number with an exponent or a fraction is a real: its text as a payload.
+    const char *texts [] = { "1e3", "2.5E-3", "-0.0", "0.1e1", "1E+2", "4.9e-324",
+                             "1.7976931348623157e308", "1e-400" };
+    const char *payloads [] = { "1e+03", "0.0025", "-0.0", "1.0", "1e+02", "5e-324",
+                                "1.7976931348623157e+308", "0.0" };
+    for (size_t i = 0; i < sizeof texts / sizeof texts [0]; i++) {
+        char text [64];
+        snprintf (text, sizeof text, "{\"payload\":%s}\n", texts [i]);
+        s_assert_text_payload (text, payloads [i], strlen (payloads [i]));
+    }
+}
+
+//  Numbers that are refused, and why.
+static const struct {
+    const char *field;
+    const char *error;
+} s_wrong_numbers [] = {
+    { "\"timeout_ms\":2147483648", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":-2147483649", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":1e3", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":1E3", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"timeout_ms\":5000.0", "\"timeout_ms\" must be an integer from 0 to 2147483647" },
+    { "\"retries\":101", "\"retries\" must be an integer from 0 to 100" },
+    { "\"retries\":-1", "\"retries\" must be an integer from 0 to 100" },
+    { "\"retries\":100.0", "\"retries\" must be an integer from 0 to 100" },
+    { "\"retries\":1e2", "\"retries\" must be an integer from 0 to 100" },
+    { "\"retries\":0.5", "\"retries\" must be an integer from 0 to 100" },
+    { "\"id\":1e3", "\"id\" must be a string of at most 1024 bytes or an integer" },
+    { "\"id\":9223372036854775808", "invalid JSON: too big integer near '9223372036854775808'" },
+    { "\"id\":18446744073709551616", "invalid JSON: too big integer near '18446744073709551616'" },
+    { "\"id\":-9223372036854775809",
+      "invalid JSON: too big negative integer near '-9223372036854775809'" },
+    { "\"retries\":9223372036854775808", "invalid JSON: too big integer near '9223372036854775808'" },
+    { "\"payload\":1e400", "invalid JSON: real number overflow near '1e400'" },
+    { "\"payload\":-1e400", "invalid JSON: real number overflow near '-1e400'" },
+    { "\"payload\":123456789012345678901234567890", "invalid JSON: too big integer" },
+    { "\"payload\":01", "invalid JSON: invalid token near '0'" },
+    { "\"payload\":1.", "invalid JSON: invalid token near '1.'" },
+    { "\"payload\":.5", "invalid JSON: invalid token near '.'" },
+    { "\"payload\":+1", "invalid JSON: invalid token near '+'" },
+    { "\"payload\":NaN", "invalid JSON: invalid token near 'NaN'" },
+};
+
+static void
+numbers_past_the_limits_are_errors_naming_field_and_line (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "default");
+    for (size_t i = 0; i < sizeof s_wrong_numbers / sizeof s_wrong_numbers [0]; i++) {
+        char text [256];
+        char expected [256];
+        snprintf (text, sizeof text, "{}\n{%s}\n{}\n", s_wrong_numbers [i].field);
+        snprintf (expected, sizeof expected, "line 2: %s", s_wrong_numbers [i].error);
+        s_assert_error (text, strlen (text), &config, expected);
+    }
+}
+
+static void
+nested_payload_is_refused_as_before (void **state)
+{
+    (void) state;
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":{\"a\":1}}\n",
+                         "line 1: \"payload\" must be a string or a number");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":[]}\n",
+                         "line 1: \"payload\" must be a string or a number");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":null}\n",
+                         "line 1: \"payload\" must be a string or a number");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":{\"k\":[1,{\"k\":\"v\"}]}}\n",
+                         "line 1: \"payload\" must be a string or a number");
+    //  What is inside is still JSON, judged before the field.
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":{\"a\":1,\"a\":2}}\n",
+                         "line 1: invalid JSON: duplicate object key near '\"a\"'");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":[1,nul]}\n",
+                         "line 1: invalid JSON: invalid token near 'nul'");
+    s_assert_text_error ("{\"type\":\"a\",\"id\":[\"x\\u0000\"]}\n",
+                         "line 1: invalid JSON: \\u0000 is not allowed without JSON_ALLOW_NUL*");
+}
+
+static void
+nul_bytes_are_refused_raw_or_escaped (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char raw [] = "{\"payload\":\"a\x00" "b\"}\n";
+    s_assert_error (raw, sizeof raw - 1, &config,
+                    "line 1: invalid JSON: control character 0x0 near '\"a'");
+    const char between [] = "{\"payload\":\"a\"\x00}\n";
+    s_assert_error (between, sizeof between - 1, &config, "line 1: invalid JSON: *");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":\"a\\u0000b\"}\n",
+                         "line 1: invalid JSON: \\u0000 is not allowed without JSON_ALLOW_NUL "
+                         "near '\"a\\u0000b\"'");
+    s_assert_text_error ("{\"type\":\"a\",\"\\u0000\":1}\n",
+                         "line 1: invalid JSON: NUL byte in object key not supported "
+                         "near '\"\\u0000\"'");
+    //  An escaped NUL in an id or a type, which are C strings downstream.
+    s_assert_text_error ("{\"type\":\"a\\u0000b\"}\n",
+                         "line 1: invalid JSON: \\u0000 is not allowed without JSON_ALLOW_NUL*");
+    s_assert_text_error ("{\"type\":\"a\",\"id\":\"\\u0000\"}\n",
+                         "line 1: invalid JSON: \\u0000 is not allowed without JSON_ALLOW_NUL*");
+}
+
+static void
+crlf_lines_keep_their_numbers_and_bytes (void **state)
+{
+    (void) state;
+    //  One '\r' before the newline is the line ending; more are blanks.
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = s_reader_of_text (
+        "{\"payload\":\"a\\r\"}\r\n\r\n{\"payload\":\"b\"} \r\r\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    s_assert_payload (&entry, "a\r", 2);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (entry.line, 3);
+    s_assert_payload (&entry, "b", 1);
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+    s_assert_text_error ("{\"type\":\"a\"}\r\n\r\n{\"type\":}\r\n{\"type\":\"a\"}\r\n",
+                         "line 3: invalid JSON: unexpected token near '}'");
+    //  A raw '\r' inside a string is a control character.
+    s_assert_text_error ("{\"type\":\"a\r\"}\r\n",
+                         "line 1: invalid JSON: control character 0xd near '\"a'");
+}
+
+static void
+byte_order_mark_is_refused_as_before (void **state)
+{
+    (void) state;
+    s_assert_text_error ("\xef\xbb\xbf{\"type\":\"a\"}\n",
+                         "line 1: invalid JSON: invalid token near '\xef\xbb\xbf'");
+    s_assert_text_error ("{\"type\":\"a\"}\n\xef\xbb\xbf{\"type\":\"a\"}\n",
+                         "line 2: invalid JSON: invalid token near '\xef\xbb\xbf'");
+}
+
+static void
+a_line_is_judged_whole_before_its_fields (void **state)
+{
+    (void) state;
+    //  Duplicates are found after unescaping, and before unknown fields.
+    s_assert_text_error ("{\"type\":\"a\",\"id\":\"a\",\"\\u0069d\":\"b\"}\n",
+                         "line 1: invalid JSON: duplicate object key near '\"\\u0069d\"'");
+    s_assert_text_error ("{\"type\":\"a\",\"colour\":1,\"colour\":2}\n",
+                         "line 1: invalid JSON: duplicate object key near '\"colour\"'");
+    //  Invalid JSON after a wrong field is still invalid JSON.
+    s_assert_text_error ("{\"colour\":1,\"type\":\"\\u0000\"}\n",
+                         "line 1: invalid JSON: \\u0000 is not allowed without JSON_ALLOW_NUL*");
+    s_assert_text_error ("{\"type\":5,\"payload\":\n",
+                         "line 1: invalid JSON: unexpected token near end of file");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":\"\xc0\x80\"}\n",
+                         "line 1: invalid JSON: unable to decode byte 0xc0*");
+    //  Seven fields: the unknown one is named.
+    s_assert_text_error ("{\"id\":1,\"type\":\"a\",\"payload\":\"p\",\"timeout_ms\":1,\"retries\":1,"
+                         "\"x\":1}\n", "line 1: unknown field \"x\"");
+    s_assert_text_error ("{\"type\":\"a\",\"payload\":\"p\"}}\n",
+                         "line 1: invalid JSON: end of file expected near '}'");
+}
+
 static void
 empty_input_has_no_tasks (void **state)
 {
@@ -618,6 +868,11 @@ static const struct {
     S_BAD ("{\"type\":\"a\",\"payload\":\"a\x00" "b\"}", "invalid JSON: *"),
     S_BAD ("{\"type\":\"a\",\"payload\":\"caf\xe9\"}", "invalid JSON: *"),
     S_BAD ("  \x00  ", "invalid JSON: *"),
+    S_BAD ("{\"type\":\"a\",\"payload\":\"\\ud83d\"}", "invalid JSON: invalid Unicode '\\uD83D'*"),
+    S_BAD ("{\"type\":\"a\",\"payload\":\"\\u0000\"}", "invalid JSON: \\u0000 is not allowed*"),
+    S_BAD ("{\"type\":\"a\",\"id\":9223372036854775808}", "invalid JSON: too big integer*"),
+    S_BAD ("\xef\xbb\xbf{\"type\":\"a\"}", "invalid JSON: invalid token*"),
+    S_BAD ("{\"type\":\"a\",\"payload\":{\"a\":1}}", "\"payload\" must be a string or a number"),
 };
 
 static void
@@ -809,6 +1064,200 @@ binary_file_lines_are_skipped_like_any_invalid_line (void **state)
     assert_int_equal (skips, lines);
     assert_int_equal (job_reader_skipped (reader), lines);
     assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+}
+
+//  --- validation ------------------------------------------------------------------------
+
+//  Reads data through with job_reader_next, then validates it with a new
+//  reader: both must end alike, with the same message, tasks and skips.
+static void
+s_assert_validation_agrees (const void *data, size_t size, const job_reader_config_t *config)
+{
+    job_reader_t *reader = s_reader_of (data, size, config);
+    job_entry_t entry;
+    job_reader_status_t status;
+    do
+        status = job_reader_next (reader, &entry);
+    while (status == JOB_READER_OK || status == JOB_READER_SKIPPED);
+    char expected [512];
+    snprintf (expected, sizeof expected, "%s", job_reader_error (reader));
+    uint64_t tasks = job_reader_count (reader);
+    uint64_t skipped = job_reader_skipped (reader);
+    job_reader_destroy (&reader);
+
+    reader = s_reader_of (data, size, config);
+    assert_int_equal (job_reader_validate (reader), status == JOB_READER_END ? 0 : -1);
+    assert_string_equal (job_reader_error (reader), expected);
+    assert_int_equal (job_reader_count (reader), tasks);
+    assert_int_equal (job_reader_skipped (reader), skipped);
+    job_reader_destroy (&reader);
+}
+
+static void
+validation_of_a_valid_file_counts_its_tasks (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    const char *text = "\n  {\"id\":\"a\",\"payload\":\"x\\n\\u00e9\"}\r\n\t\r\n"
+                       "{\"payload_b64\":\"YQ==\",\"timeout_ms\":5,\"retries\":100}\n"
+                       " \n{}  \n{\"payload\":2.5}";
+    job_reader_t *reader = s_reader_of_text (text, &config);
+    assert_int_equal (job_reader_validate (reader), 0);
+    assert_int_equal (job_reader_count (reader), 4);
+    assert_string_equal (job_reader_error (reader), "");
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_END);
+    job_reader_destroy (&reader);
+    s_assert_validation_agrees (text, strlen (text), &config);
+    //  Lines at the limit, with and without '\r', and one past it.
+    config.max_line_bytes = 20;
+    s_assert_validation_agrees ("{\"payload\":\"123456\"}\n{\"payload\":\"123456\"}\r\n"
+                                "   {\"payload\":\"1\"}  \n", 64, &config);
+    s_assert_validation_agrees ("{\"payload\":\"1234567\"}\n", 22, &config);
+    s_assert_validation_agrees ("{}\n\n                     \n{}\n", 29, &config);
+}
+
+static void
+validation_agrees_on_every_kind_of_line (void **state)
+{
+    (void) state;
+    //  Every malformed line of the tests above, and odd lines that are valid.
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    for (size_t i = 0; i < sizeof s_bad_lines / sizeof s_bad_lines [0]; i++) {
+        char text [256];
+        size_t size = (size_t) snprintf (text, sizeof text, "{\"type\":\"a\"}\n");
+        memcpy (text + size, s_bad_lines [i].line, s_bad_lines [i].size);
+        size += s_bad_lines [i].size;
+        text [size++] = '\n';
+        s_assert_validation_agrees (text, size, &config);
+        config.skip_invalid = true;
+        s_assert_validation_agrees (text, size, &config);
+        config.skip_invalid = false;
+    }
+    const char *odd [] = {
+        "{\"type\":\"a\"} {\"type\":\"b\"}\n",              //  two texts on a line
+        "{\"type\":\"a\"}{\"type\":\"b\"}\n",
+        "{\"type\":\n\"a\"}\n",                              //  one text on two lines
+        "{\"type\":\"a\"\n}\n{\"type\":\"b\"}\n",
+        "{\"type\":\"a\"}\n\f\n\v \n{\"type\":\"b\"}\n",    //  blank, to job_reader only
+        "{\"type\":\"a\"}\n1\n",
+        "{\"type\":\"a\"}\n\"{}\"\n",
+        "{\"type\":\"a\",\"payload\":true}\n",
+        "{\"type\":\"a\",\"retries\":3,\"retries\":3}\n",
+        "{\"type\":\"a\",\"payload\":\"\\\\u0000\"}\n",       //  an escaped backslash
+        "{\"type\":\"a\"}\n{\"type\":\"a\"}",                //  no final newline
+        "{\"type\":\"a\"}\n{\"type\":",
+    };
+    for (size_t i = 0; i < sizeof odd / sizeof odd [0]; i++)
+        s_assert_validation_agrees (odd [i], strlen (odd [i]), &config);
+}
+
+//  A job of many short lines, several of the reader's validation windows
+//  long, with a line replaced at line number at (1-based); returns its size.
+static char *
+s_big_job (size_t lines, size_t at, const char *replacement, size_t *size)
+{
+    size_t capacity = lines * 128 + strlen (replacement) + 16;
+    char *text = (char *) malloc (capacity);
+    size_t used = 0;
+    for (size_t line = 1; line <= lines; line++) {
+        if (line == at)
+            used += (size_t) snprintf (text + used, capacity - used, "%s\n", replacement);
+        else
+            used += (size_t) snprintf (text + used, capacity - used,
+                                       "{\"id\":\"t%zu\",\"type\":\"noop\",\"payload\":"
+                                       "\"%060zu\",\"timeout_ms\":%zu}\n", line, line, line);
+    }
+    *size = used;
+    return text;
+}
+
+//  Makes the line holding name invalid JSON: a control byte in a string.
+static void
+s_spoil (char *text, const char *name)
+{
+    char *at = strstr (text, name);
+    assert_non_null (at);
+    at [1] = '\x01';
+}
+
+//  The line (1-based) that holds byte offset of text.
+static size_t
+s_line_at (const char *text, size_t offset)
+{
+    size_t line = 1;
+    for (size_t at = 0; at < offset; at++)
+        line += text [at] == '\n';
+    return line;
+}
+
+static void
+validation_of_a_long_file_names_the_first_bad_line_anywhere (void **state)
+{
+    (void) state;
+    //  About 3.9 MiB: the reader validates it in two halves, each in windows
+    //  of 1 MiB of whole lines. Bad lines go at the start, the end, and on
+    //  each side of the first window's end and of the second half's start.
+    const size_t lines = 32000;
+    size_t size;
+    char *text = s_big_job (lines, 0, "", &size);
+    size_t edge = s_line_at (text, 1024 * 1024);
+    size_t half = s_line_at (text, size / 2) + 1;
+    free (text);
+    const size_t where [] = { 1, 2, 5000, edge - 1, edge, edge + 1, half - 1, half, half + 1,
+                              20000, 31999, 32000 };
+    const char *what [] = {
+        "{\"type\":\"a\",\"payload\":\"\\ud83d\"}", "[]", "", "{\"type\":\"a\"} {}",
+        "{\"type\":\"a\",\n\"id\":\"x\"}", "{\"type\":\"a\",\"colour\":1}", "{\"type\":\"a\"}\r",
+        "\f", "{\"retries\":101}", "{\"payload_b64\":\"abc\"}",
+    };
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, NULL);
+    for (size_t i = 0; i < sizeof where / sizeof where [0]; i++)
+        for (size_t j = i % 3; j < sizeof what / sizeof what [0]; j += 3) {
+            text = s_big_job (lines, where [i], what [j], &size);
+            s_assert_validation_agrees (text, size, &config);
+            free (text);
+        }
+    //  A bad line in each half: the first is named.
+    text = s_big_job (lines, 30000, "[]", &size);
+    s_spoil (text, "\"t700\"");
+    s_assert_validation_agrees (text, size, &config);
+    free (text);
+    //  A line longer than a window, valid, then a bad one.
+    char *huge = (char *) malloc (2 * 1024 * 1024);
+    int head = snprintf (huge, 64, "{\"type\":\"a\",\"payload\":\"");
+    memset (huge + head, 'h', 2 * 1024 * 1024 - (size_t) head - 3);
+    memcpy (huge + 2 * 1024 * 1024 - 3, "\"}", 3);
+    text = s_big_job (lines, 15000, huge, &size);
+    s_assert_validation_agrees (text, size, &config);
+    free (text);
+    text = s_big_job (lines, edge, huge, &size);
+    s_spoil (text, "\"t31999\"");
+    s_assert_validation_agrees (text, size, &config);
+    free (text);
+    free (huge);
+}
+
+static void
+validation_of_what_cannot_be_read_again_reads_it_once (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "echo");
+    job_reader_t *reader = job_reader_new ("/dev/null", &config, NULL, 0);
+    assert_int_equal (job_reader_validate (reader), -1);
+    assert_string_equal (job_reader_error (reader), "no tasks in input");
+    job_reader_destroy (&reader);
+    //  Lines format, and a reader already read from.
+    config = s_config (JOB_FORMAT_LINES, "echo");
+    s_assert_validation_agrees ("a\n\nb", 4, &config);
+    config = s_config (JOB_FORMAT_JSONL, "echo");
+    reader = s_reader_of_text ("{}\n{}\n[]\n", &config);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (job_reader_validate (reader), -1);
+    assert_string_equal (job_reader_error (reader), "line 3: not a JSON object");
+    assert_int_equal (job_reader_count (reader), 2);
     job_reader_destroy (&reader);
 }
 
@@ -1046,6 +1495,15 @@ main (void)
         cmocka_unit_test (line_of_exactly_the_limit_is_read_with_or_without_cr),
         cmocka_unit_test (binary_file_is_an_error_naming_its_line),
         cmocka_unit_test (errors_quoting_the_line_mask_its_control_bytes),
+        cmocka_unit_test (escapes_give_their_bytes),
+        cmocka_unit_test (surrogate_pairs_give_utf8_and_a_lone_half_is_refused),
+        cmocka_unit_test (numbers_at_the_limits_are_read_exactly),
+        cmocka_unit_test (numbers_past_the_limits_are_errors_naming_field_and_line),
+        cmocka_unit_test (nested_payload_is_refused_as_before),
+        cmocka_unit_test (nul_bytes_are_refused_raw_or_escaped),
+        cmocka_unit_test (crlf_lines_keep_their_numbers_and_bytes),
+        cmocka_unit_test (byte_order_mark_is_refused_as_before),
+        cmocka_unit_test (a_line_is_judged_whole_before_its_fields),
         cmocka_unit_test (empty_input_has_no_tasks),
         cmocka_unit_test (each_malformed_line_is_skipped_and_the_lines_around_it_read),
         cmocka_unit_test (skipped_lines_are_reported_one_by_one_in_line_order),
@@ -1053,6 +1511,10 @@ main (void)
         cmocka_unit_test (skipping_a_huge_line_keeps_memory_bounded),
         cmocka_unit_test (skip_invalid_still_fails_an_input_with_no_valid_task),
         cmocka_unit_test (binary_file_lines_are_skipped_like_any_invalid_line),
+        cmocka_unit_test (validation_of_a_valid_file_counts_its_tasks),
+        cmocka_unit_test (validation_agrees_on_every_kind_of_line),
+        cmocka_unit_test (validation_of_a_long_file_names_the_first_bad_line_anywhere),
+        cmocka_unit_test (validation_of_what_cannot_be_read_again_reads_it_once),
         cmocka_unit_test (lines_format_makes_a_task_of_every_line_including_empty_ones),
         cmocka_unit_test (lines_format_keeps_binary_bytes_and_a_last_line_without_newline),
         cmocka_unit_test (generate_makes_count_tasks_of_payload_size),
