@@ -1,6 +1,7 @@
 /*  tm_json: the small JSON writing the data path needs (results lines,
     status replies): a growable buffer, string escaping with invalid UTF-8
-    replaced, and base64. Parsing JSON is jansson's job, not this module's;
+    replaced, and base64. Parsing JSON is the job reader's (simdjson, jansson
+    for what it cannot prove valid), not this module's;
     writing goes through here because the results path emits a line per task
     and jansson's object building costs more than the rest of that path.
 */

@@ -82,15 +82,10 @@ master_check_job (const master_options_t *options)
         return TM_EXIT_USAGE;
     }
     int rc = TM_EXIT_OK;
-    if (job_reader_seekable (reader)) {
-        job_entry_t entry;
-        job_reader_status_t status;
-        while ((status = job_reader_next (reader, &entry)) == JOB_READER_OK)
-            ;
-        if (status == JOB_READER_ERROR) {
-            fprintf (stderr, "taskmill-master: %s: %s\n", options->job_path, job_reader_error (reader));
-            rc = TM_EXIT_USAGE;
-        }
+    //  A FIFO is not seekable: checking it would use up its input.
+    if (job_reader_seekable (reader) && job_reader_validate (reader) != 0) {
+        fprintf (stderr, "taskmill-master: %s: %s\n", options->job_path, job_reader_error (reader));
+        rc = TM_EXIT_USAGE;
     }
     job_reader_destroy (&reader);
     return rc;
