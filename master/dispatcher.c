@@ -154,6 +154,7 @@ s_send_batch (dispatcher_t *self, worker_info_t *worker, size_t room, int64_t no
     if (s_send_to (self, worker, &frame) == -1)
         return 0;
     worker->frames = number;
+    worker->marker_due = false;     //  this frame moves its last_batch as well
     //  Pop everything scanned: the sent leases and any stale seqs among them.
     size_t taken = 0;
     while (taken < filled) {
@@ -211,10 +212,23 @@ dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker)
 {
     zframe_t *frame = tm_codec_encode_task_batch (self->job_id, NULL, 0, worker->frames + 1,
                                                   worker->stamp);
-    if (s_send_to (self, worker, &frame) == -1)
+    worker->marker_due = false;
+    if (s_send_to (self, worker, &frame) == -1) {
+        //  A full connection is still a connection: try again later.
+        worker->marker_due = errno == EAGAIN;
         return errno == EHOSTUNREACH ? -1 : 0;
+    }
     worker->frames++;
     return 0;
+}
+
+void
+dispatcher_send_due_markers (dispatcher_t *self)
+{
+    for (worker_info_t *worker = worker_table_first (self->workers);
+         worker; worker = worker_table_next (self->workers))
+        if (worker->marker_due && worker->state != WORKER_LOST)
+            dispatcher_send_marker (self, worker);
 }
 
 size_t

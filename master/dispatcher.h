@@ -32,7 +32,10 @@ size_t dispatcher_room (dispatcher_t *self, const worker_info_t *worker);
 size_t dispatcher_flush (dispatcher_t *self, int64_t now_us);
 //  Sends worker an empty, numbered batch (see Credit.epoch). Returns 0, or
 //  -1 if its connection is gone (EHOSTUNREACH) and it is now unreachable.
+//  A marker its full connection refused is due again (marker_due).
 int dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker);
+//  Sends the markers that are due (a task batch sent since counts as one).
+void dispatcher_send_due_markers (dispatcher_t *self);
 //  Tasks waiting to be sent.
 size_t dispatcher_queued (dispatcher_t *self);
 //  Tasks sent in total.

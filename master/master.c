@@ -137,6 +137,7 @@ master_new (const master_options_t *options)
         master_destroy (&self);
         return NULL;
     }
+    results_writer_set_retry_ms (self->writer, options->write_retry_ms);
     self->leases = lease_table_new (options->window);
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
@@ -578,6 +579,7 @@ s_tick (master_t *self, int64_t now_us)
     self->next_tick_us = now_us + S_TICK_US;
     s_expire_leases (self, now_us);
     s_reap_workers (self, now_us);
+    dispatcher_send_due_markers (self->dispatcher);
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
     if (sync)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
@@ -674,10 +676,8 @@ s_finish_job (master_t *self, bool interrupted)
     if (!self->options->quiet)
         summary_print (self->summary, stderr);
     if (self->options->summary_path
-    &&  summary_write_json (self->summary, self->options->summary_path) == -1) {
-        zsys_error ("cannot write the summary to %s", self->options->summary_path);
-        exit_status = TM_EXIT_RUNTIME;
-    }
+    &&  summary_write_json (self->summary, self->options->summary_path) == -1)
+        exit_status = TM_EXIT_RUNTIME;     //  logged by the summary
     return exit_status;
 }
 

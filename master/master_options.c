@@ -29,6 +29,8 @@ static const char *s_usage =
 "  --summary FILE       write the aggregate as JSON to FILE\n"
 "  --sync MS            fdatasync the results file at least every MS ms\n"
 "                       (default 100, at least 100; 0: only at the end)\n"
+"  --write-retry MS     how long a full disk is retried before the run stops\n"
+"                       with status 3 (default 30000)\n"
 "  --resume             run the same job again after a crash: skip every task\n"
 "                       already in the --out file, complete the rest\n"
 "  --quiet              no progress line and no summary on stderr\n"
@@ -54,6 +56,7 @@ enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_SYNC, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE,
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
+    OPT_WRITE_RETRY,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -76,6 +79,7 @@ static const struct option s_options [] = {
     { "lease-grace", required_argument, NULL, OPT_LEASE_GRACE },
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
     { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
+    { "write-retry", required_argument, NULL, OPT_WRITE_RETRY },
     { "sync", required_argument, NULL, OPT_SYNC },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
@@ -128,6 +132,7 @@ s_defaults (master_options_t *options)
     options->worker_timeout_ms = MASTER_DEFAULT_WORKER_TIMEOUT_MS;
     options->retry_backoff_ms = MASTER_DEFAULT_RETRY_BACKOFF_MS;
     options->sync_ms = MASTER_DEFAULT_SYNC_MS;
+    options->write_retry_ms = MASTER_DEFAULT_WRITE_RETRY_MS;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -195,6 +200,10 @@ s_apply (master_options_t *options, int option, const char *arg)
                 return TM_EXIT_USAGE;
             }
             options->sync_ms = (uint32_t) value;
+            break;
+        case OPT_WRITE_RETRY:
+            if (s_number ("write-retry", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
+            options->write_retry_ms = (uint32_t) value;
             break;
         case OPT_RETRY_BACKOFF:
             if (s_number ("retry-backoff", arg, 0, 30000, &value)) return TM_EXIT_USAGE;

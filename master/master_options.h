@@ -17,6 +17,7 @@
 #define MASTER_DEFAULT_WORKER_TIMEOUT_MS 3000
 #define MASTER_DEFAULT_RETRY_BACKOFF_MS 100
 #define MASTER_DEFAULT_SYNC_MS 100
+#define MASTER_DEFAULT_WRITE_RETRY_MS 30000
 
 typedef struct {
     const char *job_path;           //  JOB or "-"; NULL with --generate
@@ -30,6 +31,7 @@ typedef struct {
     uint32_t worker_timeout_ms;     //  --worker-timeout: silence that makes a worker lost
     uint32_t retry_backoff_ms;      //  --retry-backoff: wait before the first retry
     uint32_t sync_ms;               //  --sync: fdatasync interval (0: at the end only)
+    uint32_t write_retry_ms;        //  --write-retry: how long a full disk is retried
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

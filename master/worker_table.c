@@ -110,6 +110,8 @@ worker_table_credit (worker_table_t *self, const char *incarnation, const tm_cre
         }
         worker = s_add (self, incarnation, credit->worker_id, now_us);
         *replaced = s_by_id (self, credit->worker_id, worker);
+        if (*replaced)
+            (*replaced)->replaced = true;
         outcome = WORKER_CREDIT_NEW;
     }
     *worker_p = worker;
@@ -136,7 +138,7 @@ worker_table_heartbeat (worker_table_t *self, const tm_heartbeat_t *heartbeat, i
 {
     worker_info_t *worker = (worker_info_t *) zhashx_lookup (self->workers,
                                                              heartbeat->incarnation);
-    if (!worker)
+    if (!worker || worker->replaced)
         return NULL;
     if (worker->state == WORKER_LOST)
         s_set_state (self, worker, WORKER_LIVE);

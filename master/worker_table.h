@@ -42,6 +42,8 @@ typedef struct {
     uint64_t frames;                //  frames sent to it in this job: the last number
     bool reachable;                 //  no send to it failed since its last Credit
     bool heartbeat_seen;            //  at least one heartbeat of this incarnation
+    bool replaced;                  //  a newer incarnation of its id came: never back
+    bool marker_due;                //  a marker (see Credit.epoch) waits for room
     int fd;                         //  the connection its last Credit came on (-1)
     int64_t joined_us;
     int64_t last_heard_us;          //  last Credit, heartbeat or result
@@ -67,7 +69,8 @@ worker_credit_t worker_table_credit (worker_table_t *self, const char *incarnati
                                      const tm_credit_t *credit, int fd, int64_t now_us,
                                      worker_info_t **worker, worker_info_t **replaced);
 //  Records a heartbeat. Returns the incarnation's entry (a LOST one comes
-//  back LIVE), or NULL if no Credit of it was seen (nothing to attribute).
+//  back LIVE unless a newer incarnation replaced it), or NULL if no Credit
+//  of it was seen or it was replaced (nothing to attribute).
 worker_info_t *worker_table_heartbeat (worker_table_t *self, const tm_heartbeat_t *heartbeat,
                                        int64_t now_us);
 //  The entry in slot, or NULL (slots run from 1 to worker_table_slots - 1).

@@ -66,7 +66,10 @@ uint32_t
 credit_window (const credit_t *self)
 {
     double budget_us = 2.0 * (double) self->rtt_us + S_BUDGET_FIXED_US;
-    double ahead = self->rate_per_us > 0 ? self->rate_per_us * budget_us + 1 : (double) self->threads;
+    //  Before any rate is measured, just the threads: a short job of long
+    //  tasks is then spread over every worker, and a fast one opens the
+    //  window within a few samples.
+    double ahead = self->rate_per_us > 0 ? self->rate_per_us * budget_us + 1 : 0;
     double window = (double) self->threads + ahead;
     if (window > (double) self->max)
         window = (double) self->max;

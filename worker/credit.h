@@ -33,7 +33,7 @@ typedef struct {
     uint32_t sent;              //  the window last sent (0: none)
 } credit_t;
 
-//  Starts with no rate measured (the window is then twice the threads).
+//  Starts with no rate measured (the window is then the threads).
 void credit_init (credit_t *self, size_t threads, size_t max, int64_t now_us);
 //  count tasks finished at now_us.
 void credit_completed (credit_t *self, size_t count, int64_t now_us);

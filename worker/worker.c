@@ -272,7 +272,10 @@ s_read_control (worker_t *self)
     else
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id)) {
         //  Whatever of it still waits here would only make stale results.
-        executor_purge_job (self->executor, job_id);
+        size_t purged = executor_purge_job (self->executor, job_id);
+        if (purged)
+            zsys_info ("worker %s: job %s ended: dropped %zu tasks of it still queued",
+                       self->options->id, job_id, purged);
         if (self->pending && strcmp (tm_task_batch_job_id (self->pending), job_id) == 0)
             tm_task_batch_destroy (&self->pending);
         self->job_ended = true;

@@ -9,6 +9,9 @@
 (2) A worker running long tasks (sleep 30000 twice, and an exec "sleep 30")
     gets SIGTERM: it keeps running (draining what runs); a second SIGTERM
     makes it exit within a few seconds. The master survives the loss.
+(3) With its master gone (SIGKILL) while results pile up, a worker still
+    obeys a second SIGTERM at once, and its --drain-timeout: sending results
+    never blocks it.
 """
 
 import os
@@ -115,5 +118,57 @@ def test_second_sigterm_exits_at_once(env):
     h.check(master.alive(), "the master exited (status %s) when its only worker died" % master.poll())
 
 
+def start_then_kill_master(env, job, worker_extra, threads):
+    """A master running job on one worker, then SIGKILLed once the worker has
+    results written and tasks still to run. Returns the worker."""
+    job_path = env.write_job("job.jsonl", job)
+    out = env.path("results.jsonl")
+    ports = h.Ports()
+    master = env.start_master(ports, job_path, out=out)
+    worker = env.start_worker(ports, extra=worker_extra, threads=threads)
+    h.wait_for(lambda: h.count_lines(out) >= 10 or not master.alive(), h.scaled(15),
+               "the worker's first results to be written")
+    h.check(master.alive(), "the master ended (status %s) before it was killed" % master.poll())
+    master.signal(signal.SIGKILL)
+    master.wait_exit(h.scaled(5), "master after SIGKILL")
+    return worker
+
+
+def long_then_short_job():
+    """Two long sleeps the worker is still running when its master dies,
+    then short ones whose results find no master."""
+    job = [{"id": "long%d" % i, "type": "sleep", "payload": "30000", "timeout_ms": 60000}
+           for i in range(2)]
+    return job + [{"id": "s%d" % i, "type": "sleep", "payload": "2"} for i in range(20000)]
+
+
+def test_second_sigterm_with_master_gone(env):
+    worker = start_then_kill_master(env, long_then_short_job(), ["--id", "orphan"], threads=3)
+    h.check(h.holds_for(worker.alive, 0.5), "the worker died with its master (status %s)"
+            % worker.poll())
+    worker.signal(signal.SIGTERM)
+    h.check(h.holds_for(worker.alive, 0.5),
+            "the worker exited (status %s) on the first SIGTERM although it runs 30 s tasks"
+            % worker.poll())
+    t_second = time.monotonic()
+    worker.signal(signal.SIGTERM)
+    rc = worker.wait_exit(h.scaled(3), "worker after two SIGTERMs with its master gone")
+    env.note("worker exited %.2f s after the second SIGTERM, status %s"
+             % (time.monotonic() - t_second, rc))
+    h.check_eq(rc, 3, "worker exit status after a second SIGTERM")
+
+
+def test_drain_timeout_with_master_gone(env):
+    worker = start_then_kill_master(env, long_then_short_job(),
+                                    ["--id", "orphan", "--drain-timeout", "500"], threads=3)
+    worker.signal(signal.SIGTERM)
+    t_term = time.monotonic()
+    rc = worker.wait_exit(h.scaled(4), "worker past its 0.5 s drain timeout with its master gone")
+    env.note("worker exited %.2f s after SIGTERM (drain timeout 0.5 s), status %s"
+             % (time.monotonic() - t_term, rc))
+    h.check_eq(rc, 3, "worker exit status at its drain timeout")
+
+
 if __name__ == "__main__":
-    h.main([test_sigterm_drains_busy_worker, test_second_sigterm_exits_at_once], __doc__)
+    h.main([test_sigterm_drains_busy_worker, test_second_sigterm_exits_at_once,
+            test_second_sigterm_with_master_gone, test_drain_timeout_with_master_gone], __doc__)

@@ -10,12 +10,16 @@
     worker started before the master, beside a long-lived worker, exits 0
     when the job ends while the long-lived one stays up;
 (d) with --min-workers 2 and two workers started with the master, both
-    get a share of a small job, run after run (the gate waits for their
-    handshakes, not only their TCP connections).
+    get a share of a small job, run after run (dispatch starts with the
+    second worker's credit);
+(e) a master stopped mid-job sends JOB_END: a worker drops the tasks of that
+    job it still queues instead of running them for nobody.
 """
 
 import hashlib
 import os
+import re
+import signal
 import sys
 
 sys.dont_write_bytecode = True
@@ -162,7 +166,28 @@ def test_min_workers_both_get_the_start(env):
     env.note("%d runs, both workers served each" % runs)
 
 
+def test_job_end_drops_queued_tasks(env):
+    #  One thread, 300 ms tasks: the worker's window is its thread plus one
+    #  round trip's worth, so once it has a rate it holds one running and at
+    #  least one queued.
+    job = [{"id": "s%d" % i, "type": "sleep", "payload": "300"} for i in range(50)]
+    job_path = env.write_job("job.jsonl", job)
+    out = env.path("results.jsonl")
+    ports = h.Ports()
+    master = env.start_master(ports, job_path, out=out)
+    worker = env.start_worker(ports, threads=1, extra=["--id", "solo", "--heartbeat", "200"])
+    h.wait_for(lambda: h.count_lines(out) >= 3, h.scaled(20), "three results written")
+    master.signal(signal.SIGTERM)
+    master.wait_exit(h.scaled(10), "master after SIGTERM")
+    h.wait_for(lambda: "ended: dropped" in worker.stderr(), h.scaled(5),
+               "the worker to drop the ended job's queued tasks")
+    m = re.search(r"job \S+ ended: dropped (\d+) tasks", worker.stderr())
+    env.note("worker: %s" % m.group(0))
+    h.check(int(m.group(1)) >= 1, "dropped %s queued tasks" % m.group(1))
+    h.check(worker.alive(), "the long-lived worker exited after the job ended")
+
+
 if __name__ == "__main__":
     h.main([test_workers_before_master_and_second_run, test_min_workers_both_get_the_start,
             test_once_worker_started_after_master,
-            test_once_worker_beside_long_lived_worker], __doc__)
+            test_once_worker_beside_long_lived_worker, test_job_end_drops_queued_tasks], __doc__)

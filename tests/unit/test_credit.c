@@ -52,30 +52,30 @@ s_run (credit_t *credit, size_t per_step, int64_t step_us, int steps, int64_t *n
 //  --- start ---------------------------------------------------------------------
 
 static void
-window_starts_at_twice_the_threads (void **state)
+window_starts_at_the_threads (void **state)
 {
     (void) state;
     const size_t threads [] = { 1, 2, 4, 8, 64 };
     for (size_t i = 0; i < sizeof threads / sizeof threads [0]; i++) {
         credit_t credit;
         credit_init (&credit, threads [i], 100000, 5000000);
-        assert_int_equal (credit_window (&credit), 2 * threads [i]);
+        assert_int_equal (credit_window (&credit), threads [i]);
     }
     //  An echo alone (no rate yet) does not move the starting window.
     credit_t credit;
     credit_init (&credit, 3, 1000, 0);
     credit_echoed (&credit, 100, 400);
-    assert_int_equal (credit_window (&credit), 6);
+    assert_int_equal (credit_window (&credit), 3);
 }
 
 static void
 window_is_never_above_max (void **state)
 {
     (void) state;
-    //  At the start: twice 50 threads is more than a --queue of 64.
+    //  At the start: 100 threads are more than a --queue of 64.
     credit_t credit;
     int64_t now_us = 0;
-    credit_init (&credit, 50, 64, now_us);
+    credit_init (&credit, 100, 64, now_us);
     assert_int_equal (credit_window (&credit), 64);
     //  And at a rate that asks for thousands.
     credit_init (&credit, 4, 64, now_us);
@@ -95,7 +95,7 @@ burst_at_a_high_rate_raises_the_window_to_threads_plus_rate_times_budget (void *
     credit_t credit;
     int64_t now_us = 1000000;
     credit_init (&credit, 4, 100000, now_us);
-    assert_int_equal (credit_window (&credit), 8);
+    assert_int_equal (credit_window (&credit), 4);
     //  One task every 10 µs: 0.1 a µs, for 20 ms.
     s_run (&credit, 1, 10, 2000, &now_us);
     uint32_t window = credit_window (&credit);
@@ -147,7 +147,7 @@ short_bursts_below_the_sample_size_do_not_move_the_window (void **state)
     credit_init (&credit, 2, 1000, now_us);
     //  15 tasks in 1 ms: fewer than a sample counts and shorter than it spans.
     s_run (&credit, 1, 66, 15, &now_us);
-    assert_int_equal (credit_window (&credit), 4);
+    assert_int_equal (credit_window (&credit), 2);
 }
 
 //  --- round trip ------------------------------------------------------------------
@@ -203,7 +203,7 @@ small_window_is_due_again_after_any_change (void **state)
 {
     (void) state;
     credit_t credit;
-    credit_init (&credit, 4, 1000, 0);
+    credit_init (&credit, 8, 1000, 0);
     assert_int_equal (credit_window (&credit), 8);
     //  Never sent: due.
     assert_true (credit_moved (&credit));
@@ -222,7 +222,7 @@ large_window_is_due_again_only_after_a_change_of_an_eighth (void **state)
 {
     (void) state;
     credit_t credit;
-    credit_init (&credit, 100, 10000, 0);
+    credit_init (&credit, 200, 10000, 0);
     assert_int_equal (credit_window (&credit), 200);
     credit_sent (&credit, 200);
     assert_false (credit_moved (&credit));
@@ -299,7 +299,7 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (window_starts_at_twice_the_threads),
+        cmocka_unit_test (window_starts_at_the_threads),
         cmocka_unit_test (window_is_never_above_max),
         cmocka_unit_test (burst_at_a_high_rate_raises_the_window_to_threads_plus_rate_times_budget),
         cmocka_unit_test (window_falls_slowly_after_the_rate_falls),
