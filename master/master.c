@@ -1,15 +1,16 @@
-/*  master: the loop. A task's path through this file: s_fill_window takes
-    it from the job reader into the lease table and the dispatcher's queue;
-    dispatcher_flush sends it to a worker that granted credit (taken by
-    s_read_tasks_socket); the sink hands back its result, and
-    s_handle_result makes it final (results writer, summary) or sends it
-    again. Heartbeats and lost workers go through failover (s_apply_plan).
-    s_tick expires leases and reaps silent workers.
+/*  master: the loop and who the workers are. A task's path through this
+    file: s_fill_window takes it from the job reader into the lease table
+    and the dispatcher's queue; dispatcher_flush sends it to a worker that
+    granted credit (read by s_read_credit); the sink hands back its result,
+    and outcome makes it final or sends it again. Heartbeats and lost
+    workers go through failover, whose plan outcome carries out
+    (s_apply_plan). s_tick expires leases and reaps silent workers.
 */
 #include "master.h"
 #include "dispatcher.h"
 #include "failover.h"
 #include "lease_table.h"
+#include "outcome.h"
 #include "progress.h"
 #include "results_writer.h"
 #include "resume_set.h"
@@ -29,11 +30,8 @@
 #define S_EVENT_BURST 1024          //  sink events handled per loop turn
 #define S_CREDIT_BURST 1024         //  tasks-socket messages handled per loop turn
 #define S_READ_BURST 4096           //  job entries read per loop turn
-#define S_EXPIRED_BATCH 4096        //  leases expired per tick
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
-#define S_FREE_RESENDS 2            //  copies lost unseen running sent again free; then charged
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
-#define S_BACKOFF_MAX_US 30000000   //  the longest a retry waits
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
 
 struct _master_t {
@@ -51,10 +49,9 @@ struct _master_t {
     summary_t *summary;
     progress_t *progress;
     worker_table_t *workers;        //  who granted credit, and what they said
+    outcome_t *outcome;             //  finality and retries
     failover_plan_t plan;           //  scratch for failover
-    uint64_t *expired;              //  scratch for lease_table_expired
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
-    uint64_t jitter;                //  state of the retry delays' spread
     tm_log_limiter_t garbage_limiter;
     bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
@@ -143,10 +140,11 @@ master_new (const master_options_t *options)
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
     self->summary = summary_new (self->job_id);
+    self->outcome = outcome_new (self->leases, self->dispatcher, self->writer, self->summary,
+                                 self->job_id, options->retry_backoff_ms,
+                                 (uint64_t) tm_clock_wall_us ());
     failover_plan_init (&self->plan, options->window);
     self->dispatching = options->min_workers == 0;
-    self->jitter = (uint64_t) tm_clock_wall_us () | 1;
-    self->expired = (uint64_t *) zmalloc (S_EXPIRED_BATCH * sizeof (uint64_t));
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
     return self;
@@ -160,8 +158,8 @@ master_destroy (master_t **self_p)
     if (!self)
         return;
     progress_destroy (&self->progress);
-    free (self->expired);
     failover_plan_fini (&self->plan);
+    outcome_destroy (&self->outcome);
     summary_destroy (&self->summary);
     dispatcher_destroy (&self->dispatcher);
     worker_table_destroy (&self->workers);
@@ -179,44 +177,14 @@ master_destroy (master_t **self_p)
     *self_p = NULL;
 }
 
-static void s_retry (master_t *self, lease_t *lease, int64_t now_us);
-static void s_give_up (master_t *self, lease_t *lease, tm_status_t status,
-                       const char *error, int64_t now_us);
-
-//  Sends again a task whose copy was lost with a worker or a connection.
-//  A charged one (it was running when its worker was lost: it may be what
-//  killed it) uses an attempt, so a task that kills every worker it
-//  reaches ends FAILED instead of going round the cluster. The rest go
-//  free, but only so often: a task whose workers keep vanishing before
-//  they report it running is charged like any other.
-static void
-s_resend_lost (master_t *self, uint64_t seq, bool charged, int64_t now_us)
-{
-    lease_t *lease;
-    if (lease_table_lookup (self->leases, seq, &lease) != LEASE_FOUND
-    ||  lease->state != LEASE_SENT)
-        return;
-    if (!charged && lease->free_resends < S_FREE_RESENDS) {
-        lease_table_release (self->leases, lease);
-        dispatcher_enqueue (self->dispatcher, lease);
-        summary_count (self->summary, SUMMARY_REISSUED, 1);
-    }
-    else
-    if (lease->attempt < lease->max_attempts)
-        s_retry (self, lease, now_us);
-    else
-        s_give_up (self, lease, TM_STATUS_FAILED,
-                   "worker lost while running it, on every attempt", now_us);
-}
-
 //  Carries out self->plan; returns how many tasks it sends again.
 static size_t
 s_apply_plan (master_t *self, int64_t now_us)
 {
     for (size_t i = 0; i < self->plan.charged_count; i++)
-        s_resend_lost (self, self->plan.charged [i], true, now_us);
+        outcome_lost (self->outcome, self->plan.charged [i], true, now_us);
     for (size_t i = 0; i < self->plan.free_count; i++)
-        s_resend_lost (self, self->plan.free_seqs [i], false, now_us);
+        outcome_lost (self->outcome, self->plan.free_seqs [i], false, now_us);
     return self->plan.charged_count + self->plan.free_count;
 }
 
@@ -374,7 +342,6 @@ s_reap_workers (master_t *self, int64_t now_us)
     worker_table_forget (self->workers, now_us, S_LOST_KEEP_US);
 }
 
-//  --- input -----------------------------------------------------------------
 
 static void
 s_fill_window (master_t *self)
@@ -418,103 +385,6 @@ s_fill_window (master_t *self)
     }
 }
 
-//  --- results -----------------------------------------------------------------
-
-//  Notes a fatal results-file error: the run stops (exit 3), since every
-//  later result would be lost; --resume runs what the file lacks.
-static void
-s_check_output (master_t *self)
-{
-    if (results_writer_state (self->writer) == RESULTS_WRITER_FAILED && !self->output_failed) {
-        zsys_error ("cannot write results: stopping; --resume runs what %s lacks",
-                    self->options->out_path ? self->options->out_path : "stdout");
-        self->output_failed = true;
-    }
-}
-
-static void
-s_finish (master_t *self, lease_t *lease, const tm_result_t *result, int64_t now_us)
-{
-    if (results_writer_write (self->writer, lease, result) == -1 && !self->output_failed) {
-        zsys_error ("cannot write results: %s", strerror (errno));
-        self->output_failed = true;
-    }
-    summary_add (self->summary, lease->type, result->status, result->worker_id,
-                 now_us - lease->first_sent_us);
-    lease_table_finish (self->leases, lease->seq);
-}
-
-//  Ends a task the master gives up on, with no result from a worker.
-static void
-s_give_up (master_t *self, lease_t *lease, tm_status_t status, const char *error,
-           int64_t now_us)
-{
-    if (results_writer_write_status (self->writer, lease, status, error) == -1)
-        s_check_output (self);
-    summary_add (self->summary, lease->type, status, NULL, now_us - lease->first_sent_us);
-    lease_table_finish (self->leases, lease->seq);
-}
-
-//  Attempt n waits base * 2^(n-2), and up to twice as long again (tasks
-//  become due at ticks of 100 ms, so a narrower spread would not part them):
-//  a task failing for a reason that passes (a busy dependency, a full disk)
-//  is not hammered at full speed, and tasks charged together (running
-//  beside each other when their worker died) do not travel together again.
-static int64_t
-s_backoff_us (master_t *self, uint32_t attempt)
-{
-    int64_t delay_us = (int64_t) self->options->retry_backoff_ms * 1000;
-    for (uint32_t i = 2; i < attempt && delay_us < S_BACKOFF_MAX_US; i++)
-        delay_us *= 2;
-    if (delay_us > S_BACKOFF_MAX_US)
-        delay_us = S_BACKOFF_MAX_US;
-    //  xorshift64: the spread need not be good, only unshared.
-    self->jitter ^= self->jitter << 13;
-    self->jitter ^= self->jitter >> 7;
-    self->jitter ^= self->jitter << 17;
-    return delay_us + (int64_t) (self->jitter % (uint64_t) (2 * delay_us + 1));
-}
-
-static void
-s_retry (master_t *self, lease_t *lease, int64_t now_us)
-{
-    summary_count (self->summary, SUMMARY_RETRIES, 1);
-    int64_t delay_us = s_backoff_us (self, lease->attempt + 1);
-    lease_table_retry_after (self->leases, lease, now_us + delay_us);
-    //  Otherwise s_expire_leases queues it when the wait is over.
-    if (delay_us == 0)
-        dispatcher_enqueue (self->dispatcher, lease);
-}
-
-static void
-s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
-{
-    if (strcmp (result->job_id, self->job_id) != 0) {
-        summary_count (self->summary, SUMMARY_STALE, 1);
-        return;
-    }
-    lease_t *lease;
-    lease_lookup_t found = lease_table_lookup (self->leases, result->seq, &lease);
-    if (found != LEASE_FOUND) {
-        summary_count (self->summary,
-                       found == LEASE_FINAL ? SUMMARY_DUPLICATES : SUMMARY_UNKNOWN_SEQ, 1);
-        return;
-    }
-    if (result->status == TM_STATUS_OK) {
-        s_finish (self, lease, result, now_us);
-        return;
-    }
-    //  A failure of an attempt we already replaced, or of one whose retry
-    //  is already queued, changes nothing: the newer attempt decides.
-    if (result->attempt != lease->attempt || lease->state != LEASE_SENT) {
-        summary_count (self->summary, SUMMARY_DUPLICATES, 1);
-        return;
-    }
-    if (lease->attempt < lease->max_attempts)
-        s_retry (self, lease, now_us);
-    else
-        s_finish (self, lease, result, now_us);
-}
 
 static void
 s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
@@ -529,7 +399,7 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);
-        s_handle_result (self, &result, now_us);
+        outcome_result (self->outcome, &result, now_us);
     }
 }
 
@@ -550,34 +420,12 @@ s_drain_sink (master_t *self)
     }
 }
 
-//  --- tick --------------------------------------------------------------------
-
-static void
-s_expire_leases (master_t *self, int64_t now_us)
-{
-    size_t count = lease_table_expired (self->leases, now_us, self->expired, S_EXPIRED_BATCH);
-    for (size_t i = 0; i < count; i++) {
-        lease_t *lease;
-        if (lease_table_lookup (self->leases, self->expired [i], &lease) != LEASE_FOUND)
-            continue;
-        if (lease->state == LEASE_WAITING) {
-            dispatcher_enqueue (self->dispatcher, lease);
-            continue;
-        }
-        summary_count (self->summary, SUMMARY_LEASES_EXPIRED, 1);
-        if (lease->attempt < lease->max_attempts) {
-            s_retry (self, lease, now_us);
-            continue;
-        }
-        s_give_up (self, lease, TM_STATUS_TIMEOUT, "lease expired: no result from any worker", now_us);
-    }
-}
 
 static void
 s_tick (master_t *self, int64_t now_us)
 {
     self->next_tick_us = now_us + S_TICK_US;
-    s_expire_leases (self, now_us);
+    outcome_expire (self->outcome, now_us);
     s_reap_workers (self, now_us);
     dispatcher_send_due_markers (self->dispatcher);
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
@@ -585,7 +433,8 @@ s_tick (master_t *self, int64_t now_us)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
     //  A full disk is retried by the writer; only a fatal error ends the run.
     results_writer_flush (self->writer, sync);
-    s_check_output (self);
+    if (outcome_output_failed (self->outcome))
+        self->output_failed = true;
     if (now_us >= self->next_announce_us) {
         self->next_announce_us = now_us + S_ANNOUNCE_US;
         zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
@@ -597,7 +446,6 @@ s_tick (master_t *self, int64_t now_us)
                      worker_table_live (self->workers));
 }
 
-//  --- run -----------------------------------------------------------------------
 
 static bool
 s_job_done (master_t *self)
