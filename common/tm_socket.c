@@ -15,6 +15,8 @@
 #define S_RESULTS_SNDHWM 1000
 #define S_RESULTS_RCVHWM 1000
 #define S_CONTROL_HWM 1000
+#define S_ADMIN_HWM 100
+#define S_ADMIN_MAX_BYTES 4096      //  a request is a small JSON object
 #define S_RECONNECT_IVL_MS 10      //  first redial; doubling to at most
 #define S_RECONNECT_IVL_MAX_MS 100  //  this: a new master has its workers in tens of ms
 #define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
@@ -115,6 +117,27 @@ tm_socket_results_pull (const char *endpoint)
     s_set_common (sock);
     zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
     return s_bind (sock, endpoint, "results");
+}
+
+zsock_t *
+tm_socket_admin_router (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_ROUTER);
+    assert (sock);
+    s_set_common (sock);
+    zsock_set_maxmsgsize (sock, S_ADMIN_MAX_BYTES);
+    zsock_set_rcvhwm (sock, S_ADMIN_HWM);
+    zsock_set_sndhwm (sock, S_ADMIN_HWM);
+    return s_bind (sock, endpoint, "admin");
+}
+
+zsock_t *
+tm_socket_admin_dealer (const char *endpoint)
+{
+    zsock_t *sock = zsock_new (ZMQ_DEALER);
+    assert (sock);
+    s_set_common (sock);
+    return s_connect (sock, endpoint, "admin");
 }
 
 zsock_t *

@@ -24,6 +24,10 @@ zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id);
 zsock_t *tm_socket_results_push (const char *endpoint);
 //  Sink: PULL results and heartbeats from workers (bound).
 zsock_t *tm_socket_results_pull (const char *endpoint);
+//  Master: ROUTER answering admin requests (bound); small frames only.
+zsock_t *tm_socket_admin_router (const char *endpoint);
+//  CLI: DEALER to a master's admin endpoint (connected).
+zsock_t *tm_socket_admin_dealer (const char *endpoint);
 //  Master: PUB control messages (bound).
 zsock_t *tm_socket_control_pub (const char *endpoint);
 //  Worker: SUB to control messages (connected, subscribed to all).

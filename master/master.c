@@ -7,6 +7,7 @@
     (s_apply_plan). s_tick expires leases and reaps silent workers.
 */
 #include "master.h"
+#include "admin.h"
 #include "dispatcher.h"
 #include "failover.h"
 #include "lease_table.h"
@@ -15,6 +16,7 @@
 #include "results_writer.h"
 #include "resume_set.h"
 #include "sink.h"
+#include "status.h"
 #include "summary.h"
 #include "tm_clock.h"
 #include "tm_codec.h"
@@ -41,6 +43,8 @@ struct _master_t {
     zsock_t *control;               //  PUB to workers
     zsock_t *tasks_monitor;         //  peer events of the tasks socket
     sink_t *sink;                   //  results actor
+    admin_t *admin;                 //  status and drain requests
+    status_t *status;               //  the snapshot admin serves, built each tick
     job_reader_t *reader;
     lease_table_t *leases;
     dispatcher_t *dispatcher;
@@ -95,7 +99,8 @@ s_open_sockets (master_t *self)
     self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor);
     self->control = tm_socket_control_pub (options->bind_control);
     self->sink = sink_new (options->bind_results);
-    if (!self->tasks || !self->control || !self->sink)
+    self->admin = admin_new (options->bind_admin);
+    if (!self->tasks || !self->control || !self->sink || !self->admin)
         return -1;
     zsys_info ("job %s: tasks on %s, results on %s, control on %s",
                self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
@@ -144,6 +149,8 @@ master_new (const master_options_t *options)
                                  self->job_id, options->retry_backoff_ms,
                                  (uint64_t) tm_clock_wall_us ());
     failover_plan_init (&self->plan, options->window);
+    self->status = status_new (self->job_id, self->summary, self->leases, self->dispatcher,
+                               self->workers, tm_clock_now_us ());
     self->dispatching = options->min_workers == 0;
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -158,6 +165,7 @@ master_destroy (master_t **self_p)
     if (!self)
         return;
     progress_destroy (&self->progress);
+    status_destroy (&self->status);
     failover_plan_fini (&self->plan);
     outcome_destroy (&self->outcome);
     summary_destroy (&self->summary);
@@ -167,6 +175,7 @@ master_destroy (master_t **self_p)
     results_writer_destroy (&self->writer);
     resume_set_destroy (&self->resume);
     sink_destroy (&self->sink);
+    admin_destroy (&self->admin);
     if (self->control)
         zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
     zsock_destroy (&self->control);
@@ -386,6 +395,26 @@ s_fill_window (master_t *self)
 }
 
 
+//  A result goes to outcome; if it made its task final, the worker the
+//  task was sent to and the status's failure list hear of it.
+static void
+s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
+{
+    lease_t *lease;
+    bool ours = strcmp (result->job_id, self->job_id) == 0
+             && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FOUND;
+    uint32_t owner = ours ? lease->owner : 0;
+    if (ours && result->status != TM_STATUS_OK && result->attempt == lease->attempt
+    &&  lease->attempt >= lease->max_attempts)
+        status_failure (self->status, lease, result->status, result->error, result->worker_id);
+    outcome_result (self->outcome, result, now_us);
+    worker_info_t *worker = owner ? worker_table_by_slot (self->workers, owner) : NULL;
+    if (worker && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FINAL) {
+        worker->done++;
+        worker->failed += result->status != TM_STATUS_OK;
+    }
+}
+
 static void
 s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
 {
@@ -399,7 +428,7 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);
-        outcome_result (self->outcome, &result, now_us);
+        s_handle_result (self, &result, now_us);
     }
 }
 
@@ -440,6 +469,9 @@ s_tick (master_t *self, int64_t now_us)
         zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
         tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
     }
+    status_update (self->status, now_us,
+                   self->input_done ? (int64_t) job_reader_count (self->reader) : -1,
+                   self->tasks_garbage + admin_bad_requests (self->admin));
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
                      self->input_done ? job_reader_count (self->reader) : 0,
@@ -460,12 +492,13 @@ s_poll_once (master_t *self)
     long timeout_ms = (long) ((self->next_tick_us - now_us + 999) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
-    zmq_pollitem_t items [3] = {
+    zmq_pollitem_t items [4] = {
         { zsock_resolve (sink_pipe (self->sink)), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
+        { zsock_resolve (admin_socket (self->admin)), 0, ZMQ_POLLIN, 0 },
     };
-    if (zmq_poll (items, 3, timeout_ms) == -1)
+    if (zmq_poll (items, 4, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
     now_us = tm_clock_now_us ();
     if (items [1].revents & ZMQ_POLLIN)
@@ -477,6 +510,14 @@ s_poll_once (master_t *self)
         int fd;
         if (tm_socket_monitor_closed (self->tasks_monitor, &fd))
             s_connection_closed (self, fd, now_us);
+    }
+    if ((items [3].revents & ZMQ_POLLIN)
+    &&  admin_serve (self->admin, status_json (self->status))) {
+        //  Every worker finishes what it holds and exits; the job waits
+        //  for new ones.
+        zsys_info ("admin: drain requested: announcing DRAIN to every worker");
+        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_DRAIN, self->job_id);
+        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
     }
 }
 

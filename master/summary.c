@@ -128,6 +128,12 @@ summary_done (summary_t *self)
 }
 
 uint64_t
+summary_by_status (summary_t *self, tm_status_t status)
+{
+    return (unsigned) status < S_STATUS_SLOTS ? self->by_status [status] : 0;
+}
+
+uint64_t
 summary_not_ok (summary_t *self)
 {
     return self->done - self->by_status [TM_STATUS_OK];

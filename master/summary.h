@@ -35,6 +35,8 @@ uint64_t summary_counter (summary_t *self, summary_counter_t counter);
 //  Final results so far, and how many of them were not ok.
 uint64_t summary_done (summary_t *self);
 uint64_t summary_not_ok (summary_t *self);
+//  Final results so far that ended with status.
+uint64_t summary_by_status (summary_t *self, tm_status_t status);
 //  Latency at quantile q (0..1) in microseconds, within ~6%.
 int64_t summary_latency_us (summary_t *self, double q);
 //  Freezes elapsed time and the exit status for reporting.

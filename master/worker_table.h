@@ -45,6 +45,8 @@ typedef struct {
     bool replaced;                  //  a newer incarnation of its id came: never back
     bool marker_due;                //  a marker (see Credit.epoch) waits for room
     int fd;                         //  the connection its last Credit came on (-1)
+    uint64_t done;                  //  final results of tasks sent to it
+    uint64_t failed;                //  ... of them not ok
     int64_t joined_us;
     int64_t last_heard_us;          //  last Credit, heartbeat or result
     int64_t lost_us;                //  LOST: since then

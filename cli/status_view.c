@@ -1,0 +1,126 @@
+/*  status_view: the table. */
+#include "status_view.h"
+#include <jansson.h>
+#include <string.h>
+
+//  A string from the wire, fit for a terminal: control bytes (ESC, CR, LF,
+//  DEL...) become '?', and it is cut to width.
+static const char *
+s_safe (const char *text, char *buffer, size_t size)
+{
+    size_t length = 0;
+    for (; text && *text && length + 1 < size; text++, length++) {
+        unsigned char c = (unsigned char) *text;
+        buffer [length] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+    }
+    buffer [length] = 0;
+    return buffer;
+}
+
+static const char *
+s_str (json_t *object, const char *key, char *buffer, size_t size)
+{
+    return s_safe (json_string_value (json_object_get (object, key)), buffer, size);
+}
+
+static long long
+s_int (json_t *object, const char *key)
+{
+    return (long long) json_integer_value (json_object_get (object, key));
+}
+
+static double
+s_real (json_t *object, const char *key)
+{
+    return json_number_value (json_object_get (object, key));
+}
+
+static void
+s_print_job (json_t *job, FILE *out)
+{
+    char id [80];
+    json_t *total = json_object_get (job, "total");
+    json_t *by_status = json_object_get (job, "by_status");
+    fprintf (out, "job %s: %lld done", s_str (job, "id", id, sizeof id), s_int (job, "done"));
+    if (json_is_integer (total))
+        fprintf (out, " of %lld", (long long) json_integer_value (total));
+    fprintf (out, " (ok %lld, failed %lld, timeout %lld, no_handler %lld, rejected %lld)\n",
+             s_int (by_status, "ok"), s_int (by_status, "failed"), s_int (by_status, "timeout"),
+             s_int (by_status, "no_handler"), s_int (by_status, "rejected"));
+    fprintf (out, "  in flight %lld, queued %lld; rate now %.0f/s, average %.0f/s; elapsed %.1f s",
+             s_int (job, "in_flight"), s_int (job, "queued"), s_real (job, "rate_now"),
+             s_real (job, "rate_avg"), s_real (job, "elapsed_s"));
+    json_t *eta = json_object_get (job, "eta_s");
+    if (json_is_number (eta))
+        fprintf (out, "; ETA %.1f s", json_number_value (eta));
+    fprintf (out, "\n\n");
+}
+
+static void
+s_print_workers (json_t *workers, FILE *out)
+{
+    fprintf (out, "%-24s %-16s %-16s %7s %7s %6s %6s %8s %7s %6s %s\n", "WORKER", "INCARNATION",
+             "HOST", "PID", "THREADS", "CREDIT", "HELD", "DONE", "FAILED", "HEARD", "STATE");
+    size_t index;
+    json_t *worker;
+    json_array_foreach (workers, index, worker) {
+        char id [25], incarnation [17], host [17], state [12], threads [16];
+        snprintf (threads, sizeof threads, "%lld/%lld", s_int (worker, "threads_busy"),
+                  s_int (worker, "threads"));
+        fprintf (out, "%-24s %-16s %-16s %7lld %7s %6lld %6lld %8lld %7lld %5.1fs %s\n",
+                 s_str (worker, "id", id, sizeof id),
+                 s_str (worker, "incarnation", incarnation, sizeof incarnation),
+                 s_str (worker, "host", host, sizeof host), s_int (worker, "pid"), threads,
+                 s_int (worker, "credit"), s_int (worker, "held"), s_int (worker, "done"),
+                 s_int (worker, "failed"), s_real (worker, "last_heard_s"),
+                 s_str (worker, "state", state, sizeof state));
+    }
+}
+
+static void
+s_print_failures (json_t *failures, FILE *out)
+{
+    if (json_array_size (failures) == 0)
+        return;
+    fprintf (out, "\nlast failures:\n");
+    size_t index;
+    json_t *failure;
+    json_array_foreach (failures, index, failure) {
+        char id [40], type [24], status [16], error [120], worker [40];
+        fprintf (out, "  seq %lld id %s (%s): %s on %s: %s\n", s_int (failure, "seq"),
+                 s_str (failure, "id", id, sizeof id), s_str (failure, "type", type, sizeof type),
+                 s_str (failure, "status", status, sizeof status),
+                 s_str (failure, "worker", worker, sizeof worker),
+                 s_str (failure, "error", error, sizeof error));
+    }
+}
+
+static void
+s_print_counters (json_t *counters, FILE *out)
+{
+    fprintf (out, "\n");
+    const char *key;
+    json_t *value;
+    const char *separator = "";
+    json_object_foreach (counters, key, value) {
+        fprintf (out, "%s%s=%lld", separator, key, (long long) json_integer_value (value));
+        separator = " ";
+    }
+    fprintf (out, "\n");
+}
+
+int
+status_view_print (const char *json, FILE *out)
+{
+    json_t *root = json_loads (json, 0, NULL);
+    if (!root || !json_is_object (json_object_get (root, "job"))) {
+        json_decref (root);
+        return -1;
+    }
+    s_print_job (json_object_get (root, "job"), out);
+    s_print_workers (json_object_get (root, "workers"), out);
+    s_print_failures (json_object_get (root, "failures"), out);
+    s_print_counters (json_object_get (root, "counters"), out);
+    json_decref (root);
+    return 0;
+}
