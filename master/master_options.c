@@ -49,7 +49,7 @@ static const char *s_usage =
 "  --bind-tasks EP      tasks endpoint (ROUTER: tasks to workers, credit back)\n"
 "  --bind-results EP    results endpoint (PULL from workers)\n"
 "  --bind-control EP    control endpoint (PUB to workers)\n"
-"  --bind-admin EP      admin endpoint (status queries; reserved)\n"
+"  --bind-admin EP      admin endpoint (taskmill status and drain)\n"
 "  --help               this text\n";
 
 enum {
