@@ -76,6 +76,18 @@ dispatcher_enqueue (dispatcher_t *self, lease_t *lease)
     self->count++;
 }
 
+void
+dispatcher_enqueue_first (dispatcher_t *self, lease_t *lease)
+{
+    if (self->count == self->ring_size)
+        s_compact (self);
+    assert (self->count < self->ring_size);
+    lease_table_queue (self->leases, lease);
+    self->head = (self->head + self->ring_size - 1) % self->ring_size;
+    self->ring [self->head] = lease->seq;
+    self->count++;
+}
+
 size_t
 dispatcher_room (dispatcher_t *self, const worker_info_t *worker)
 {

@@ -25,6 +25,9 @@ dispatcher_t *dispatcher_new (zsock_t *tasks, lease_table_t *leases, worker_tabl
 void dispatcher_destroy (dispatcher_t **self_p);
 //  Queues a lease (new or sent again) for sending; marks it QUEUED.
 void dispatcher_enqueue (dispatcher_t *self, lease_t *lease);
+//  Queues a lease ahead of every other (a copy lost, a retry whose wait is
+//  over): what was sent once goes before what was never sent.
+void dispatcher_enqueue_first (dispatcher_t *self, lease_t *lease);
 //  Tasks a worker has room for now: its window less what it holds.
 size_t dispatcher_room (dispatcher_t *self, const worker_info_t *worker);
 //  Sends as much of the queue as the workers' credit allows. Returns the

@@ -217,6 +217,11 @@ static void
 s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
     worker_info_t *worker = worker_table_heartbeat (self->workers, heartbeat, now_us);
+    if (worker && worker->revived) {
+        worker->revived = false;
+        zsys_info ("worker back: %s (%s) heard from again; it gets work at its next credit",
+                   worker->id, worker->incarnation);
+    }
     if (!worker || strcmp (heartbeat->job_id, self->job_id) != 0)
         return;
     failover_heartbeat (self->leases, worker->slot, heartbeat, now_us,

@@ -106,7 +106,7 @@ s_retry (outcome_t *self, lease_t *lease, int64_t now_us)
     lease_table_retry_after (self->leases, lease, now_us + delay_us);
     //  Otherwise outcome_expire queues it when the wait is over.
     if (delay_us == 0)
-        dispatcher_enqueue (self->dispatcher, lease);
+        dispatcher_enqueue_first (self->dispatcher, lease);
 }
 
 void
@@ -153,7 +153,7 @@ outcome_lost (outcome_t *self, uint64_t seq, bool charged, int64_t now_us)
         return;
     if (!charged && lease->free_resends < OUTCOME_FREE_RESENDS) {
         lease_table_release (self->leases, lease);
-        dispatcher_enqueue (self->dispatcher, lease);
+        dispatcher_enqueue_first (self->dispatcher, lease);
         summary_count (self->summary, SUMMARY_REISSUED, 1);
     }
     else
@@ -173,7 +173,7 @@ outcome_expire (outcome_t *self, int64_t now_us)
         if (lease_table_lookup (self->leases, self->expired [i], &lease) != LEASE_FOUND)
             continue;
         if (lease->state == LEASE_WAITING)
-            dispatcher_enqueue (self->dispatcher, lease);
+            dispatcher_enqueue_first (self->dispatcher, lease);
         else {
             summary_count (self->summary, SUMMARY_LEASES_EXPIRED, 1);
             if (lease->attempt < lease->max_attempts)

@@ -35,8 +35,8 @@ void outcome_destroy (outcome_t **self_p);
 //  retried; a duplicate, stale or unknown one is counted and dropped.
 void outcome_result (outcome_t *self, const tm_result_t *result, int64_t now_us);
 //  The copy of seq in flight was lost (failover): sent again free of charge,
-//  or, if charged (or lost unseen too often), as a retry; FAILED when its
-//  attempts are spent.
+//  ahead of the queue, or, if charged (or lost unseen too often), as a
+//  retry; FAILED when its attempts are spent.
 void outcome_lost (outcome_t *self, uint64_t seq, bool charged, int64_t now_us);
 //  Leases ended by now_us: a retry whose wait is over is queued, an
 //  expired lease is retried or ends TIMEOUT.

@@ -140,8 +140,10 @@ worker_table_heartbeat (worker_table_t *self, const tm_heartbeat_t *heartbeat, i
                                                              heartbeat->incarnation);
     if (!worker || worker->replaced)
         return NULL;
-    if (worker->state == WORKER_LOST)
+    if (worker->state == WORKER_LOST) {
         s_set_state (self, worker, WORKER_LIVE);
+        worker->revived = true;
+    }
     if (heartbeat->draining && worker->state == WORKER_LIVE)
         s_set_state (self, worker, WORKER_DRAINING);
     snprintf (worker->host, sizeof worker->host, "%s", heartbeat->host);

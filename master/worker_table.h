@@ -44,6 +44,7 @@ typedef struct {
     bool heartbeat_seen;            //  at least one heartbeat of this incarnation
     bool replaced;                  //  a newer incarnation of its id came: never back
     bool marker_due;                //  a marker (see Credit.epoch) waits for room
+    bool revived;                   //  a heartbeat brought it back from LOST (to log)
     int fd;                         //  the connection its last Credit came on (-1)
     uint64_t done;                  //  final results of tasks sent to it
     uint64_t failed;                //  ... of them not ok
