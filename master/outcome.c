@@ -64,6 +64,7 @@ s_finish (outcome_t *self, lease_t *lease, const tm_result_t *result, int64_t no
         outcome_output_failed (self);
     summary_add (self->summary, lease->type, result->status, result->worker_id,
                  now_us - lease->first_sent_us);
+    summary_add_duration (self->summary, result->duration_us);
     lease_table_finish (self->leases, lease->seq);
 }
 

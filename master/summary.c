@@ -23,6 +23,8 @@ struct _summary_t {
     zhashx_t *by_worker;        //  worker id -> uint64_t count
     uint64_t latency [S_BUCKETS];
     int64_t latency_max_us;
+    histogram_t latency_buckets;    //  the same latencies, in /metrics' buckets
+    histogram_t duration_buckets;   //  handler time, in /metrics' buckets
     int64_t elapsed_us;
     int exit_status;
 };
@@ -43,6 +45,8 @@ summary_new (const char *job_id)
     zhashx_set_destructor (self->by_type, s_free_item);
     self->by_worker = zhashx_new ();
     zhashx_set_destructor (self->by_worker, s_free_item);
+    histogram_init (&self->latency_buckets);
+    histogram_init (&self->duration_buckets);
     return self;
 }
 
@@ -107,6 +111,19 @@ summary_add (summary_t *self, const char *type, tm_status_t status,
     self->latency [s_bucket_of (latency_us)]++;
     if (latency_us > self->latency_max_us)
         self->latency_max_us = latency_us;
+    histogram_add (&self->latency_buckets, latency_us);
+}
+
+void
+summary_add_duration (summary_t *self, int64_t duration_us)
+{
+    histogram_add (&self->duration_buckets, duration_us);
+}
+
+const histogram_t *
+summary_histogram (summary_t *self, summary_histogram_t which)
+{
+    return which == SUMMARY_LATENCY ? &self->latency_buckets : &self->duration_buckets;
 }
 
 void

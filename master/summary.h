@@ -6,6 +6,7 @@
 #ifndef SUMMARY_H_INCLUDED
 #define SUMMARY_H_INCLUDED
 
+#include "histogram.h"
 #include "tm_codec.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,11 @@ typedef enum {
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
 
+typedef enum {
+    SUMMARY_LATENCY,            //  first send to final result, every final result
+    SUMMARY_DURATION            //  handler time (duration_us) of final results from workers
+} summary_histogram_t;
+
 typedef struct _summary_t summary_t;
 
 summary_t *summary_new (const char *job_id);
@@ -30,6 +36,8 @@ void summary_destroy (summary_t **self_p);
 //  Records one final result. latency_us: from first send to final result.
 void summary_add (summary_t *self, const char *type, tm_status_t status,
                   const char *worker_id, int64_t latency_us);
+//  Records the handler time of a final result a worker sent.
+void summary_add_duration (summary_t *self, int64_t duration_us);
 void summary_count (summary_t *self, summary_counter_t counter, uint64_t amount);
 uint64_t summary_counter (summary_t *self, summary_counter_t counter);
 //  Final results so far, and how many of them were not ok.
@@ -39,6 +47,8 @@ uint64_t summary_not_ok (summary_t *self);
 uint64_t summary_by_status (summary_t *self, tm_status_t status);
 //  Latency at quantile q (0..1) in microseconds, within ~6%.
 int64_t summary_latency_us (summary_t *self, double q);
+//  Fixed-bucket histogram of latency or handler time (borrowed; /metrics).
+const histogram_t *summary_histogram (summary_t *self, summary_histogram_t which);
 //  Freezes elapsed time and the exit status for reporting.
 void summary_finish (summary_t *self, int64_t elapsed_us, int exit_status);
 //  Human summary (stderr by convention).
