@@ -56,6 +56,7 @@ struct _master_t {
     outcome_t *outcome;             //  finality and retries
     failover_plan_t plan;           //  scratch for failover
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
+    uint64_t sink_garbage;          //  results-socket frames dropped, as the sink last said
     tm_log_limiter_t garbage_limiter;
     bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
@@ -451,6 +452,9 @@ s_drain_sink (master_t *self)
             s_handle_message (self, event.msg, now_us);
             tm_worker_msg_destroy (&event.msg);
         }
+        else
+        if (event.kind == SINK_EVENT_STATS)
+            self->sink_garbage = sink_stats_dropped (&event.stats);
     }
 }
 
@@ -476,7 +480,7 @@ s_tick (master_t *self, int64_t now_us)
     }
     status_update (self->status, now_us,
                    self->input_done ? (int64_t) job_reader_count (self->reader) : -1,
-                   self->tasks_garbage + admin_bad_requests (self->admin));
+                   self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin));
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
                      self->input_done ? job_reader_count (self->reader) : 0,
@@ -556,9 +560,7 @@ s_finish_job (master_t *self, bool interrupted)
     }
     sink_stats_t stats;
     sink_stop (self->sink, &stats);
-    uint64_t garbage = self->tasks_garbage;
-    for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
-        garbage += stats.dropped [status];
+    uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats);
     summary_count (self->summary, SUMMARY_GARBAGE, garbage);
     summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
     if (job_reader_skipped (self->reader))

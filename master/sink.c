@@ -20,7 +20,18 @@ typedef struct {
     sink_stats_t stats;
     tm_log_limiter_t limiter;
     bool stopping;
+    uint64_t dropped_reported;      //  drops the master has heard of
+    int64_t reported_us;            //  when it last heard
 } s_state_t;
+
+uint64_t
+sink_stats_dropped (const sink_stats_t *stats)
+{
+    uint64_t dropped = 0;
+    for (int status = TM_DECODE_OK + 1; status < TM_DECODE_COUNT; status++)
+        dropped += stats->dropped [status];
+    return dropped;
+}
 
 static void
 s_send_event (zsock_t *pipe, const sink_event_t *event)
@@ -85,6 +96,26 @@ s_handle_pipe (s_state_t *self)
     return go_on;
 }
 
+//  Drops reach the master while the job runs (status, /metrics), at most
+//  every SINK_STATS_INTERVAL_MS however many garbage frames come. Returns
+//  how long the actor may wait before it must try again (-1: no limit).
+static long
+s_report_stats (s_state_t *self)
+{
+    uint64_t dropped = sink_stats_dropped (&self->stats);
+    if (dropped == self->dropped_reported)
+        return -1;
+    int64_t now_us = tm_clock_now_us ();
+    int64_t due_us = self->reported_us + SINK_STATS_INTERVAL_MS * 1000;
+    if (now_us < due_us)
+        return (long) ((due_us - now_us + 999) / 1000);
+    sink_event_t event = { .kind = SINK_EVENT_STATS, .stats = self->stats };
+    s_send_event (self->pipe, &event);
+    self->dropped_reported = dropped;
+    self->reported_us = now_us;
+    return -1;
+}
+
 static void
 s_sink_actor (zsock_t *pipe, void *args)
 {
@@ -99,9 +130,10 @@ s_sink_actor (zsock_t *pipe, void *args)
         { zsock_resolve (pipe), 0, ZMQ_POLLIN, 0 },
         { NULL, 0, ZMQ_POLLIN, 0 }
     };
+    long timeout_ms = -1;
     while (true) {
         items [1].socket = self.results ? zsock_resolve (self.results) : NULL;
-        int rc = zmq_poll (items, self.results ? 2 : 1, -1);
+        int rc = zmq_poll (items, self.results ? 2 : 1, timeout_ms);
         if (rc == -1 && zmq_errno () == EINTR)
             continue;
         if (rc == -1)
@@ -116,6 +148,7 @@ s_sink_actor (zsock_t *pipe, void *args)
                     break;
                 s_receive_frame (&self);
             }
+        timeout_ms = self.results ? s_report_stats (&self) : -1;
     }
     zsock_destroy (&self.results);
 }

@@ -16,8 +16,12 @@
 //  What the sink sends to the master: one fixed-size frame per event.
 typedef enum {
     SINK_EVENT_MESSAGE = 1,     //  msg: a decoded worker message, now the master's
-    SINK_EVENT_STOPPED = 2      //  the sink closed its socket; stats are final
+    SINK_EVENT_STOPPED = 2,     //  the sink closed its socket; stats are final
+    SINK_EVENT_STATS = 3        //  stats so far: sent when a frame was dropped, at
+                                //  most every SINK_STATS_INTERVAL_MS
 } sink_event_kind_t;
+
+#define SINK_STATS_INTERVAL_MS 100
 
 typedef struct {
     uint64_t frames;                        //  frames received
@@ -28,7 +32,7 @@ typedef struct {
 typedef struct {
     sink_event_kind_t kind;
     tm_worker_msg_t *msg;       //  SINK_EVENT_MESSAGE
-    sink_stats_t stats;         //  SINK_EVENT_STOPPED
+    sink_stats_t stats;         //  SINK_EVENT_STOPPED, SINK_EVENT_STATS
 } sink_event_t;
 
 typedef struct _sink_t sink_t;
@@ -40,6 +44,8 @@ sink_t *sink_new (const char *endpoint);
 void sink_destroy (sink_t **self_p);
 //  The pipe to poll for events.
 zsock_t *sink_pipe (sink_t *self);
+//  Frames dropped in stats, whatever the reason.
+uint64_t sink_stats_dropped (const sink_stats_t *stats);
 //  Receives one event (blocks; call after the pipe polled readable).
 //  Returns 0, or -1 if interrupted.
 int sink_recv (sink_t *self, sink_event_t *event);
