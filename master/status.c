@@ -29,6 +29,9 @@ struct _status_t {
     int64_t sample_us;              //  the rate's last sample
     uint64_t sample_done;
     double rate_now;
+    uint32_t history [STATUS_RATE_HISTORY];     //  rate_now samples (tasks/s), a ring
+    size_t history_next;
+    size_t history_count;
     char *json;                     //  the last snapshot
 };
 
@@ -137,15 +140,46 @@ s_counters (status_t *self, uint64_t garbage)
     return counters;
 }
 
+static void
+s_sample_rate (status_t *self, int64_t now_us, uint64_t done)
+{
+    if (now_us - self->sample_us < S_RATE_SPAN_US)
+        return;
+    self->rate_now = (double) (done - self->sample_done) * 1e6 / (double) (now_us - self->sample_us);
+    self->sample_us = now_us;
+    self->sample_done = done;
+    self->history [self->history_next] = (uint32_t) (self->rate_now + 0.5);
+    self->history_next = (self->history_next + 1) % STATUS_RATE_HISTORY;
+    if (self->history_count < STATUS_RATE_HISTORY)
+        self->history_count++;
+}
+
+//  The rate samples, oldest first.
+static json_t *
+s_rate_history (status_t *self)
+{
+    json_t *list = json_array ();
+    for (size_t i = self->history_count; i > 0; i--)
+        json_array_append_new (list, json_integer (self->history [
+            (self->history_next + STATUS_RATE_HISTORY - i) % STATUS_RATE_HISTORY]));
+    return list;
+}
+
+static json_t *
+s_latency (status_t *self)
+{
+    return json_pack ("{s:I, s:I, s:I, s:I}",
+                      "p50", (json_int_t) summary_latency_us (self->summary, 0.50),
+                      "p90", (json_int_t) summary_latency_us (self->summary, 0.90),
+                      "p99", (json_int_t) summary_latency_us (self->summary, 0.99),
+                      "max", (json_int_t) summary_latency_us (self->summary, 1.0));
+}
+
 static json_t *
 s_job (status_t *self, int64_t now_us, int64_t total)
 {
     uint64_t done = summary_done (self->summary);
-    if (now_us - self->sample_us >= S_RATE_SPAN_US) {
-        self->rate_now = (double) (done - self->sample_done) * 1e6 / (double) (now_us - self->sample_us);
-        self->sample_us = now_us;
-        self->sample_done = done;
-    }
+    s_sample_rate (self, now_us, done);
     double elapsed_s = (double) (now_us - self->start_us) / 1e6;
     json_t *by_status = json_object ();
     for (int status = TM_STATUS_MIN; status <= TM_STATUS_MAX; status++)
@@ -160,7 +194,7 @@ s_job (status_t *self, int64_t now_us, int64_t total)
     size_t open = lease_table_size (self->leases);
     size_t queued = dispatcher_queued (self->dispatcher);
     queued = queued < open ? queued : open;
-    return json_pack ("{s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:f, s:f, s:f, s:o}",
+    return json_pack ("{s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o, s:o}",
                       "id", self->job_id,
                       "total", total >= 0 ? json_integer (total) : json_null (),
                       "done", (json_int_t) done, "by_status", by_status,
@@ -168,7 +202,8 @@ s_job (status_t *self, int64_t now_us, int64_t total)
                       "in_flight", (json_int_t) (open - queued),
                       "elapsed_s", elapsed_s, "rate_now", self->rate_now,
                       "rate_avg", elapsed_s > 0 ? (double) done / elapsed_s : 0.0,
-                      "eta_s", eta);
+                      "eta_s", eta, "rate_history", s_rate_history (self),
+                      "latency_us", s_latency (self));
 }
 
 void

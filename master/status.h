@@ -2,7 +2,9 @@
     served as is to every admin request until the next (asking often must
     not slow the job). What `taskmill status` shows, and what /api/status
     will serve: the job's progress and rates, every worker incarnation the
-    master knows, the last failures, every drop and duplicate counter.
+    master knows, the last failures, every drop and duplicate counter;
+    for the dashboard also latency percentiles and the rate over the last
+    two minutes.
 
     It reads the tables it is given; it does not change them.
 */
@@ -17,6 +19,7 @@
 #include <stdint.h>
 
 #define STATUS_FAILURES 20          //  the last failures kept
+#define STATUS_RATE_HISTORY 120     //  rate samples kept (about one a second)
 
 typedef struct _status_t status_t;
 
