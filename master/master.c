@@ -4,13 +4,17 @@
     granted credit (read by s_read_credit); the sink hands back its result,
     and outcome makes it final or sends it again. Heartbeats and lost
     workers go through failover, whose plan outcome carries out
-    (s_apply_plan). s_tick expires leases and reaps silent workers.
+    (s_apply_plan). s_tick expires leases and reaps silent workers, and
+    builds the status snapshot (and, with --http, the metrics) that admin
+    and http serve from the same poll loop.
 */
 #include "master.h"
 #include "admin.h"
 #include "dispatcher.h"
 #include "failover.h"
+#include "http.h"
 #include "lease_table.h"
+#include "metrics.h"
 #include "outcome.h"
 #include "progress.h"
 #include "results_writer.h"
@@ -45,6 +49,8 @@ struct _master_t {
     sink_t *sink;                   //  results actor
     admin_t *admin;                 //  status and drain requests
     status_t *status;               //  the snapshot admin serves, built each tick
+    http_t *http;                   //  --http: dashboard, /api/status, /metrics
+    metrics_t *metrics;             //  --http: what /metrics serves, built each tick
     job_reader_t *reader;
     lease_table_t *leases;
     dispatcher_t *dispatcher;
@@ -101,7 +107,10 @@ s_open_sockets (master_t *self)
     self->control = tm_socket_control_pub (options->bind_control);
     self->sink = sink_new (options->bind_results);
     self->admin = admin_new (options->bind_admin);
-    if (!self->tasks || !self->control || !self->sink || !self->admin)
+    if (options->http)
+        self->http = http_new (options->http_host, options->http_port);
+    if (!self->tasks || !self->control || !self->sink || !self->admin
+    ||  (options->http && !self->http))
         return -1;
     zsys_info ("job %s: tasks on %s, results on %s, control on %s",
                self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
@@ -152,6 +161,9 @@ master_new (const master_options_t *options)
     failover_plan_init (&self->plan, options->window);
     self->status = status_new (self->job_id, self->summary, self->leases, self->dispatcher,
                                self->workers, tm_clock_now_us ());
+    if (self->http)
+        self->metrics = metrics_new (self->job_id, self->summary, self->leases,
+                                     self->dispatcher, self->workers);
     self->dispatching = options->min_workers == 0;
     self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
@@ -166,6 +178,8 @@ master_destroy (master_t **self_p)
     if (!self)
         return;
     progress_destroy (&self->progress);
+    http_destroy (&self->http);         //  it borrows the status's and metrics' text
+    metrics_destroy (&self->metrics);
     status_destroy (&self->status);
     failover_plan_fini (&self->plan);
     outcome_destroy (&self->outcome);
@@ -478,9 +492,15 @@ s_tick (master_t *self, int64_t now_us)
         zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
         tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
     }
-    status_update (self->status, now_us,
-                   self->input_done ? (int64_t) job_reader_count (self->reader) : -1,
+    int64_t total = self->input_done ? (int64_t) job_reader_count (self->reader) : -1;
+    status_update (self->status, now_us, total,
                    self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin));
+    if (self->http) {
+        size_t size;
+        metrics_update (self->metrics, total, self->tasks_garbage + self->sink_garbage);
+        const char *text = metrics_text (self->metrics, &size);
+        http_set_snapshot (self->http, status_json (self->status), text, size);
+    }
     progress_update (self->progress, now_us, summary_done (self->summary),
                      summary_not_ok (self->summary), lease_table_size (self->leases),
                      self->input_done ? job_reader_count (self->reader) : 0,
@@ -498,18 +518,24 @@ static void
 s_poll_once (master_t *self)
 {
     int64_t now_us = tm_clock_now_us ();
-    long timeout_ms = (long) ((self->next_tick_us - now_us + 999) / 1000);
+    int64_t wake_us = self->next_tick_us;
+    if (self->http && http_due_us (self->http) < wake_us)
+        wake_us = http_due_us (self->http);
+    long timeout_ms = (long) ((wake_us - now_us + 999) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
-    zmq_pollitem_t items [4] = {
+    zmq_pollitem_t items [5] = {
         { zsock_resolve (sink_pipe (self->sink)), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (admin_socket (self->admin)), 0, ZMQ_POLLIN, 0 },
+        { NULL, self->http ? http_fd (self->http) : -1, ZMQ_POLLIN, 0 },
     };
-    if (zmq_poll (items, 4, timeout_ms) == -1)
+    if (zmq_poll (items, self->http ? 5 : 4, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
     now_us = tm_clock_now_us ();
+    if (self->http && ((items [4].revents & ZMQ_POLLIN) || now_us >= http_due_us (self->http)))
+        http_run (self->http, now_us);
     if (items [1].revents & ZMQ_POLLIN)
         for (int i = 0; i < S_CREDIT_BURST && s_read_credit (self, now_us); i++)
             ;

@@ -2,6 +2,7 @@
 #include "master_options.h"
 #include "tm_exit.h"
 #include <czmq.h>
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,9 @@ static const char *s_usage =
 "  --bind-results EP    results endpoint (PULL from workers)\n"
 "  --bind-control EP    control endpoint (PUB to workers)\n"
 "  --bind-admin EP      admin endpoint (taskmill status and drain)\n"
+"  --http [ADDR:]PORT   serve a dashboard (/), /api/status and /metrics over\n"
+"                       HTTP on ADDR (default 127.0.0.1; * for every address,\n"
+"                       [::1] for IPv6); off unless given\n"
 "  --help               this text\n";
 
 enum {
@@ -58,7 +62,7 @@ enum {
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
     OPT_WRITE_RETRY,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
-    OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
+    OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_HTTP, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
 
 static const struct option s_options [] = {
@@ -85,6 +89,7 @@ static const struct option s_options [] = {
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
     { "bind-control", required_argument, NULL, OPT_BIND_CONTROL },
     { "bind-admin", required_argument, NULL, OPT_BIND_ADMIN },
+    { "http", required_argument, NULL, OPT_HTTP },
     { "quiet", no_argument, NULL, OPT_QUIET },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "help", no_argument, NULL, OPT_HELP },
@@ -116,6 +121,43 @@ s_endpoint (char *target, const char *text)
     if (!tm_endpoint_valid (text))
         return -1;
     snprintf (target, TM_ENDPOINT_MAX, "%s", text);
+    return 0;
+}
+
+//  --http [ADDR:]PORT: ADDR a numeric IPv4 address, * (every IPv4 address)
+//  or an IPv6 one in brackets. Returns 0, or -1.
+static int
+s_http (master_options_t *options, const char *text)
+{
+    char host [MASTER_HTTP_HOST_MAX] = MASTER_DEFAULT_HTTP_HOST;
+    const char *port = text;
+    if (text [0] == '[') {
+        const char *close = strchr (text, ']');
+        if (!close || close [1] != ':' || (size_t) (close - text - 1) >= sizeof host)
+            return -1;
+        snprintf (host, sizeof host, "%.*s", (int) (close - text - 1), text + 1);
+        port = close + 2;
+    }
+    else {
+        const char *colon = strchr (text, ':');
+        if (colon) {
+            if (strchr (colon + 1, ':') || (size_t) (colon - text) >= sizeof host)
+                return -1;      //  an IPv6 address wants brackets
+            snprintf (host, sizeof host, "%.*s", (int) (colon - text), text);
+            port = colon + 1;
+        }
+    }
+    if (streq (host, "*"))
+        snprintf (host, sizeof host, "0.0.0.0");
+    unsigned char address [sizeof (struct in6_addr)];
+    bool v6 = text [0] == '[';
+    long long value;
+    if (inet_pton (v6 ? AF_INET6 : AF_INET, host, address) != 1
+    ||  tm_parse_int (port, 0, 65535, &value) != 0)
+        return -1;
+    options->http = true;
+    snprintf (options->http_host, sizeof options->http_host, "%s", host);
+    options->http_port = (int) value;
     return 0;
 }
 
@@ -220,6 +262,11 @@ s_apply (master_options_t *options, int option, const char *arg)
             break;
         case OPT_BIND_ADMIN:
             if (s_endpoint (options->bind_admin, arg)) return s_usage_error ("bad endpoint '%s'", arg);
+            break;
+        case OPT_HTTP:
+            if (s_http (options, arg))
+                return s_usage_error ("--http wants [ADDR:]PORT (ADDR numeric, * or [IPv6]), "
+                                      "not '%s'", arg);
             break;
         case OPT_QUIET: options->quiet = true; break;
         case OPT_VERBOSE: options->verbose = true; break;
