@@ -200,6 +200,15 @@ s_address (const char *host, int port, struct sockaddr_storage *address)
     return -1;
 }
 
+static int
+s_port (const struct sockaddr_storage *address)
+{
+    return ntohs (address->ss_family == AF_INET
+                  ? ((const struct sockaddr_in *) address)->sin_port
+                  : ((const struct sockaddr_in6 *) address)->sin6_port);
+}
+
+//  The port is ignored beside MHD_OPTION_SOCK_ADDR but named in its logs.
 static struct MHD_Daemon *
 s_start (http_t *self, const struct sockaddr_storage *address)
 {
@@ -207,7 +216,7 @@ s_start (http_t *self, const struct sockaddr_storage *address)
     if (address->ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     return MHD_start_daemon (
-        flags, 0, NULL, NULL, s_answer, self,
+        flags, (uint16_t) s_port (address), NULL, NULL, s_answer, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_log, self,        //  first, or some lines miss it
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) address,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) S_CONNECTIONS_MAX,
