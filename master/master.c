@@ -477,8 +477,9 @@ s_tick (master_t *self, int64_t now_us)
     status_update (self->status, now_us,
                    self->input_done ? (int64_t) job_reader_count (self->reader) : -1,
                    self->tasks_garbage + admin_bad_requests (self->admin));
+    size_t open = lease_table_size (self->leases), queued = dispatcher_queued (self->dispatcher);
     progress_update (self->progress, now_us, summary_done (self->summary),
-                     summary_not_ok (self->summary), lease_table_size (self->leases),
+                     summary_not_ok (self->summary), queued < open ? open - queued : 0,
                      self->input_done ? job_reader_count (self->reader) : 0,
                      worker_table_live (self->workers));
 }
