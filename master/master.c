@@ -13,6 +13,7 @@
 #include "lease_table.h"
 #include "outcome.h"
 #include "progress.h"
+#include "reducer.h"
 #include "results_writer.h"
 #include "resume_set.h"
 #include "sink.h"
@@ -45,6 +46,7 @@ struct _master_t {
     sink_t *sink;                   //  results actor
     admin_t *admin;                 //  status and drain requests
     status_t *status;               //  the snapshot admin serves, built each tick
+    reducer_t *reducer;             //  --reduce: the job's aggregate
     job_reader_t *reader;
     lease_table_t *leases;
     dispatcher_t *dispatcher;
@@ -140,6 +142,15 @@ master_new (const master_options_t *options)
         return NULL;
     }
     results_writer_set_retry_ms (self->writer, options->write_retry_ms);
+    self->reducer = reducer_new (options->reduce, options->reduce_path,
+                                 options->reduce_max_words, error, sizeof error);
+    if (!self->reducer
+    ||  (options->resume && options->reduce != REDUCER_NONE
+         && reducer_replay (self->reducer, options->out_path, error, sizeof error) != 0)) {
+        zsys_error ("%s", error);
+        master_destroy (&self);
+        return NULL;
+    }
     self->leases = lease_table_new (options->window);
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
@@ -166,6 +177,7 @@ master_destroy (master_t **self_p)
         return;
     progress_destroy (&self->progress);
     status_destroy (&self->status);
+    reducer_destroy (&self->reducer);
     failover_plan_fini (&self->plan);
     outcome_destroy (&self->outcome);
     summary_destroy (&self->summary);
@@ -414,7 +426,14 @@ s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
         status_failure (self->status, lease, result->status, result->error, result->worker_id);
     outcome_result (self->outcome, result, now_us);
     worker_info_t *worker = owner ? worker_table_by_slot (self->workers, owner) : NULL;
-    if (worker && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FINAL) {
+    if (!ours || lease_table_lookup (self->leases, result->seq, &lease) != LEASE_FINAL)
+        return;
+    //  Final now: exactly once per seq, as the results file has it.
+    if (result->status == TM_STATUS_OK)
+        reducer_add (self->reducer, result->seq, result->output, result->output_size);
+    else
+        reducer_skip (self->reducer, result->seq);
+    if (worker) {
         worker->done++;
         worker->failed += result->status != TM_STATUS_OK;
     }
@@ -455,11 +474,26 @@ s_drain_sink (master_t *self)
 }
 
 
+//  concat waits for seqs in order; one the master gave up on (a timeout, a
+//  task that killed its workers) is final with no ok output: go past it.
+//  An ok one is handed over the moment it is final, so a final seq still
+//  awaited is never ok.
+static void
+s_reduce_past_given_up (master_t *self)
+{
+    lease_t *lease;
+    uint64_t seq;
+    while ((seq = reducer_waiting_for (self->reducer))
+       &&  lease_table_lookup (self->leases, seq, &lease) == LEASE_FINAL)
+        reducer_skip (self->reducer, seq);
+}
+
 static void
 s_tick (master_t *self, int64_t now_us)
 {
     self->next_tick_us = now_us + S_TICK_US;
     outcome_expire (self->outcome, now_us);
+    s_reduce_past_given_up (self);
     s_reap_workers (self, now_us);
     dispatcher_send_due_markers (self->dispatcher);
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
@@ -565,11 +599,19 @@ s_finish_job (master_t *self, bool interrupted)
     if (job_reader_skipped (self->reader))
         zsys_warning ("%s: %" PRIu64 " invalid lines skipped in all", self->options->job_path,
                       job_reader_skipped (self->reader));
+    s_reduce_past_given_up (self);
+    if (reducer_finish (self->reducer) != 0)
+        self->output_failed = true;
+    json_t *reduced = reducer_json (self->reducer);
+    if (reduced)
+        summary_attach (self->summary, "reduce", reduced);
     int exit_status = s_exit_status (self, interrupted);
     summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
     progress_clear (self->progress);
-    if (!self->options->quiet)
+    if (!self->options->quiet) {
         summary_print (self->summary, stderr);
+        reducer_print (self->reducer, stderr);
+    }
     if (self->options->summary_path
     &&  summary_write_json (self->summary, self->options->summary_path) == -1)
         exit_status = TM_EXIT_RUNTIME;     //  logged by the summary

@@ -31,6 +31,11 @@ static const char *s_usage =
 "                       (default 100, at least 100; 0: only at the end)\n"
 "  --write-retry MS     how long a full disk is retried before the run stops\n"
 "                       with status 3 (default 30000)\n"
+"  --reduce R           aggregate the ok outputs: sum, count-words (merges\n"
+"                       word-count objects), concat[:FILE] (outputs in seq\n"
+"                       order into FILE, default concat.out), none (default)\n"
+"  --reduce-max-words N count-words keeps at most N distinct words\n"
+"                       (default 1000000; the rest are counted as dropped)\n"
 "  --resume             run the same job again after a crash: skip every task\n"
 "                       already in the --out file, complete the rest\n"
 "  --quiet              no progress line and no summary on stderr\n"
@@ -56,7 +61,7 @@ enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_SYNC, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE,
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
-    OPT_WRITE_RETRY,
+    OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -80,6 +85,8 @@ static const struct option s_options [] = {
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
     { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
     { "write-retry", required_argument, NULL, OPT_WRITE_RETRY },
+    { "reduce", required_argument, NULL, OPT_REDUCE },
+    { "reduce-max-words", required_argument, NULL, OPT_REDUCE_MAX_WORDS },
     { "sync", required_argument, NULL, OPT_SYNC },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
@@ -201,6 +208,15 @@ s_apply (master_options_t *options, int option, const char *arg)
             }
             options->sync_ms = (uint32_t) value;
             break;
+        case OPT_REDUCE:
+            if (reducer_parse (arg, &options->reduce, &options->reduce_path) != 0)
+                return s_usage_error ("--reduce wants sum, count-words, concat[:FILE] or "
+                                      "none, not '%s'", arg);
+            break;
+        case OPT_REDUCE_MAX_WORDS:
+            if (s_number ("reduce-max-words", arg, 1, 100000000, &value)) return TM_EXIT_USAGE;
+            options->reduce_max_words = (uint32_t) value;
+            break;
         case OPT_WRITE_RETRY:
             if (s_number ("write-retry", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
             options->write_retry_ms = (uint32_t) value;
@@ -251,6 +267,9 @@ s_check_input (master_options_t *options, int argc, char *argv [])
         return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
     if (options->resume && (!options->out_path || streq (options->out_path, "-")))
         return s_usage_error ("%s", "--resume needs --out FILE (the results to resume from)");
+    if (options->resume && options->reduce == REDUCER_CONCAT)
+        return s_usage_error ("%s", "--reduce concat cannot --resume: its file is written "
+                                    "in seq order from the start");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
     return 0;

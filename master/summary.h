@@ -7,6 +7,7 @@
 #define SUMMARY_H_INCLUDED
 
 #include "tm_codec.h"
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -43,6 +44,8 @@ int64_t summary_latency_us (summary_t *self, double q);
 void summary_finish (summary_t *self, int64_t elapsed_us, int exit_status);
 //  Human summary (stderr by convention).
 void summary_print (summary_t *self, FILE *out);
+//  Adds value (taken over) to the JSON summary under key, e.g. "reduce".
+void summary_attach (summary_t *self, const char *key, json_t *value);
 //  JSON summary to path. Returns 0, or -1 after logging.
 int summary_write_json (summary_t *self, const char *path);
 

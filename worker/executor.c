@@ -46,6 +46,7 @@ struct _executor_t {
     size_t head;
     size_t count;
     bool stopping;
+    volatile int cancelled;     //  plugins poll it: set when the pool stops
     atomic_size_t busy;         //  threads running a handler
     size_t thread_count;
     pthread_t *threads;
@@ -68,7 +69,7 @@ s_send_block (zsock_t *push, executor_batch_t **block_p)
 }
 
 static void
-s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
+s_run_item (executor_t *self, s_item_t item, void **states, executor_done_t *done)
 {
     tm_task_batch_get (item.holder->batch, item.index, &done->task);
     done->holder = item.holder;
@@ -80,6 +81,8 @@ s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
         .timeout_ms = done->task.timeout_ms,
         .deadline_us = done->task.timeout_ms ? start_us + (int64_t) done->task.timeout_ms * 1000 : 0,
         .allow_exec = self->allow_exec,
+        .type = done->task.type, .id = done->task.id, .attempt = done->task.attempt,
+        .thread_states = states, .cancelled = &self->cancelled,
     };
     done->start_us = tm_clock_wall_us ();
     handler_registry_run (self->registry, done->task.type, &input, &done->output);
@@ -127,6 +130,8 @@ s_thread (void *args)
     zsock_set_linger (push, S_THREAD_LINGER_MS);
     executor_batch_t *block = NULL;
     int64_t first_us = 0;
+    //  Plugins' per-thread state, made on this thread (taskmill/plugin.h).
+    void **states = handler_registry_thread_init (self->registry);
     s_item_t item;
     while (s_next_item (self, push, &block, &first_us, &item)) {
         if (!block) {
@@ -138,13 +143,14 @@ s_thread (void *args)
         tm_task_batch_get (item.holder->batch, item.index, &task);
         atomic_store (&running->seq, task.seq);
         atomic_store (&running->holder, item.holder);
-        s_run_item (self, item, &block->items [block->count++]);
+        s_run_item (self, item, states, &block->items [block->count++]);
         atomic_store (&running->holder, NULL);
         atomic_fetch_sub (&self->busy, 1);
         if (block->count == EXECUTOR_BLOCK_MAX)
             s_send_block (push, &block);
     }
     s_send_block (push, &block);
+    handler_registry_thread_fini (self->registry, &states);
     zsock_destroy (&push);
     return NULL;
 }
@@ -214,6 +220,7 @@ executor_destroy (executor_t **self_p)
         return;
     pthread_mutex_lock (&self->lock);
     self->stopping = true;
+    self->cancelled = 1;
     pthread_cond_broadcast (&self->ready);
     pthread_mutex_unlock (&self->lock);
     for (size_t i = 0; i < self->thread_count; i++)

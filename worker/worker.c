@@ -71,10 +71,12 @@ s_make_incarnation (char *incarnation)
 }
 
 worker_t *
-worker_new (const worker_options_t *options)
+worker_new (const worker_options_t *options, handler_registry_t **registry_p)
 {
     worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
     self->options = options;
+    self->registry = *registry_p;
+    *registry_p = NULL;
     s_make_incarnation (self->incarnation);
     self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation);
     self->results = tm_socket_results_push (options->results);
@@ -86,8 +88,6 @@ worker_new (const worker_options_t *options)
     self->redial [0] = redial_new (self->tasks, options->tasks, "tasks");
     self->redial [1] = redial_new (self->results, options->results, "results");
     self->redial [2] = redial_new (self->control, options->control, "control");
-    self->registry = handler_registry_new ();
-    handler_registry_add_builtins (self->registry);
     //  The window never asks for more than --queue, and the queue takes a
     //  whole batch on top of a full window, so the master (which sends no
     //  more than the window) never finds it full. Only pointers and

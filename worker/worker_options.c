@@ -25,12 +25,16 @@ static const char *s_usage =
 "  --queue N            the most tasks it asks to hold, queued and running\n"
 "                       (default 16384; it asks for what one round trip at\n"
 "                       its measured rate needs, and no more)\n"
+"  --plugin LIB.so      load task types from a plugin (taskmill/plugin.h);\n"
+"                       repeatable, up to 16\n"
+"  --list-handlers      print every task type (built-in and plugins), exit\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
 enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
-    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP
+    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP,
+    OPT_PLUGIN, OPT_LIST_HANDLERS
 };
 
 static const struct option s_options [] = {
@@ -45,6 +49,8 @@ static const struct option s_options [] = {
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "queue", required_argument, NULL, OPT_QUEUE },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
+    { "plugin", required_argument, NULL, OPT_PLUGIN },
+    { "list-handlers", no_argument, NULL, OPT_LIST_HANDLERS },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -101,6 +107,12 @@ s_apply (worker_options_t *options, int option, const char *arg)
             options->queue = (size_t) value;
             return 0;
         case OPT_VERBOSE: options->verbose = true; return 0;
+        case OPT_PLUGIN:
+            if (options->plugin_count == WORKER_MAX_PLUGINS)
+                return s_usage_error ("at most 16 --plugin, not one more:", arg);
+            options->plugins [options->plugin_count++] = arg;
+            return 0;
+        case OPT_LIST_HANDLERS: options->list_handlers = true; return 0;
         case OPT_HELP:
             fputs (s_usage, stdout);
             return TM_EXIT_HELP_SHOWN;
@@ -142,10 +154,13 @@ worker_options_parse (worker_options_t *options, int argc, char *argv [])
         if (rc != 0)
             return rc;
     }
-    if (optind != argc - 1) {
+    //  --list-handlers needs no master.
+    bool host_given = optind == argc - 1;
+    if (!host_given && !(options->list_handlers && optind == argc)) {
         fprintf (stderr, "taskmill-worker: give exactly one HOST (the master)\n"
                          "Try 'taskmill-worker --help'.\n");
         return TM_EXIT_USAGE;
     }
-    return s_complete (options, argv [optind]) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    return s_complete (options, host_given ? argv [optind] : "localhost")
+         ? TM_EXIT_USAGE : TM_EXIT_OK;
 }

@@ -14,6 +14,7 @@
 #define WORKER_DEFAULT_QUEUE 16384  //  the largest window it asks for
 #define WORKER_MIN_QUEUE 1
 #define WORKER_MAX_QUEUE 1048576
+#define WORKER_MAX_PLUGINS 16
 
 typedef struct {
     char tasks [TM_ENDPOINT_MAX];       //  --tasks, or tcp://HOST:5557
@@ -28,6 +29,9 @@ typedef struct {
     uint32_t drain_timeout_ms;          //  --drain-timeout
     size_t queue;                       //  --queue: the largest credit window
     bool verbose;                       //  --verbose
+    const char *plugins [WORKER_MAX_PLUGINS];   //  --plugin, in order
+    size_t plugin_count;
+    bool list_handlers;                 //  --list-handlers: print the types and exit
 } worker_options_t;
 
 //  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN or
