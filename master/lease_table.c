@@ -207,6 +207,14 @@ lease_table_release (lease_table_t *self, lease_t *lease)
 }
 
 void
+lease_table_release_until (lease_table_t *self, lease_t *lease, int64_t until_us)
+{
+    lease_table_release (self, lease);
+    lease->state = LEASE_WAITING;
+    lease->deadline_us = until_us;
+}
+
+void
 lease_table_retry_after (lease_table_t *self, lease_t *lease, int64_t until_us)
 {
     assert (lease->attempt < lease->max_attempts);

@@ -86,6 +86,9 @@ void lease_table_heard (lease_table_t *self, lease_t *lease, bool running,
 //  The copy in flight was lost at no fault of the task: counts a free
 //  re-send and frees it of its owner. The caller queues it again.
 void lease_table_release (lease_table_t *self, lease_t *lease);
+//  A lost copy sent again later, free of charge: like release, then
+//  WAITING until until_us.
+void lease_table_release_until (lease_table_t *self, lease_t *lease, int64_t until_us);
 //  Charges an attempt (attempt < max_attempts): attempt + 1, no owner,
 //  WAITING until until_us (the caller queues it when that comes; at once
 //  if until_us <= now).
