@@ -40,6 +40,15 @@ import tempfile
 import time
 import traceback
 
+try:
+    import zmq      # python3-zmq: deploy/install-deps.sh installs it
+except ImportError:
+    zmq = None
+try:
+    import google.protobuf      # python3-protobuf, the runtime of proto()'s module
+except ImportError:
+    google = None
+
 sys.dont_write_bytecode = True
 
 HOST = "127.0.0.1"
@@ -879,6 +888,11 @@ def main(tests, description=""):
             print("not ok - setup: %s is not an executable file" % path)
             print("0 passed, 1 failed")
             sys.exit(1)
+    for module, package in ((zmq, "python3-zmq"), (google, "python3-protobuf")):
+        if module is None:
+            print("not ok - setup: %s is not installed (deploy/install-deps.sh installs it)" % package)
+            print("0 passed, 1 failed")
+            sys.exit(1)
     _detect_time_scale([args.master, args.worker])
     if time_scale() != 1.0:
         print("# time scale %.1f (sanitizer build or TASKMILL_TEST_TIME_SCALE)" % time_scale())
@@ -1411,14 +1425,15 @@ class ZmtpServerConn(ZmtpPeer):
 
 
 class ZmtpListener:
-    """A listening TCP socket on 127.0.0.1:port (chosen free) that accepts the
+    """A listening TCP socket on 127.0.0.1:port that accepts the
     connections a worker dials, raw or with a ZMTP handshake as
-    `socket_type`; every connection it handed out is closed by close()."""
+    `socket_type`; every connection it handed out is closed by close().
+    `port`: one chosen by the test (default: a free one)."""
 
-    def __init__(self, socket_type, expect_peer=None):
+    def __init__(self, socket_type, expect_peer=None, port=None):
         self.socket_type = socket_type
         self.expect_peer = expect_peer
-        self.port = free_ports(1)[0]
+        self.port = port or free_ports(1)[0]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((HOST, self.port))
@@ -1495,11 +1510,90 @@ def proto():
         import importlib
         out = tempfile.mkdtemp(prefix="taskmill-proto-")
         atexit.register(lambda: __import__("shutil").rmtree(out, ignore_errors=True))
-        subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.join(REPO, "proto"),
-                        os.path.join(REPO, "proto", "taskmill.proto")], check=True)
+        try:
+            subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.join(REPO, "proto"),
+                            os.path.join(REPO, "proto", "taskmill.proto")], check=True)
+        except FileNotFoundError:
+            fail("protoc is not installed (deploy/install-deps.sh installs protobuf-compiler)")
         sys.path.insert(0, out)
         _proto_module = importlib.import_module("taskmill_pb2")
     return _proto_module
+
+
+#  Serialized envelopes of proto/taskmill.proto, from dicts of fields (as
+#  keyword arguments of the taskmill_pb2 message). A body is always set,
+#  even when all its fields are at their defaults.
+
+def master_to_worker(tasks=(), version=1, **batch):
+    """A MasterToWorker holding a TaskBatch of `tasks` (dicts of Task
+    fields); `batch`: the TaskBatch's own fields (number, job_id, ...)."""
+    env = proto().MasterToWorker(version=version)
+    env.tasks.SetInParent()
+    for name, value in batch.items():
+        setattr(env.tasks, name, value)
+    for t in tasks:
+        env.tasks.tasks.add(**t)
+    return env.SerializeToString()
+
+
+def control_message(kind, job_id="", version=1):
+    """A ControlMessage (kind: Control.Kind, 1 JOB_START ... 4 SHUTDOWN)."""
+    env = proto().ControlMessage(version=version)
+    env.control.SetInParent()
+    env.control.kind = kind
+    env.control.job_id = job_id
+    return env.SerializeToString()
+
+
+def worker_to_master(version=1, results=None, heartbeat=None, credit=None):
+    """A WorkerToMaster whose body is a ResultBatch of `results` (dicts of
+    Result fields), a Heartbeat or a Credit (a dict of its fields); with
+    none of them, the version alone."""
+    env = proto().WorkerToMaster(version=version)
+    if results is not None:
+        env.results.SetInParent()
+        for r in results:
+            env.results.results.add(**r)
+    for body, fields in (("heartbeat", heartbeat), ("credit", credit)):
+        if fields is not None:
+            part = getattr(env, body)
+            part.SetInParent()
+            for name, value in fields.items():
+                if isinstance(value, (list, tuple)):
+                    getattr(part, name).extend(value)
+                else:
+                    setattr(part, name, value)
+    return env.SerializeToString()
+
+
+def wait_delivered(port, timeout, what):
+    """Waits until every connection this process holds to 127.0.0.1:port has
+    nothing unsent on our side and nothing unread on the peer's: the peer's
+    ZeroMQ I/O thread has read what we sent (pyzmq's I/O threads are ours,
+    so /proc/self/fd names their sockets too). Call it once libzmq has
+    taken what was sent (see zmq_send_tracked)."""
+    def delivered():
+        ours = tcp_connections(os.getpid(), port)
+        if not ours:
+            return False
+        rows = _proc_net_tcp()
+        for local_port, _, tx, _ in ours:
+            if tx:
+                return False
+            for r in rows:
+                if r["local"] == (HOST, port) and r["remote"] == (HOST, local_port) and r["rx_queue"]:
+                    return False
+        return True
+    wait_for(delivered, timeout, what)
+
+
+def zmq_send_tracked(sock, frames, timeout):
+    """Sends one message of `frames` and waits until libzmq has released it
+    (written it out, or copied it into the batch it writes next)."""
+    for frame in frames[:-1]:
+        sock.send(frame, zmq.SNDMORE)
+    tracker = sock.send(frames[-1], copy=False, track=True)
+    tracker.wait(timeout)
 
 
 class FakeWorker:
