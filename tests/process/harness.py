@@ -40,14 +40,17 @@ import tempfile
 import time
 import traceback
 
+#  Required (deploy/install-deps.sh installs them); main() fails the setup
+#  of a script without them.
 try:
-    import zmq      # python3-zmq: deploy/install-deps.sh installs it
+    import zmq                  # python3-zmq
+    import zmq.utils.monitor
 except ImportError:
     zmq = None
 try:
-    import google.protobuf      # python3-protobuf, the runtime of proto()'s module
+    from google.protobuf.message import DecodeError     # python3-protobuf
 except ImportError:
-    google = None
+    DecodeError = None
 
 sys.dont_write_bytecode = True
 
@@ -888,7 +891,7 @@ def main(tests, description=""):
             print("not ok - setup: %s is not an executable file" % path)
             print("0 passed, 1 failed")
             sys.exit(1)
-    for module, package in ((zmq, "python3-zmq"), (google, "python3-protobuf")):
+    for module, package in ((zmq, "python3-zmq"), (DecodeError, "python3-protobuf")):
         if module is None:
             print("not ok - setup: %s is not installed (deploy/install-deps.sh installs it)" % package)
             print("0 passed, 1 failed")
