@@ -138,7 +138,7 @@ class FakeMaster:
                 "--results", h.Ports.ep(self.results_port),
                 "--control", h.Ports.ep(self.control_port), "--threads", str(threads), "--id", WORKER_ID]
 
-    def _read(self):
+    def read(self):
         """Reads what the worker sent on tasks (Credit) and control
         (subscriptions), and the monitors' events."""
         while self.tasks.poll(0):
@@ -160,14 +160,14 @@ class FakeMaster:
 
     def accept_tasks(self, timeout, after_epoch=0):
         """Waits for a Credit of a tasks connection newer than after_epoch."""
-        h.wait_for(lambda: (self._read(), self.epoch > after_epoch)[1], timeout,
+        h.wait_for(lambda: (self.read(), self.epoch > after_epoch)[1], timeout,
                    "a Credit from the worker's tasks connection (epoch > %d)" % after_epoch)
 
     def accept_control(self, timeout, after=None):
         """Waits for the worker's SUB to subscribe (again, past `after`
         subscriptions)."""
         after = self.subscriptions if after is None else after
-        h.wait_for(lambda: (self._read(), self.subscriptions > after)[1], timeout,
+        h.wait_for(lambda: (self.read(), self.subscriptions > after)[1], timeout,
                    "the worker's SUB to subscribe")
 
     def accept_all(self, timeout):
@@ -199,7 +199,7 @@ class FakeMaster:
 
     def collect(self):
         """Decodes what arrived on results."""
-        self._read()
+        self.read()
         for msg in self._messages():
             if len(msg) != 1:
                 self.undecodable.append("a %d-part message: %s" % (len(msg), h.short(msg)))
@@ -270,14 +270,14 @@ class Session:
         """An oversized frame on tasks or control, sent through pyzmq: the
         worker's libzmq closes that connection and dials again."""
         fm = self.fm
-        fm._read()
+        fm.read()
         epoch, subscriptions, dropped = fm.epoch, fm.subscriptions, fm.dropped[name]
         if name == "tasks":
             fm.tasks.send_multipart([fm.routing_id, oversized_frame()], copy=False)
         else:
             fm.control.send(oversized_frame(), copy=False)
         port = fm.tasks_port if name == "tasks" else fm.control_port
-        h.wait_for(lambda: (fm._read(), fm.dropped[name] > dropped)[1], h.scaled(10),
+        h.wait_for(lambda: (fm.read(), fm.dropped[name] > dropped)[1], h.scaled(10),
                    "the worker to close its connection to port %d after an oversized frame" % port)
         if name == "tasks":
             fm.accept_tasks(h.scaled(10), epoch)
