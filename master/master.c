@@ -17,6 +17,7 @@
 #include "results_writer.h"
 #include "resume_set.h"
 #include "sink.h"
+#include "speculate.h"
 #include "status.h"
 #include "summary.h"
 #include "tm_clock.h"
@@ -47,6 +48,7 @@ struct _master_t {
     admin_t *admin;                 //  status and drain requests
     status_t *status;               //  the snapshot admin serves, built each tick
     reducer_t *reducer;             //  --reduce: the job's aggregate
+    speculate_t *speculate;         //  --speculate: copies of stragglers (or NULL)
     job_reader_t *reader;
     lease_table_t *leases;
     dispatcher_t *dispatcher;
@@ -160,6 +162,10 @@ master_new (const master_options_t *options)
                                  self->job_id, options->retry_backoff_ms,
                                  (uint64_t) tm_clock_wall_us ());
     failover_plan_init (&self->plan, options->window);
+    if (options->speculate)
+        self->speculate = speculate_new (self->leases, self->dispatcher, self->workers,
+                                         (int64_t) options->speculate_min_ms * 1000,
+                                         options->speculate_exec);
     self->status = status_new (self->job_id, self->summary, self->leases, self->dispatcher,
                                self->workers, tm_clock_now_us ());
     self->dispatching = options->min_workers == 0;
@@ -177,6 +183,7 @@ master_destroy (master_t **self_p)
         return;
     progress_destroy (&self->progress);
     status_destroy (&self->status);
+    speculate_destroy (&self->speculate);
     reducer_destroy (&self->reducer);
     failover_plan_fini (&self->plan);
     outcome_destroy (&self->outcome);
@@ -412,6 +419,15 @@ s_fill_window (master_t *self)
 }
 
 
+//  Whether result comes from the worker running a speculative copy of lease.
+static bool
+s_from_copy (master_t *self, const lease_t *lease, const tm_result_t *result)
+{
+    worker_info_t *copy = lease->copy_owner
+                        ? worker_table_by_slot (self->workers, lease->copy_owner) : NULL;
+    return copy && strcmp (copy->id, result->worker_id) == 0;
+}
+
 //  A result goes to outcome; if it made its task final, the worker the
 //  task was sent to and the status's failure list hear of it.
 static void
@@ -421,6 +437,15 @@ s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
     bool ours = strcmp (result->job_id, self->job_id) == 0
              && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FOUND;
     uint32_t owner = ours ? lease->owner : 0;
+    bool from_copy = ours && s_from_copy (self, lease, result);
+    if (from_copy && result->status != TM_STATUS_OK) {
+        //  The original still runs: a copy's failure decides nothing.
+        summary_count (self->summary, SUMMARY_DUPLICATES, 1);
+        return;
+    }
+    char type [TM_MAX_TYPE_BYTES + 1] = "";
+    if (ours)
+        snprintf (type, sizeof type, "%s", lease->type);
     if (ours && result->status != TM_STATUS_OK && result->attempt == lease->attempt
     &&  lease->attempt >= lease->max_attempts)
         status_failure (self->status, lease, result->status, result->error, result->worker_id);
@@ -429,6 +454,9 @@ s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
     if (!ours || lease_table_lookup (self->leases, result->seq, &lease) != LEASE_FINAL)
         return;
     //  Final now: exactly once per seq, as the results file has it.
+    if (result->status == TM_STATUS_OK && self->speculate)
+        speculate_observe (self->speculate, type, result->duration_us);
+    summary_count (self->summary, SUMMARY_SPECULATIVE_WON, from_copy);
     if (result->status == TM_STATUS_OK)
         reducer_add (self->reducer, result->seq, result->output, result->output_size);
     else
@@ -496,6 +524,9 @@ s_tick (master_t *self, int64_t now_us)
     s_reduce_past_given_up (self);
     s_reap_workers (self, now_us);
     dispatcher_send_due_markers (self->dispatcher);
+    if (self->speculate && self->input_done)
+        summary_count (self->summary, SUMMARY_SPECULATIVE_LAUNCHED,
+                       speculate_tick (self->speculate, now_us));
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
     if (sync)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;

@@ -48,6 +48,11 @@ static const char *s_usage =
 "  --lease-grace MS     added to a task's timeout to form its lease (default 5000)\n"
 "  --worker-timeout MS  a worker silent this long is lost and the tasks it held\n"
 "                       are sent again at once (default 3000: 3 heartbeats)\n"
+"  --speculate          once nothing is left to send, copy a task running over\n"
+"                       3x the median time of its type (and --speculate-min)\n"
+"                       to an idle worker; the first result wins\n"
+"  --speculate-exec     copy exec tasks too (they may have side effects)\n"
+"  --speculate-min MS   the least a task runs before it is copied (default 1000)\n"
 "  --retry-backoff MS   a retry waits MS, doubled at each further attempt, up to\n"
 "                       30 s (default 100; 0: retry at once)\n"
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
@@ -61,7 +66,8 @@ enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_SYNC, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE,
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
-    OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS,
+    OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS, OPT_SPECULATE, OPT_SPECULATE_EXEC,
+    OPT_SPECULATE_MIN,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -86,6 +92,9 @@ static const struct option s_options [] = {
     { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
     { "write-retry", required_argument, NULL, OPT_WRITE_RETRY },
     { "reduce", required_argument, NULL, OPT_REDUCE },
+    { "speculate", no_argument, NULL, OPT_SPECULATE },
+    { "speculate-exec", no_argument, NULL, OPT_SPECULATE_EXEC },
+    { "speculate-min", required_argument, NULL, OPT_SPECULATE_MIN },
     { "reduce-max-words", required_argument, NULL, OPT_REDUCE_MAX_WORDS },
     { "sync", required_argument, NULL, OPT_SYNC },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
@@ -140,6 +149,7 @@ s_defaults (master_options_t *options)
     options->retry_backoff_ms = MASTER_DEFAULT_RETRY_BACKOFF_MS;
     options->sync_ms = MASTER_DEFAULT_SYNC_MS;
     options->write_retry_ms = MASTER_DEFAULT_WRITE_RETRY_MS;
+    options->speculate_min_ms = 1000;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -207,6 +217,12 @@ s_apply (master_options_t *options, int option, const char *arg)
                 return TM_EXIT_USAGE;
             }
             options->sync_ms = (uint32_t) value;
+            break;
+        case OPT_SPECULATE: options->speculate = true; break;
+        case OPT_SPECULATE_EXEC: options->speculate = options->speculate_exec = true; break;
+        case OPT_SPECULATE_MIN:
+            if (s_number ("speculate-min", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
+            options->speculate_min_ms = (uint32_t) value;
             break;
         case OPT_REDUCE:
             if (reducer_parse (arg, &options->reduce, &options->reduce_path) != 0)

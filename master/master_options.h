@@ -36,6 +36,9 @@ typedef struct {
     reducer_kind_t reduce;          //  --reduce
     const char *reduce_path;        //  --reduce concat:FILE
     uint32_t reduce_max_words;      //  --reduce-max-words
+    bool speculate;                 //  --speculate: copies of stragglers near the end
+    bool speculate_exec;            //  --speculate-exec: exec tasks too
+    uint32_t speculate_min_ms;      //  --speculate-min: the least a task runs before a copy
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

@@ -21,6 +21,8 @@ typedef enum {
     SUMMARY_REISSUED,           //  queued tasks of a lost worker sent again, uncharged
     SUMMARY_RESUMED,            //  tasks skipped as final in an earlier run (--resume)
     SUMMARY_INVALID_SKIPPED,    //  malformed job lines skipped, not run (--skip-invalid)
+    SUMMARY_SPECULATIVE_LAUNCHED,   //  --speculate: copies of stragglers sent
+    SUMMARY_SPECULATIVE_WON,    //  ... whose result came first
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
 

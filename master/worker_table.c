@@ -156,6 +156,7 @@ worker_table_heartbeat (worker_table_t *self, const tm_heartbeat_t *heartbeat, i
     worker->threads_shrunk = heartbeat->threads_shrunk;
     worker->heartbeat_seen = true;
     worker->last_heard_us = now_us;
+    worker->heartbeat_us = now_us;
     return worker;
 }
 

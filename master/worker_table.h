@@ -54,6 +54,8 @@ typedef struct {
     uint64_t failed;                //  ... of them not ok
     int64_t joined_us;
     int64_t last_heard_us;          //  last Credit, heartbeat or result
+    int64_t heartbeat_us;           //  last heartbeat (0: none)
+    int64_t copy_sent_us;           //  --speculate: when it was last sent a copy
     int64_t lost_us;                //  LOST: since then
 } worker_info_t;
 
