@@ -517,6 +517,10 @@ tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat)
     body.draining = heartbeat->draining;
     body.last_batch = heartbeat->last_batch;
     body.incarnation = (char *) (heartbeat->incarnation ? heartbeat->incarnation : "");
+    body.threads_min = heartbeat->threads_min;
+    body.threads_max = heartbeat->threads_max;
+    body.threads_grown = heartbeat->threads_grown;
+    body.threads_shrunk = heartbeat->threads_shrunk;
     Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
     envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
     envelope.heartbeat = &body;
@@ -547,7 +551,9 @@ s_heartbeat_valid (const Taskmill__Heartbeat *heartbeat)
         && heartbeat->n_held_seqs <= TM_MAX_HELD_SEQS
         && heartbeat->n_running_seqs <= heartbeat->n_held_seqs
         && heartbeat->threads_total <= TM_MAX_THREADS
-        && heartbeat->threads_busy <= heartbeat->threads_total;
+        && heartbeat->threads_busy <= heartbeat->threads_total
+        && heartbeat->threads_max <= TM_MAX_THREADS
+        && heartbeat->threads_min <= heartbeat->threads_max;
 }
 
 static tm_decode_status_t
@@ -638,6 +644,10 @@ tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat)
     heartbeat->draining = item->draining;
     heartbeat->last_batch = item->last_batch;
     heartbeat->incarnation = item->incarnation;
+    heartbeat->threads_min = item->threads_min;
+    heartbeat->threads_max = item->threads_max;
+    heartbeat->threads_grown = item->threads_grown;
+    heartbeat->threads_shrunk = item->threads_shrunk;
 }
 
 void

@@ -93,6 +93,10 @@ typedef struct {
     bool draining;
     uint64_t last_batch;        //  the highest TaskBatch.number of job_id read
     const char *incarnation;    //  the tasks DEALER's routing id
+    uint32_t threads_min;       //  an autoscaled pool's bounds (0: fixed)
+    uint32_t threads_max;
+    uint64_t threads_grown;     //  growth and shrink events since the start
+    uint64_t threads_shrunk;
 } tm_heartbeat_t;
 
 //  A worker's credit (see Credit in taskmill.proto): a window, not an increment.

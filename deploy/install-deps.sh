@@ -5,7 +5,7 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libcmocka-dev libjansson-dev libssl-dev python3
-python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2
+python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2 tmux
 libmicrohttpd-dev prometheus chromium"
 missing=""
 for package in $PACKAGES; do

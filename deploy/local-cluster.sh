@@ -4,21 +4,24 @@
 # stderr, writes results to --out (default: results.jsonl next to the job),
 # and leaves no process behind. Exit status: the master's.
 #
-#   deploy/local-cluster.sh JOB [--workers N] [--out FILE] [master options...]
+#   deploy/local-cluster.sh JOB [--workers N] [--out FILE] [--worker-arg ARG]...
+#                           [master options...]
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin=${TASKMILL_BIN:-$top/build}
 if [ $# -eq 0 ] || [ "$1" = --help ] || [ "$1" = -h ]; then
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
     exit 0
 fi
 job=$1; shift
 workers=2
 out=results.jsonl
+worker_args=""
 while [ $# -gt 0 ]; do
     case $1 in
         --workers) workers=$2; shift 2 ;;
         --out) out=$2; shift 2 ;;
+        --worker-arg) worker_args="$worker_args $2"; shift 2 ;;
         *) break ;;
     esac
 done
@@ -33,7 +36,8 @@ i=0
 while [ $i -lt "$workers" ]; do
     # These workers run the user's own job on the user's own machine, so
     # exec tasks are allowed here; remote workers opt in one by one.
-    "$bin/worker/taskmill-worker" $host --allow-exec --once --id "local-$i" &
+    # shellcheck disable=SC2086
+    "$bin/worker/taskmill-worker" $host --allow-exec --once --id "local-$i" $worker_args &
     pids="$pids $!"
     i=$((i + 1))
 done

@@ -234,6 +234,23 @@ dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker)
     return 0;
 }
 
+int
+dispatcher_send_copy (dispatcher_t *self, worker_info_t *worker, const lease_t *lease)
+{
+    tm_task_t task = {
+        .job_id = self->job_id, .seq = lease->seq, .id = lease->id, .type = lease->type,
+        .payload = lease->payload, .payload_size = lease->payload_size,
+        .timeout_ms = lease->timeout_ms, .attempt = lease->attempt,
+        .max_attempts = lease->max_attempts
+    };
+    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, &task, 1, worker->frames + 1,
+                                                  worker->stamp);
+    if (s_send_to (self, worker, &frame) == -1)
+        return -1;
+    worker->frames++;
+    return 0;
+}
+
 void
 dispatcher_send_due_markers (dispatcher_t *self)
 {

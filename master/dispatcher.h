@@ -39,6 +39,9 @@ size_t dispatcher_flush (dispatcher_t *self, int64_t now_us);
 int dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker);
 //  Sends the markers that are due (a task batch sent since counts as one).
 void dispatcher_send_due_markers (dispatcher_t *self);
+//  Sends worker a copy of lease (SENT to another worker), leaving the lease
+//  as it is (--speculate). Returns 0, or -1 if the send failed.
+int dispatcher_send_copy (dispatcher_t *self, worker_info_t *worker, const lease_t *lease);
 //  Tasks waiting to be sent.
 size_t dispatcher_queued (dispatcher_t *self);
 //  Tasks sent in total.

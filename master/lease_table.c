@@ -138,6 +138,7 @@ s_disown (lease_table_t *self, lease_t *lease)
     lease->owner = 0;
     lease->owner_prev = lease->owner_next = NULL;
     lease->running = false;
+    lease->running_since_us = 0;
 }
 
 static void
@@ -194,6 +195,8 @@ lease_table_heard (lease_table_t *self, lease_t *lease, bool running, int64_t no
     (void) self;
     assert (lease->state == LEASE_SENT);
     bool restart = !running || !lease->running;
+    if (running && !lease->running)
+        lease->running_since_us = now_us;
     lease->running = running;
     if (restart && lease->timeout_ms)
         lease->deadline_us = now_us + (int64_t) lease->timeout_ms * 1000 + grace_us;
@@ -204,6 +207,22 @@ lease_table_release (lease_table_t *self, lease_t *lease)
 {
     s_disown (self, lease);
     lease->free_resends++;
+}
+
+void
+lease_table_release_until (lease_table_t *self, lease_t *lease, int64_t until_us)
+{
+    lease_table_release (self, lease);
+    lease->state = LEASE_WAITING;
+    lease->deadline_us = until_us;
+}
+
+void
+lease_table_copied (lease_table_t *self, lease_t *lease, uint32_t copy_owner)
+{
+    (void) self;
+    assert (lease->state == LEASE_SENT && copy_owner != lease->owner);
+    lease->copy_owner = copy_owner;
 }
 
 void

@@ -45,6 +45,8 @@ struct _lease_t {
     uint32_t owner;             //  SENT: the worker (its slot) it went to; else 0
     uint64_t frame;             //  SENT: the number of the frame it left in
     bool running;               //  SENT: its worker's last heartbeat said it runs
+    int64_t running_since_us;   //  SENT: the first heartbeat that saw it run (0: none)
+    uint32_t copy_owner;        //  --speculate: the worker running a copy of it (0: none)
     lease_t *owner_prev;        //  the owner's other leases (lease_table.c only)
     lease_t *owner_next;
 };
@@ -86,6 +88,11 @@ void lease_table_heard (lease_table_t *self, lease_t *lease, bool running,
 //  The copy in flight was lost at no fault of the task: counts a free
 //  re-send and frees it of its owner. The caller queues it again.
 void lease_table_release (lease_table_t *self, lease_t *lease);
+//  A lost copy sent again later, free of charge: like release, then
+//  WAITING until until_us.
+void lease_table_release_until (lease_table_t *self, lease_t *lease, int64_t until_us);
+//  A copy of it went to the worker filed as copy_owner (--speculate).
+void lease_table_copied (lease_table_t *self, lease_t *lease, uint32_t copy_owner);
 //  Charges an attempt (attempt < max_attempts): attempt + 1, no owner,
 //  WAITING until until_us (the caller queues it when that comes; at once
 //  if until_us <= now).

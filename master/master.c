@@ -17,9 +17,11 @@
 #include "metrics.h"
 #include "outcome.h"
 #include "progress.h"
+#include "reducer.h"
 #include "results_writer.h"
 #include "resume_set.h"
 #include "sink.h"
+#include "speculate.h"
 #include "status.h"
 #include "summary.h"
 #include "tm_clock.h"
@@ -51,6 +53,8 @@ struct _master_t {
     status_t *status;               //  the snapshot admin serves, built each tick
     http_t *http;                   //  --http: dashboard, /api/status, /metrics
     metrics_t *metrics;             //  --http: what /metrics serves, built each tick
+    reducer_t *reducer;             //  --reduce: the job's aggregate
+    speculate_t *speculate;         //  --speculate: copies of stragglers (or NULL)
     job_reader_t *reader;
     lease_table_t *leases;
     dispatcher_t *dispatcher;
@@ -150,6 +154,15 @@ master_new (const master_options_t *options)
         return NULL;
     }
     results_writer_set_retry_ms (self->writer, options->write_retry_ms);
+    self->reducer = reducer_new (options->reduce, options->reduce_path,
+                                 options->reduce_max_words, error, sizeof error);
+    if (!self->reducer
+    ||  (options->resume && options->reduce != REDUCER_NONE
+         && reducer_replay (self->reducer, options->out_path, error, sizeof error) != 0)) {
+        zsys_error ("%s", error);
+        master_destroy (&self);
+        return NULL;
+    }
     self->leases = lease_table_new (options->window);
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
@@ -159,6 +172,10 @@ master_new (const master_options_t *options)
                                  self->job_id, options->retry_backoff_ms,
                                  (uint64_t) tm_clock_wall_us ());
     failover_plan_init (&self->plan, options->window);
+    if (options->speculate)
+        self->speculate = speculate_new (self->leases, self->dispatcher, self->workers,
+                                         (int64_t) options->speculate_min_ms * 1000,
+                                         options->speculate_exec);
     self->status = status_new (self->job_id, self->summary, self->leases, self->dispatcher,
                                self->workers, tm_clock_now_us ());
     if (self->http)
@@ -181,6 +198,8 @@ master_destroy (master_t **self_p)
     http_destroy (&self->http);         //  it borrows the status's and metrics' text
     metrics_destroy (&self->metrics);
     status_destroy (&self->status);
+    speculate_destroy (&self->speculate);
+    reducer_destroy (&self->reducer);
     failover_plan_fini (&self->plan);
     outcome_destroy (&self->outcome);
     summary_destroy (&self->summary);
@@ -415,6 +434,15 @@ s_fill_window (master_t *self)
 }
 
 
+//  Whether result comes from the worker running a speculative copy of lease.
+static bool
+s_from_copy (master_t *self, const lease_t *lease, const tm_result_t *result)
+{
+    worker_info_t *copy = lease->copy_owner
+                        ? worker_table_by_slot (self->workers, lease->copy_owner) : NULL;
+    return copy && strcmp (copy->id, result->worker_id) == 0;
+}
+
 //  A result goes to outcome; if it made its task final, the worker the
 //  task was sent to and the status's failure list hear of it.
 static void
@@ -424,12 +452,31 @@ s_handle_result (master_t *self, const tm_result_t *result, int64_t now_us)
     bool ours = strcmp (result->job_id, self->job_id) == 0
              && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FOUND;
     uint32_t owner = ours ? lease->owner : 0;
+    bool from_copy = ours && s_from_copy (self, lease, result);
+    if (from_copy && result->status != TM_STATUS_OK) {
+        //  The original still runs: a copy's failure decides nothing.
+        summary_count (self->summary, SUMMARY_DUPLICATES, 1);
+        return;
+    }
+    char type [TM_MAX_TYPE_BYTES + 1] = "";
+    if (ours)
+        snprintf (type, sizeof type, "%s", lease->type);
     if (ours && result->status != TM_STATUS_OK && result->attempt == lease->attempt
     &&  lease->attempt >= lease->max_attempts)
         status_failure (self->status, lease, result->status, result->error, result->worker_id);
     outcome_result (self->outcome, result, now_us);
     worker_info_t *worker = owner ? worker_table_by_slot (self->workers, owner) : NULL;
-    if (worker && lease_table_lookup (self->leases, result->seq, &lease) == LEASE_FINAL) {
+    if (!ours || lease_table_lookup (self->leases, result->seq, &lease) != LEASE_FINAL)
+        return;
+    //  Final now: exactly once per seq, as the results file has it.
+    if (result->status == TM_STATUS_OK && self->speculate)
+        speculate_observe (self->speculate, type, result->duration_us);
+    summary_count (self->summary, SUMMARY_SPECULATIVE_WON, from_copy);
+    if (result->status == TM_STATUS_OK)
+        reducer_add (self->reducer, result->seq, result->output, result->output_size);
+    else
+        reducer_skip (self->reducer, result->seq);
+    if (worker) {
         worker->done++;
         worker->failed += result->status != TM_STATUS_OK;
     }
@@ -473,13 +520,31 @@ s_drain_sink (master_t *self)
 }
 
 
+//  concat waits for seqs in order; one the master gave up on (a timeout, a
+//  task that killed its workers) is final with no ok output: go past it.
+//  An ok one is handed over the moment it is final, so a final seq still
+//  awaited is never ok.
+static void
+s_reduce_past_given_up (master_t *self)
+{
+    lease_t *lease;
+    uint64_t seq;
+    while ((seq = reducer_waiting_for (self->reducer))
+       &&  lease_table_lookup (self->leases, seq, &lease) == LEASE_FINAL)
+        reducer_skip (self->reducer, seq);
+}
+
 static void
 s_tick (master_t *self, int64_t now_us)
 {
     self->next_tick_us = now_us + S_TICK_US;
     outcome_expire (self->outcome, now_us);
+    s_reduce_past_given_up (self);
     s_reap_workers (self, now_us);
     dispatcher_send_due_markers (self->dispatcher);
+    if (self->speculate && self->input_done)
+        summary_count (self->summary, SUMMARY_SPECULATIVE_LAUNCHED,
+                       speculate_tick (self->speculate, now_us));
     bool sync = self->options->sync_ms && now_us >= self->next_sync_us;
     if (sync)
         self->next_sync_us = now_us + (int64_t) self->options->sync_ms * 1000;
@@ -501,8 +566,9 @@ s_tick (master_t *self, int64_t now_us)
         const char *text = metrics_text (self->metrics, &size);
         http_set_snapshot (self->http, status_json (self->status), text, size);
     }
+    size_t open = lease_table_size (self->leases), queued = dispatcher_queued (self->dispatcher);
     progress_update (self->progress, now_us, summary_done (self->summary),
-                     summary_not_ok (self->summary), lease_table_size (self->leases),
+                     summary_not_ok (self->summary), queued < open ? open - queued : 0,
                      self->input_done ? job_reader_count (self->reader) : 0,
                      worker_table_live (self->workers));
 }
@@ -592,11 +658,19 @@ s_finish_job (master_t *self, bool interrupted)
     if (job_reader_skipped (self->reader))
         zsys_warning ("%s: %" PRIu64 " invalid lines skipped in all", self->options->job_path,
                       job_reader_skipped (self->reader));
+    s_reduce_past_given_up (self);
+    if (reducer_finish (self->reducer) != 0)
+        self->output_failed = true;
+    json_t *reduced = reducer_json (self->reducer);
+    if (reduced)
+        summary_attach (self->summary, "reduce", reduced);
     int exit_status = s_exit_status (self, interrupted);
     summary_finish (self->summary, tm_clock_now_us () - self->start_us, exit_status);
     progress_clear (self->progress);
-    if (!self->options->quiet)
+    if (!self->options->quiet) {
         summary_print (self->summary, stderr);
+        reducer_print (self->reducer, stderr);
+    }
     if (self->options->summary_path
     &&  summary_write_json (self->summary, self->options->summary_path) == -1)
         exit_status = TM_EXIT_RUNTIME;     //  logged by the summary

@@ -32,6 +32,11 @@ static const char *s_usage =
 "                       (default 100, at least 100; 0: only at the end)\n"
 "  --write-retry MS     how long a full disk is retried before the run stops\n"
 "                       with status 3 (default 30000)\n"
+"  --reduce R           aggregate the ok outputs: sum, count-words (merges\n"
+"                       word-count objects), concat[:FILE] (outputs in seq\n"
+"                       order into FILE, default concat.out), none (default)\n"
+"  --reduce-max-words N count-words keeps at most N distinct words\n"
+"                       (default 1000000; the rest are counted as dropped)\n"
 "  --resume             run the same job again after a crash: skip every task\n"
 "                       already in the --out file, complete the rest\n"
 "  --quiet              no progress line and no summary on stderr\n"
@@ -44,6 +49,11 @@ static const char *s_usage =
 "  --lease-grace MS     added to a task's timeout to form its lease (default 5000)\n"
 "  --worker-timeout MS  a worker silent this long is lost and the tasks it held\n"
 "                       are sent again at once (default 3000: 3 heartbeats)\n"
+"  --speculate          once nothing is left to send, copy a task running over\n"
+"                       3x the median time of its type (and --speculate-min)\n"
+"                       to an idle worker; the first result wins\n"
+"  --speculate-exec     copy exec tasks too (they may have side effects)\n"
+"  --speculate-min MS   the least a task runs before it is copied (default 1000)\n"
 "  --retry-backoff MS   a retry waits MS, doubled at each further attempt, up to\n"
 "                       30 s (default 100; 0: retry at once)\n"
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
@@ -60,7 +70,8 @@ enum {
     OPT_OUT = 256, OPT_SUMMARY, OPT_SYNC, OPT_RESUME, OPT_WINDOW_MB, OPT_FORMAT, OPT_TYPE,
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
-    OPT_WRITE_RETRY,
+    OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS, OPT_SPECULATE, OPT_SPECULATE_EXEC,
+    OPT_SPECULATE_MIN,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_HTTP, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -84,6 +95,11 @@ static const struct option s_options [] = {
     { "worker-timeout", required_argument, NULL, OPT_WORKER_TIMEOUT },
     { "retry-backoff", required_argument, NULL, OPT_RETRY_BACKOFF },
     { "write-retry", required_argument, NULL, OPT_WRITE_RETRY },
+    { "reduce", required_argument, NULL, OPT_REDUCE },
+    { "speculate", no_argument, NULL, OPT_SPECULATE },
+    { "speculate-exec", no_argument, NULL, OPT_SPECULATE_EXEC },
+    { "speculate-min", required_argument, NULL, OPT_SPECULATE_MIN },
+    { "reduce-max-words", required_argument, NULL, OPT_REDUCE_MAX_WORDS },
     { "sync", required_argument, NULL, OPT_SYNC },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
@@ -175,6 +191,7 @@ s_defaults (master_options_t *options)
     options->retry_backoff_ms = MASTER_DEFAULT_RETRY_BACKOFF_MS;
     options->sync_ms = MASTER_DEFAULT_SYNC_MS;
     options->write_retry_ms = MASTER_DEFAULT_WRITE_RETRY_MS;
+    options->speculate_min_ms = 1000;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -243,6 +260,21 @@ s_apply (master_options_t *options, int option, const char *arg)
             }
             options->sync_ms = (uint32_t) value;
             break;
+        case OPT_SPECULATE: options->speculate = true; break;
+        case OPT_SPECULATE_EXEC: options->speculate = options->speculate_exec = true; break;
+        case OPT_SPECULATE_MIN:
+            if (s_number ("speculate-min", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
+            options->speculate_min_ms = (uint32_t) value;
+            break;
+        case OPT_REDUCE:
+            if (reducer_parse (arg, &options->reduce, &options->reduce_path) != 0)
+                return s_usage_error ("--reduce wants sum, count-words, concat[:FILE] or "
+                                      "none, not '%s'", arg);
+            break;
+        case OPT_REDUCE_MAX_WORDS:
+            if (s_number ("reduce-max-words", arg, 1, 100000000, &value)) return TM_EXIT_USAGE;
+            options->reduce_max_words = (uint32_t) value;
+            break;
         case OPT_WRITE_RETRY:
             if (s_number ("write-retry", arg, 0, 86400000, &value)) return TM_EXIT_USAGE;
             options->write_retry_ms = (uint32_t) value;
@@ -298,6 +330,9 @@ s_check_input (master_options_t *options, int argc, char *argv [])
         return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
     if (options->resume && (!options->out_path || streq (options->out_path, "-")))
         return s_usage_error ("%s", "--resume needs --out FILE (the results to resume from)");
+    if (options->resume && options->reduce == REDUCER_CONCAT)
+        return s_usage_error ("%s", "--reduce concat cannot --resume: its file is written "
+                                    "in seq order from the start");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
     return 0;

@@ -5,6 +5,7 @@
 #define MASTER_OPTIONS_H_INCLUDED
 
 #include "job_reader.h"
+#include "reducer.h"
 #include "tm_endpoint.h"
 #include <stdbool.h>
 #include <stdint.h>
@@ -34,6 +35,12 @@ typedef struct {
     uint32_t retry_backoff_ms;      //  --retry-backoff: wait before the first retry
     uint32_t sync_ms;               //  --sync: fdatasync interval (0: at the end only)
     uint32_t write_retry_ms;        //  --write-retry: how long a full disk is retried
+    reducer_kind_t reduce;          //  --reduce
+    const char *reduce_path;        //  --reduce concat:FILE
+    uint32_t reduce_max_words;      //  --reduce-max-words
+    bool speculate;                 //  --speculate: copies of stragglers near the end
+    bool speculate_exec;            //  --speculate-exec: exec tasks too
+    uint32_t speculate_min_ms;      //  --speculate-min: the least a task runs before a copy
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

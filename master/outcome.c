@@ -99,6 +99,16 @@ outcome_backoff_us (outcome_t *self, uint32_t attempt)
     return delay_us + (int64_t) (self->jitter % (uint64_t) (2 * delay_us + 1));
 }
 
+//  A free re-send's wait: up to OUTCOME_SPREAD_US, in several master ticks.
+static int64_t
+s_spread_us (outcome_t *self)
+{
+    self->jitter ^= self->jitter << 13;
+    self->jitter ^= self->jitter >> 7;
+    self->jitter ^= self->jitter << 17;
+    return (int64_t) (self->jitter % (uint64_t) (OUTCOME_SPREAD_US + 1));
+}
+
 static void
 s_retry (outcome_t *self, lease_t *lease, int64_t now_us)
 {
@@ -153,9 +163,16 @@ outcome_lost (outcome_t *self, uint64_t seq, bool charged, int64_t now_us)
     ||  lease->state != LEASE_SENT)
         return;
     if (!charged && lease->free_resends < OUTCOME_FREE_RESENDS) {
-        lease_table_release (self->leases, lease);
-        dispatcher_enqueue_first (self->dispatcher, lease);
         summary_count (self->summary, SUMMARY_REISSUED, 1);
+        if (lease->free_resends == 0) {
+            lease_table_release (self->leases, lease);
+            dispatcher_enqueue_first (self->dispatcher, lease);
+            return;
+        }
+        //  Lost unseen once before: it may be a poison, or travel with one
+        //  (tasks sent in one batch die together). A spread wait parts it
+        //  from its batch-mates, so an innocent one is not charged with it.
+        lease_table_release_until (self->leases, lease, now_us + s_spread_us (self));
     }
     else
     if (lease->attempt < lease->max_attempts)

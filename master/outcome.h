@@ -21,6 +21,7 @@
 
 #define OUTCOME_FREE_RESENDS 2          //  copies lost unseen running sent again free; then charged
 #define OUTCOME_BACKOFF_MAX_US 30000000 //  the longest a retry waits, before its spread
+#define OUTCOME_SPREAD_US 400000        //  a copy lost unseen a second time waits up to this
 
 typedef struct _outcome_t outcome_t;
 
@@ -35,8 +36,9 @@ void outcome_destroy (outcome_t **self_p);
 //  retried; a duplicate, stale or unknown one is counted and dropped.
 void outcome_result (outcome_t *self, const tm_result_t *result, int64_t now_us);
 //  The copy of seq in flight was lost (failover): sent again free of charge,
-//  ahead of the queue, or, if charged (or lost unseen too often), as a
-//  retry; FAILED when its attempts are spent.
+//  ahead of the queue (the second time after a spread wait, to part it
+//  from what it was sent with), or, if charged (or lost unseen too often),
+//  as a retry; FAILED when its attempts are spent.
 void outcome_lost (outcome_t *self, uint64_t seq, bool charged, int64_t now_us);
 //  Leases ended by now_us: a retry whose wait is over is queued, an
 //  expired lease is retried or ends TIMEOUT.

@@ -1,6 +1,7 @@
 /*  progress: one line on stderr, redrawn a few times a second, when stderr
-    is a terminal: done, failed, in flight, rate, workers. Silent otherwise,
-    so logs and pipes stay clean.
+    is a terminal: a bar, done of total, failed, in flight, rate, ETA,
+    workers. While it is on, log lines clear it and it is drawn again below
+    them. Silent otherwise, so logs and pipes stay clean.
 */
 #ifndef PROGRESS_H_INCLUDED
 #define PROGRESS_H_INCLUDED
@@ -11,7 +12,9 @@
 
 typedef struct _progress_t progress_t;
 
-//  enabled: false makes every call a no-op (--quiet, or not a terminal).
+//  enabled: false makes every call a no-op (--quiet, or not a terminal);
+//  true also sends czmq's log through the progress line's stream until
+//  progress_destroy.
 progress_t *progress_new (bool enabled, int64_t now_us);
 void progress_destroy (progress_t **self_p);
 //  Redraws if due. total is 0 while the input is still being read.

@@ -91,14 +91,18 @@ s_workers (status_t *self, int64_t now_us)
     for (worker_info_t *worker = worker_table_first (self->workers);
          worker; worker = worker_table_next (self->workers))
         json_array_append_new (list, json_pack (
-            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s}",
+            "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:s, s:I, s:I, s:I, s:I}",
             "id", worker->id, "incarnation", worker->incarnation, "host", worker->host,
             "pid", (json_int_t) worker->pid, "threads_busy", (json_int_t) worker->threads_busy,
             "threads", (json_int_t) worker->threads, "credit", (json_int_t) worker->credit,
             "held", (json_int_t) lease_table_owned_count (self->leases, worker->slot),
             "done", (json_int_t) worker->done, "failed", (json_int_t) worker->failed,
             "last_heard_s", (double) (now_us - worker->last_heard_us) / 1e6,
-            "state", s_state_name (worker->state)));
+            "state", s_state_name (worker->state),
+            "threads_min", (json_int_t) worker->threads_min,
+            "threads_max", (json_int_t) worker->threads_max,
+            "threads_grown", (json_int_t) worker->threads_grown,
+            "threads_shrunk", (json_int_t) worker->threads_shrunk));
     return list;
 }
 

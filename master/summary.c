@@ -27,6 +27,7 @@ struct _summary_t {
     histogram_t duration_buckets;   //  handler time, in /metrics' buckets
     int64_t elapsed_us;
     int exit_status;
+    json_t *attached;           //  what others add to the JSON (summary_attach)
 };
 
 static void
@@ -51,6 +52,14 @@ summary_new (const char *job_id)
 }
 
 void
+summary_attach (summary_t *self, const char *key, json_t *value)
+{
+    if (!self->attached)
+        self->attached = json_object ();
+    json_object_set_new (self->attached, key, value);
+}
+
+void
 summary_destroy (summary_t **self_p)
 {
     assert (self_p);
@@ -58,6 +67,7 @@ summary_destroy (summary_t **self_p)
     if (self) {
         zhashx_destroy (&self->by_type);
         zhashx_destroy (&self->by_worker);
+        json_decref (self->attached);
         free (self->job_id);
         free (self);
         *self_p = NULL;
@@ -193,7 +203,8 @@ s_rate (summary_t *self)
 
 static const char *s_counter_names [SUMMARY_COUNTER_COUNT] = {
     "retries", "duplicates_dropped", "stale_dropped", "unknown_seq_dropped",
-    "garbage_dropped", "leases_expired", "reissued", "resumed_skipped", "invalid_skipped"
+    "garbage_dropped", "leases_expired", "reissued", "resumed_skipped", "invalid_skipped",
+    "speculative_launched", "speculative_won"
 };
 
 void
@@ -275,6 +286,8 @@ int
 summary_write_json (summary_t *self, const char *path)
 {
     json_t *root = s_to_json (self);
+    if (self->attached)
+        json_object_update (root, self->attached);
     int rc = json_dump_file (root, path, JSON_INDENT (2) | JSON_SORT_KEYS);
     json_decref (root);
     if (rc != 0)

@@ -8,6 +8,7 @@
 
 #include "histogram.h"
 #include "tm_codec.h"
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -21,6 +22,8 @@ typedef enum {
     SUMMARY_REISSUED,           //  queued tasks of a lost worker sent again, uncharged
     SUMMARY_RESUMED,            //  tasks skipped as final in an earlier run (--resume)
     SUMMARY_INVALID_SKIPPED,    //  malformed job lines skipped, not run (--skip-invalid)
+    SUMMARY_SPECULATIVE_LAUNCHED,   //  --speculate: copies of stragglers sent
+    SUMMARY_SPECULATIVE_WON,    //  ... whose result came first
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
 
@@ -53,6 +56,8 @@ const histogram_t *summary_histogram (summary_t *self, summary_histogram_t which
 void summary_finish (summary_t *self, int64_t elapsed_us, int exit_status);
 //  Human summary (stderr by convention).
 void summary_print (summary_t *self, FILE *out);
+//  Adds value (taken over) to the JSON summary under key, e.g. "reduce".
+void summary_attach (summary_t *self, const char *key, json_t *value);
 //  JSON summary to path. Returns 0, or -1 after logging.
 int summary_write_json (summary_t *self, const char *path);
 

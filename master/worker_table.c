@@ -150,8 +150,13 @@ worker_table_heartbeat (worker_table_t *self, const tm_heartbeat_t *heartbeat, i
     worker->pid = heartbeat->pid;
     worker->threads = heartbeat->threads_total;
     worker->threads_busy = heartbeat->threads_busy;
+    worker->threads_min = heartbeat->threads_min;
+    worker->threads_max = heartbeat->threads_max;
+    worker->threads_grown = heartbeat->threads_grown;
+    worker->threads_shrunk = heartbeat->threads_shrunk;
     worker->heartbeat_seen = true;
     worker->last_heard_us = now_us;
+    worker->heartbeat_us = now_us;
     return worker;
 }
 

@@ -37,6 +37,10 @@ typedef struct {
     uint32_t credit;                //  the window it granted
     uint32_t threads;
     uint32_t threads_busy;
+    uint32_t threads_min;           //  an autoscaled pool's bounds (0: fixed), from heartbeats
+    uint32_t threads_max;
+    uint64_t threads_grown;         //  its growth and shrink events
+    uint64_t threads_shrunk;
     uint64_t epoch;                 //  its tasks connection count, from Credit
     uint64_t stamp;                 //  its last Credit's stamp, echoed to it
     uint64_t frames;                //  frames sent to it in this job: the last number
@@ -50,6 +54,8 @@ typedef struct {
     uint64_t failed;                //  ... of them not ok
     int64_t joined_us;
     int64_t last_heard_us;          //  last Credit, heartbeat or result
+    int64_t heartbeat_us;           //  last heartbeat (0: none)
+    int64_t copy_sent_us;           //  --speculate: when it was last sent a copy
     int64_t lost_us;                //  LOST: since then
 } worker_info_t;
 

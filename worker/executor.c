@@ -25,6 +25,7 @@ typedef struct {
 typedef struct {
     s_holder_t *holder;
     size_t index;
+    int64_t queued_us;          //  when it was queued (autoscaling watches the wait)
 } s_item_t;
 
 //  What one thread runs, for heartbeats: written by that thread, read by
@@ -36,6 +37,15 @@ typedef struct {
     atomic_uint_fast64_t seq;
 } s_running_t;
 
+#define S_SLOT_FREE 0
+#define S_SLOT_RUNNING 1
+#define S_SLOT_EXITED 2             //  the thread left: to be joined
+
+typedef struct {
+    executor_t *executor;
+    size_t slot;
+} s_thread_arg_t;
+
 struct _executor_t {
     handler_registry_t *registry;
     bool allow_exec;
@@ -46,11 +56,15 @@ struct _executor_t {
     size_t head;
     size_t count;
     bool stopping;
+    volatile int cancelled;     //  plugins poll it: set when the pool stops
     atomic_size_t busy;         //  threads running a handler
-    size_t thread_count;
-    pthread_t *threads;
-    s_running_t *running;       //  per thread: what it runs now
-    atomic_size_t next_slot;    //  hands each thread its running slot
+    size_t max_threads;         //  slots for threads
+    size_t live;                //  threads running now (under lock)
+    size_t retire;              //  threads asked to leave when next idle (under lock)
+    pthread_t *threads;         //  per slot
+    uint8_t *slot_state;        //  per slot: S_SLOT_* (under lock)
+    s_thread_arg_t *args;       //  per slot: what its thread is started with
+    s_running_t *running;       //  per slot: what its thread runs now
     zsock_t *completions;       //  PULL, bound to endpoint
     char endpoint [64];
     zlist_t *holders;           //  live s_holder_t
@@ -68,7 +82,7 @@ s_send_block (zsock_t *push, executor_batch_t **block_p)
 }
 
 static void
-s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
+s_run_item (executor_t *self, s_item_t item, void **states, executor_done_t *done)
 {
     tm_task_batch_get (item.holder->batch, item.index, &done->task);
     done->holder = item.holder;
@@ -80,6 +94,8 @@ s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
         .timeout_ms = done->task.timeout_ms,
         .deadline_us = done->task.timeout_ms ? start_us + (int64_t) done->task.timeout_ms * 1000 : 0,
         .allow_exec = self->allow_exec,
+        .type = done->task.type, .id = done->task.id, .attempt = done->task.attempt,
+        .thread_states = states, .cancelled = &self->cancelled,
     };
     done->start_us = tm_clock_wall_us ();
     handler_registry_run (self->registry, done->task.type, &input, &done->output);
@@ -89,12 +105,21 @@ s_run_item (executor_t *self, s_item_t item, executor_done_t *done)
 //  Pops the next item, first sending what is pending if the queue is empty
 //  or the pending block is old. Returns false when the pool stops.
 static bool
-s_next_item (executor_t *self, zsock_t *push, executor_batch_t **block_p,
+s_next_item (executor_t *self, size_t slot, zsock_t *push, executor_batch_t **block_p,
              int64_t *first_us, s_item_t *item)
 {
     pthread_mutex_lock (&self->lock);
     while (true) {
         if (self->stopping) {
+            pthread_mutex_unlock (&self->lock);
+            return false;
+        }
+        //  The pool shrinks by threads that are between tasks, never by
+        //  cancelling one: this thread leaves once its block is sent.
+        if (self->retire > 0 && !*block_p) {
+            self->retire--;
+            self->live--;
+            self->slot_state [slot] = S_SLOT_EXITED;
             pthread_mutex_unlock (&self->lock);
             return false;
         }
@@ -120,15 +145,18 @@ s_next_item (executor_t *self, zsock_t *push, executor_batch_t **block_p,
 static void *
 s_thread (void *args)
 {
-    executor_t *self = (executor_t *) args;
-    s_running_t *running = &self->running [atomic_fetch_add (&self->next_slot, 1)];
+    executor_t *self = ((s_thread_arg_t *) args)->executor;
+    size_t slot = ((s_thread_arg_t *) args)->slot;
+    s_running_t *running = &self->running [slot];
     zsock_t *push = zsock_new_push (self->endpoint);
     assert (push);
     zsock_set_linger (push, S_THREAD_LINGER_MS);
     executor_batch_t *block = NULL;
     int64_t first_us = 0;
+    //  Plugins' per-thread state, made on this thread (taskmill/plugin.h).
+    void **states = handler_registry_thread_init (self->registry);
     s_item_t item;
-    while (s_next_item (self, push, &block, &first_us, &item)) {
+    while (s_next_item (self, slot, push, &block, &first_us, &item)) {
         if (!block) {
             block = (executor_batch_t *) zmalloc (sizeof (executor_batch_t)
                                                   + EXECUTOR_BLOCK_MAX * sizeof (executor_done_t));
@@ -138,24 +166,68 @@ s_thread (void *args)
         tm_task_batch_get (item.holder->batch, item.index, &task);
         atomic_store (&running->seq, task.seq);
         atomic_store (&running->holder, item.holder);
-        s_run_item (self, item, &block->items [block->count++]);
+        s_run_item (self, item, states, &block->items [block->count++]);
         atomic_store (&running->holder, NULL);
         atomic_fetch_sub (&self->busy, 1);
         if (block->count == EXECUTOR_BLOCK_MAX)
             s_send_block (push, &block);
     }
     s_send_block (push, &block);
+    handler_registry_thread_fini (self->registry, &states);
     zsock_destroy (&push);
     return NULL;
 }
 
 //  --- main thread ----------------------------------------------------------------
 
-executor_t *
-executor_new (handler_registry_t *registry, size_t threads, size_t queue_capacity,
-              bool allow_exec)
+//  Joins threads that left (main thread).
+static void
+s_reap (executor_t *self)
 {
-    assert (threads > 0 && queue_capacity > 0);
+    for (size_t slot = 0; slot < self->max_threads; slot++) {
+        pthread_mutex_lock (&self->lock);
+        bool exited = self->slot_state [slot] == S_SLOT_EXITED;
+        pthread_mutex_unlock (&self->lock);
+        if (exited) {
+            pthread_join (self->threads [slot], NULL);
+            pthread_mutex_lock (&self->lock);
+            self->slot_state [slot] = S_SLOT_FREE;
+            pthread_mutex_unlock (&self->lock);
+        }
+    }
+}
+
+//  Starts a thread in a free slot (main thread, lock not held).
+static void
+s_spawn (executor_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t slot = 0;
+    while (slot < self->max_threads && self->slot_state [slot] != S_SLOT_FREE)
+        slot++;
+    if (slot == self->max_threads) {
+        pthread_mutex_unlock (&self->lock);
+        return;
+    }
+    self->slot_state [slot] = S_SLOT_RUNNING;
+    self->live++;
+    pthread_mutex_unlock (&self->lock);
+    //  Threads must not take SIGINT/SIGTERM: only main drains on them.
+    sigset_t block, previous;
+    sigemptyset (&block);
+    sigaddset (&block, SIGINT);
+    sigaddset (&block, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &block, &previous);
+    self->args [slot] = (s_thread_arg_t) { self, slot };
+    pthread_create (&self->threads [slot], NULL, s_thread, &self->args [slot]);
+    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+}
+
+executor_t *
+executor_new (handler_registry_t *registry, size_t threads, size_t max_threads,
+              size_t queue_capacity, bool allow_exec)
+{
+    assert (threads > 0 && max_threads >= threads && queue_capacity > 0);
     executor_t *self = (executor_t *) zmalloc (sizeof (executor_t));
     self->registry = registry;
     self->allow_exec = allow_exec;
@@ -168,19 +240,56 @@ executor_new (handler_registry_t *registry, size_t threads, size_t queue_capacit
     self->completions = zsock_new_pull (self->endpoint);
     assert (self->completions);
     self->endpoint [0] = '>';
-    //  Threads must not take SIGINT/SIGTERM: only main drains on them.
-    sigset_t block, previous;
-    sigemptyset (&block);
-    sigaddset (&block, SIGINT);
-    sigaddset (&block, SIGTERM);
-    pthread_sigmask (SIG_BLOCK, &block, &previous);
-    self->thread_count = threads;
-    self->threads = (pthread_t *) zmalloc (threads * sizeof (pthread_t));
-    self->running = (s_running_t *) zmalloc (threads * sizeof (s_running_t));
+    self->max_threads = max_threads;
+    self->threads = (pthread_t *) zmalloc (max_threads * sizeof (pthread_t));
+    self->slot_state = (uint8_t *) zmalloc (max_threads);
+    self->args = (s_thread_arg_t *) zmalloc (max_threads * sizeof (s_thread_arg_t));
+    self->running = (s_running_t *) zmalloc (max_threads * sizeof (s_running_t));
     for (size_t i = 0; i < threads; i++)
-        pthread_create (&self->threads [i], NULL, s_thread, self);
-    pthread_sigmask (SIG_SETMASK, &previous, NULL);
+        s_spawn (self);
     return self;
+}
+
+void
+executor_set_threads (executor_t *self, size_t threads)
+{
+    assert (threads > 0 && threads <= self->max_threads);
+    s_reap (self);
+    pthread_mutex_lock (&self->lock);
+    size_t target = self->live - self->retire;
+    if (threads < target) {
+        self->retire += target - threads;
+        pthread_cond_broadcast (&self->ready);
+    }
+    //  Threads asked to leave that have not yet: asking them to stay is
+    //  cheaper than starting others.
+    size_t kept = 0;
+    while (threads > target + kept && self->retire > 0) {
+        self->retire--;
+        kept++;
+    }
+    size_t spawn = threads > target + kept ? threads - target - kept : 0;
+    pthread_mutex_unlock (&self->lock);
+    while (spawn-- > 0)
+        s_spawn (self);
+}
+
+int64_t
+executor_oldest_wait_us (executor_t *self, int64_t now_us)
+{
+    pthread_mutex_lock (&self->lock);
+    int64_t wait_us = self->count ? now_us - self->ring [self->head].queued_us : 0;
+    pthread_mutex_unlock (&self->lock);
+    return wait_us;
+}
+
+size_t
+executor_queued (executor_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    size_t count = self->count;
+    pthread_mutex_unlock (&self->lock);
+    return count;
 }
 
 static void
@@ -214,10 +323,12 @@ executor_destroy (executor_t **self_p)
         return;
     pthread_mutex_lock (&self->lock);
     self->stopping = true;
+    self->cancelled = 1;
     pthread_cond_broadcast (&self->ready);
     pthread_mutex_unlock (&self->lock);
-    for (size_t i = 0; i < self->thread_count; i++)
-        pthread_join (self->threads [i], NULL);
+    for (size_t slot = 0; slot < self->max_threads; slot++)
+        if (self->slot_state [slot] != S_SLOT_FREE)
+            pthread_join (self->threads [slot], NULL);
     executor_batch_t *block;
     while ((block = executor_recv (self)))
         executor_release (self, &block);
@@ -229,6 +340,8 @@ executor_destroy (executor_t **self_p)
     pthread_cond_destroy (&self->ready);
     pthread_mutex_destroy (&self->lock);
     free (self->threads);
+    free (self->slot_state);
+    free (self->args);
     free (self->running);
     free (self->ring);
     free (self);
@@ -277,6 +390,7 @@ int
 executor_submit (executor_t *self, tm_task_batch_t **batch_p)
 {
     size_t size = tm_task_batch_size (*batch_p);
+    int64_t now_us = tm_clock_now_us ();
     pthread_mutex_lock (&self->lock);
     if (self->capacity - self->count < size) {
         pthread_mutex_unlock (&self->lock);
@@ -287,7 +401,7 @@ executor_submit (executor_t *self, tm_task_batch_t **batch_p)
     holder->size = holder->refs = size;
     holder->released = (uint8_t *) zmalloc (size);
     for (size_t i = 0; i < size; i++) {
-        self->ring [(self->head + self->count) % self->capacity] = (s_item_t) { holder, i };
+        self->ring [(self->head + self->count) % self->capacity] = (s_item_t) { holder, i, now_us };
         self->count++;
     }
     pthread_cond_broadcast (&self->ready);
@@ -316,7 +430,10 @@ executor_threads_busy (executor_t *self)
 size_t
 executor_threads_total (executor_t *self)
 {
-    return self->thread_count;
+    pthread_mutex_lock (&self->lock);
+    size_t live = self->live - self->retire;
+    pthread_mutex_unlock (&self->lock);
+    return live;
 }
 
 size_t
@@ -343,7 +460,7 @@ size_t
 executor_running_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max)
 {
     size_t count = 0;
-    for (size_t i = 0; i < self->thread_count && count < max; i++) {
+    for (size_t i = 0; i < self->max_threads && count < max; i++) {
         s_holder_t *holder = atomic_load (&self->running [i].holder);
         uint64_t seq = atomic_load (&self->running [i].seq);
         if (!holder || atomic_load (&self->running [i].holder) != holder)

@@ -36,10 +36,18 @@ typedef struct {
 
 typedef struct _executor_t executor_t;
 
-//  Starts threads executor threads over registry (borrowed, read-only from
-//  now on) with room for queue_capacity tasks.
-executor_t *executor_new (handler_registry_t *registry, size_t threads,
+//  Starts threads executor threads (room for up to max_threads) over
+//  registry (borrowed, read-only from now on) with room for
+//  queue_capacity tasks.
+executor_t *executor_new (handler_registry_t *registry, size_t threads, size_t max_threads,
                           size_t queue_capacity, bool allow_exec);
+//  Grows the pool to threads at once, or shrinks it: threads leave when
+//  they are between tasks, never in the middle of one.
+void executor_set_threads (executor_t *self, size_t threads);
+//  How long the oldest queued task has waited (0 with none queued).
+int64_t executor_oldest_wait_us (executor_t *self, int64_t now_us);
+//  Tasks queued, not running.
+size_t executor_queued (executor_t *self);
 //  Stops the threads after their current task and frees everything,
 //  including batches and completions not yet released.
 void executor_destroy (executor_t **self_p);
@@ -59,6 +67,7 @@ int executor_submit (executor_t *self, tm_task_batch_t **batch_p);
 //  Tasks queued or running.
 size_t executor_held (executor_t *self);
 size_t executor_threads_busy (executor_t *self);
+//  Threads in the pool (those asked to leave not counted).
 size_t executor_threads_total (executor_t *self);
 //  Writes up to max seqs of held tasks of job_id into seqs, in the order
 //  they run; returns how many.

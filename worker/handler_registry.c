@@ -13,6 +13,7 @@
 */
 #include "handler_registry.h"
 #include "handlers/handlers.h"
+#include "plugin_loader.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,13 +21,16 @@
 
 typedef struct {
     char type [TM_MAX_TYPE_BYTES + 1];  //  NUL-terminated type name
-    handler_fn_t *handler;              //  never NULL
+    handler_fn_t *handler;              //  a built-in, or NULL for a plugin's
+    taskmill_handler_t plugin;          //  a plugin's (its type points at type above)
+    size_t state;                       //  a plugin's slot in each thread's states
 } s_entry_t;
 
 struct _handler_registry_t {
     s_entry_t *entries;                 //  heap array, size used
     size_t size;                        //  entries in use
     size_t capacity;                    //  entries allocated
+    size_t plugins;                     //  plugin entries (thread state slots)
 };
 
 handler_registry_t *
@@ -59,27 +63,92 @@ s_find (handler_registry_t *self, const char *type)
     return NULL;
 }
 
+//  A new entry for type, or NULL if the name is empty, too long or taken
+//  (replace: a taken name is reused).
+static s_entry_t *
+s_new_entry (handler_registry_t *self, const char *type, bool replace)
+{
+    size_t length = type ? strnlen (type, TM_MAX_TYPE_BYTES + 1) : 0;
+    if (length == 0 || length > TM_MAX_TYPE_BYTES)
+        return NULL;
+    s_entry_t *entry = s_find (self, type);
+    if (entry)
+        return replace && entry->handler ? entry : NULL;
+    if (self->size == self->capacity) {
+        self->capacity *= 2;
+        self->entries = (s_entry_t *) realloc (self->entries, self->capacity * sizeof (s_entry_t));
+        assert (self->entries);
+    }
+    entry = &self->entries [self->size++];
+    memset (entry, 0, sizeof *entry);
+    memcpy (entry->type, type, length + 1);
+    return entry;
+}
+
 int
 handler_registry_add (handler_registry_t *self, const char *type, handler_fn_t *handler)
 {
     assert (self);
     assert (handler);
-    size_t length = type ? strnlen (type, TM_MAX_TYPE_BYTES + 1) : 0;
-    if (length == 0 || length > TM_MAX_TYPE_BYTES)
+    s_entry_t *entry = s_new_entry (self, type, true);
+    if (!entry)
         return -1;
-    s_entry_t *entry = s_find (self, type);
-    if (!entry) {
-        if (self->size == self->capacity) {
-            self->capacity *= 2;
-            self->entries = (s_entry_t *) realloc (self->entries,
-                                                   self->capacity * sizeof (s_entry_t));
-            assert (self->entries);
-        }
-        entry = &self->entries [self->size++];
-        memcpy (entry->type, type, length + 1);
-    }
     entry->handler = handler;
     return 0;
+}
+
+int
+handler_registry_add_plugin (handler_registry_t *self, const taskmill_handler_t *handler)
+{
+    assert (self);
+    if (!handler || !handler->run)
+        return -1;
+    s_entry_t *entry = s_new_entry (self, handler->type, false);
+    if (!entry)
+        return -1;
+    entry->plugin = *handler;
+    entry->plugin.type = entry->type;
+    entry->state = self->plugins++;
+    return 0;
+}
+
+size_t
+handler_registry_size (handler_registry_t *self)
+{
+    return self->size;
+}
+
+const char *
+handler_registry_type (handler_registry_t *self, size_t index)
+{
+    return index < self->size ? self->entries [index].type : NULL;
+}
+
+void **
+handler_registry_thread_init (handler_registry_t *self)
+{
+    void **states = (void **) zmalloc ((self->plugins + 1) * sizeof (void *));
+    for (size_t index = 0; index < self->size; index++) {
+        s_entry_t *entry = &self->entries [index];
+        if (!entry->handler && entry->plugin.thread_init)
+            states [entry->state] = entry->plugin.thread_init ();
+    }
+    return states;
+}
+
+void
+handler_registry_thread_fini (handler_registry_t *self, void ***states_p)
+{
+    void **states = *states_p;
+    if (!states)
+        return;
+    for (size_t index = 0; index < self->size; index++) {
+        s_entry_t *entry = &self->entries [index];
+        if (!entry->handler && entry->plugin.thread_fini)
+            entry->plugin.thread_fini (states [entry->state]);
+    }
+    free (states);
+    *states_p = NULL;
 }
 
 void
@@ -120,14 +189,19 @@ handler_registry_run (handler_registry_t *self, const char *type,
     assert (input);
     assert (output);
     handler_output_init (output);
-    handler_fn_t *handler = handler_registry_lookup (self, type);
-    if (!handler) {
+    s_entry_t *entry = s_find (self, type);
+    if (!entry) {
         handler_output_fail (output, TM_STATUS_NO_HANDLER, "no handler for type '%.*s'",
                              TM_MAX_TYPE_BYTES, type);
         return;
     }
-    handler (input, output);
-    //  Plugins may fill output themselves; the bound holds for them too.
+    if (entry->handler)
+        entry->handler (input, output);
+    else
+        plugin_run (&entry->plugin,
+                    input->thread_states ? input->thread_states [entry->state] : NULL,
+                    input, output);
+    //  The bound holds for every handler.
     if (output->output_size > HANDLER_MAX_OUTPUT_BYTES)
         output->output_size = HANDLER_MAX_OUTPUT_BYTES;
 }

@@ -1,7 +1,8 @@
 /*  handler_registry: task type name -> handler function. The worker's
     executor threads look up each task's type here and call the handler.
     Built-in handlers (worker/handlers/) register themselves through
-    handler_registry_add_builtins; plugins (later) add to the same table.
+    handler_registry_add_builtins; plugins (worker/plugin.h) add theirs to
+    the same table with handler_registry_add_plugin.
 
     The registry is filled before the executor threads start and only read
     after, so lookups take no lock.
@@ -10,6 +11,7 @@
 #define HANDLER_REGISTRY_H_INCLUDED
 
 #include "tm_codec.h"
+#include "taskmill/plugin.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +25,11 @@ typedef struct {
     uint32_t timeout_ms;        //  0: no timeout
     int64_t deadline_us;        //  monotonic (tm_clock_now_us); 0: none
     bool allow_exec;            //  the worker was started with --allow-exec
+    const char *type;           //  the task's type and id and attempt (plugins see them)
+    const char *id;
+    uint32_t attempt;
+    void **thread_states;       //  this executor thread's plugin states (thread_init)
+    const volatile int *cancelled;  //  non-zero: the worker stops at once
 } handler_input_t;
 
 //  What a handler returns. Output and error are heap strings owned by the
@@ -44,10 +51,21 @@ void handler_registry_destroy (handler_registry_t **self_p);
 //  Adds or replaces the handler for type. Returns 0, or -1 if the name is
 //  empty or too long.
 int handler_registry_add (handler_registry_t *self, const char *type, handler_fn_t *handler);
+//  Adds a plugin's handler (copied). Returns 0, or -1 if its type is
+//  invalid or already registered.
+int handler_registry_add_plugin (handler_registry_t *self, const taskmill_handler_t *handler);
 //  Registers echo, noop, sleep, sha256, exec, count-words.
 void handler_registry_add_builtins (handler_registry_t *self);
 //  The handler for type, or NULL.
 handler_fn_t *handler_registry_lookup (handler_registry_t *self, const char *type);
+
+//  Types registered, and the index'th (for --list-handlers).
+size_t handler_registry_size (handler_registry_t *self);
+const char *handler_registry_type (handler_registry_t *self, size_t index);
+//  The plugin states of one executor thread: each plugin handler's
+//  thread_init, called on that thread. thread_fini frees them.
+void **handler_registry_thread_init (handler_registry_t *self);
+void handler_registry_thread_fini (handler_registry_t *self, void ***states_p);
 
 //  Runs the handler for type, or sets NO_HANDLER. output is initialised here.
 void handler_registry_run (handler_registry_t *self, const char *type,

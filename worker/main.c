@@ -1,5 +1,6 @@
 /*  taskmill-worker: parse options, connect, serve until drained. */
 #include "worker.h"
+#include "plugin_loader.h"
 #include "tm_exit.h"
 #include "tm_log.h"
 #include "tm_memory.h"
@@ -25,11 +26,28 @@ main (int argc, char *argv [])
         return TM_EXIT_OK;
     if (rc != TM_EXIT_OK)
         return rc;
+    //  Plugins first: a bad one is bad usage (exit 2), before any socket.
+    plugin_loader_t *plugins [WORKER_MAX_PLUGINS] = { NULL };
+    char error [512];
+    handler_registry_t *registry = plugin_loader_registry (options.plugins, options.plugin_count,
+                                                           plugins, error, sizeof error);
+    if (!registry) {
+        fprintf (stderr, "taskmill-worker: %s\n", error);
+        return TM_EXIT_USAGE;
+    }
+    if (options.list_handlers) {
+        for (size_t i = 0; i < handler_registry_size (registry); i++)
+            printf ("%s\n", handler_registry_type (registry, i));
+        handler_registry_destroy (&registry);
+        for (size_t i = 0; i < options.plugin_count; i++)
+            plugin_loader_unload (&plugins [i]);
+        return TM_EXIT_OK;
+    }
     tm_log_init ("taskmill-worker");
     tm_memory_tune ();
     //  Our handler replaces czmq's: the first signal drains, the second stops.
     zsys_handler_set (s_on_signal);
-    worker_t *worker = worker_new (&options);
+    worker_t *worker = worker_new (&options, &registry);
     if (!worker)
         return TM_EXIT_RUNTIME;
     rc = worker_run (worker, &s_signals);
@@ -38,5 +56,7 @@ main (int argc, char *argv [])
         //  do not wait for them.
         _exit (rc);
     worker_destroy (&worker);
+    for (size_t i = 0; i < options.plugin_count; i++)
+        plugin_loader_unload (&plugins [i]);
     return rc;
 }

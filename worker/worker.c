@@ -7,6 +7,7 @@
 */
 #include "worker.h"
 #include "credit.h"
+#include "autoscale.h"
 #include "executor.h"
 #include "redial.h"
 #include "tm_clock.h"
@@ -37,6 +38,8 @@ struct _worker_t {
     uint64_t *running;              //  scratch for heartbeats: one per thread
     char incarnation [S_INCARNATION_BYTES + 1];  //  the DEALER's routing id
     credit_t credit;                //  the window to ask for
+    autoscale_t scale;              //  --min-threads/--max-threads: the pool's size
+    int64_t next_scale_us;
     uint64_t epoch;                 //  tasks connections completed so far
     int64_t last_stamp;             //  of the last Credit sent (our clock)
     uint64_t last_echo;             //  the last credit stamp a batch echoed
@@ -71,10 +74,12 @@ s_make_incarnation (char *incarnation)
 }
 
 worker_t *
-worker_new (const worker_options_t *options)
+worker_new (const worker_options_t *options, handler_registry_t **registry_p)
 {
     worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
     self->options = options;
+    self->registry = *registry_p;
+    *registry_p = NULL;
     s_make_incarnation (self->incarnation);
     self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation);
     self->results = tm_socket_results_push (options->results);
@@ -86,20 +91,26 @@ worker_new (const worker_options_t *options)
     self->redial [0] = redial_new (self->tasks, options->tasks, "tasks");
     self->redial [1] = redial_new (self->results, options->results, "results");
     self->redial [2] = redial_new (self->control, options->control, "control");
-    self->registry = handler_registry_new ();
-    handler_registry_add_builtins (self->registry);
     //  The window never asks for more than --queue, and the queue takes a
     //  whole batch on top of a full window, so the master (which sends no
     //  more than the window) never finds it full. Only pointers and
     //  indices per task.
     size_t queue = options->queue + TM_MAX_BATCH_TASKS;
-    self->executor = executor_new (self->registry, options->threads, queue, options->allow_exec);
-    credit_init (&self->credit, options->threads, options->queue, tm_clock_now_us ());
+    size_t max_threads = options->max_threads ? options->max_threads : options->threads;
+    self->executor = executor_new (self->registry, options->threads, max_threads, queue,
+                                   options->allow_exec);
+    //  An autoscaled pool asks for what its largest size runs: tasks must
+    //  reach it and wait for a backlog to show (autoscale.h).
+    credit_init (&self->credit, max_threads, options->queue, tm_clock_now_us ());
+    if (options->max_threads)
+        autoscale_init (&self->scale, options->min_threads, options->max_threads,
+                        (int64_t) options->scale_threshold_ms * 1000,
+                        (int64_t) options->scale_shrink_after_ms * 1000, tm_clock_now_us ());
     self->unsent = zlist_new ();
     self->scratch = (tm_result_t *) zmalloc (EXECUTOR_BLOCK_MAX * sizeof (tm_result_t));
     self->held_max = queue + TM_MAX_BATCH_TASKS;
     self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
-    self->running = (uint64_t *) zmalloc (options->threads * sizeof (uint64_t));
+    self->running = (uint64_t *) zmalloc (max_threads * sizeof (uint64_t));
     zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s%s", options->id,
                options->threads, options->tasks, self->incarnation, options->results,
                options->allow_exec ? ", exec allowed" : "");
@@ -394,7 +405,9 @@ s_send_heartbeat (worker_t *self, int64_t now_us)
         .tasks_done = self->tasks_done, .held_seqs = self->held, .held_count = held,
         .running_seqs = self->running, .running_count = running < held ? running : held,
         .job_id = self->job_id, .draining = self->draining, .last_batch = self->last_batch,
-        .incarnation = self->incarnation
+        .incarnation = self->incarnation,
+        .threads_min = (uint32_t) self->scale.min, .threads_max = (uint32_t) self->scale.max,
+        .threads_grown = self->scale.grown, .threads_shrunk = self->scale.shrunk
     };
     if (heartbeat.threads_busy > heartbeat.threads_total)
         heartbeat.threads_busy = heartbeat.threads_total;
@@ -500,6 +513,22 @@ s_poll_once (worker_t *self, int64_t now_us)
         s_send_credit (self, now_us);
 }
 
+//  Grows or shrinks the pool as autoscale decides.
+static void
+s_scale (worker_t *self, int64_t now_us)
+{
+    self->next_scale_us = now_us + AUTOSCALE_TICK_US;
+    int64_t wait_us = executor_oldest_wait_us (self->executor, now_us);
+    size_t before = self->scale.threads;
+    size_t threads = autoscale_tick (&self->scale, wait_us, executor_queued (self->executor),
+                                     executor_threads_busy (self->executor), now_us);
+    if (threads == before)
+        return;
+    executor_set_threads (self->executor, threads);
+    zsys_info ("worker %s: threads %zu -> %zu (oldest queued task waited %" PRId64 " ms)",
+               self->options->id, before, threads, wait_us / 1000);
+}
+
 int
 worker_run (worker_t *self, const volatile sig_atomic_t *signals)
 {
@@ -511,6 +540,8 @@ worker_run (worker_t *self, const volatile sig_atomic_t *signals)
             break;
         if (now_us >= self->next_heartbeat_us)
             s_send_heartbeat (self, now_us);
+        if (self->options->max_threads && now_us >= self->next_scale_us)
+            s_scale (self, now_us);
         s_poll_once (self, now_us);
     }
     //  Results still queued leave before the process does, if there is a

@@ -17,6 +17,14 @@ static const char *s_usage =
 "  --results EP         results endpoint (default tcp://HOST:5558)\n"
 "  --control EP         control endpoint (default tcp://HOST:5559)\n"
 "  --threads N          executor threads (default: number of cores)\n"
+"  --min-threads N --max-threads M\n"
+"                       instead of --threads: a pool that grows (at once)\n"
+"                       while queued tasks wait past --scale-threshold and\n"
+"                       shrinks (one thread at a time) when they stop\n"
+"  --scale-threshold MS the wait that grows the pool (default 50)\n"
+"  --scale-shrink-after MS\n"
+"                       no shrinking sooner than this after growing\n"
+"                       (default 30000)\n"
 "  --allow-exec         allow exec tasks (shell commands); refused otherwise\n"
 "  --id NAME            worker id in results (default HOST/PID of this host)\n"
 "  --once               exit after the first job ends\n"
@@ -25,12 +33,17 @@ static const char *s_usage =
 "  --queue N            the most tasks it asks to hold, queued and running\n"
 "                       (default 16384; it asks for what one round trip at\n"
 "                       its measured rate needs, and no more)\n"
+"  --plugin LIB.so      load task types from a plugin (taskmill/plugin.h);\n"
+"                       repeatable, up to 16\n"
+"  --list-handlers      print every task type (built-in and plugins), exit\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
 enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
-    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP
+    OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP,
+    OPT_PLUGIN, OPT_LIST_HANDLERS, OPT_MIN_THREADS, OPT_MAX_THREADS, OPT_SCALE_THRESHOLD,
+    OPT_SCALE_SHRINK_AFTER
 };
 
 static const struct option s_options [] = {
@@ -45,6 +58,12 @@ static const struct option s_options [] = {
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "queue", required_argument, NULL, OPT_QUEUE },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
+    { "plugin", required_argument, NULL, OPT_PLUGIN },
+    { "list-handlers", no_argument, NULL, OPT_LIST_HANDLERS },
+    { "min-threads", required_argument, NULL, OPT_MIN_THREADS },
+    { "max-threads", required_argument, NULL, OPT_MAX_THREADS },
+    { "scale-threshold", required_argument, NULL, OPT_SCALE_THRESHOLD },
+    { "scale-shrink-after", required_argument, NULL, OPT_SCALE_SHRINK_AFTER },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -101,6 +120,29 @@ s_apply (worker_options_t *options, int option, const char *arg)
             options->queue = (size_t) value;
             return 0;
         case OPT_VERBOSE: options->verbose = true; return 0;
+        case OPT_PLUGIN:
+            if (options->plugin_count == WORKER_MAX_PLUGINS)
+                return s_usage_error ("at most 16 --plugin, not one more:", arg);
+            options->plugins [options->plugin_count++] = arg;
+            return 0;
+        case OPT_LIST_HANDLERS: options->list_handlers = true; return 0;
+        case OPT_MIN_THREADS:
+        case OPT_MAX_THREADS:
+            if (tm_parse_int (arg, 1, WORKER_MAX_THREADS, &value))
+                return s_usage_error ("--min-threads and --max-threads want 1 to 1024, not", arg);
+            *(option == OPT_MIN_THREADS ? &options->min_threads : &options->max_threads) =
+                (size_t) value;
+            return 0;
+        case OPT_SCALE_THRESHOLD:
+            if (tm_parse_int (arg, 1, 3600000, &value))
+                return s_usage_error ("--scale-threshold wants 1 to 3600000 ms, not", arg);
+            options->scale_threshold_ms = (uint32_t) value;
+            return 0;
+        case OPT_SCALE_SHRINK_AFTER:
+            if (tm_parse_int (arg, 0, 86400000, &value))
+                return s_usage_error ("--scale-shrink-after wants 0 to 86400000 ms, not", arg);
+            options->scale_shrink_after_ms = (uint32_t) value;
+            return 0;
         case OPT_HELP:
             fputs (s_usage, stdout);
             return TM_EXIT_HELP_SHOWN;
@@ -121,6 +163,15 @@ s_complete (worker_options_t *options, const char *host)
         snprintf (options->host, sizeof options->host, "unknown");
     if (!*options->id)
         snprintf (options->id, sizeof options->id, "%.200s/%d", options->host, (int) getpid ());
+    if (options->min_threads || options->max_threads) {
+        if (!options->min_threads || !options->max_threads || options->threads
+        ||  options->min_threads > options->max_threads) {
+            fprintf (stderr, "taskmill-worker: give --min-threads N and --max-threads M together, "
+                             "N <= M, and not --threads\nTry 'taskmill-worker --help'.\n");
+            return -1;
+        }
+        options->threads = options->min_threads;
+    }
     if (!options->threads) {
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         options->threads = cores > 0 ? (size_t) cores : 1;
@@ -135,6 +186,8 @@ worker_options_parse (worker_options_t *options, int argc, char *argv [])
     options->heartbeat_ms = WORKER_DEFAULT_HEARTBEAT_MS;
     options->drain_timeout_ms = WORKER_DEFAULT_DRAIN_TIMEOUT_MS;
     options->queue = WORKER_DEFAULT_QUEUE;
+    options->scale_threshold_ms = 50;
+    options->scale_shrink_after_ms = 30000;
     optind = 1;
     int option;
     while ((option = getopt_long (argc, argv, "", s_options, NULL)) != -1) {
@@ -142,10 +195,13 @@ worker_options_parse (worker_options_t *options, int argc, char *argv [])
         if (rc != 0)
             return rc;
     }
-    if (optind != argc - 1) {
+    //  --list-handlers needs no master.
+    bool host_given = optind == argc - 1;
+    if (!host_given && !(options->list_handlers && optind == argc)) {
         fprintf (stderr, "taskmill-worker: give exactly one HOST (the master)\n"
                          "Try 'taskmill-worker --help'.\n");
         return TM_EXIT_USAGE;
     }
-    return s_complete (options, argv [optind]) ? TM_EXIT_USAGE : TM_EXIT_OK;
+    return s_complete (options, host_given ? argv [optind] : "localhost")
+         ? TM_EXIT_USAGE : TM_EXIT_OK;
 }

@@ -14,12 +14,17 @@
 #define WORKER_DEFAULT_QUEUE 16384  //  the largest window it asks for
 #define WORKER_MIN_QUEUE 1
 #define WORKER_MAX_QUEUE 1048576
+#define WORKER_MAX_PLUGINS 16
 
 typedef struct {
     char tasks [TM_ENDPOINT_MAX];       //  --tasks, or tcp://HOST:5557
     char results [TM_ENDPOINT_MAX];     //  --results, or tcp://HOST:5558
     char control [TM_ENDPOINT_MAX];     //  --control, or tcp://HOST:5559
-    size_t threads;                     //  --threads, default: cores
+    size_t threads;                     //  --threads, default: cores; with scaling: at start
+    size_t min_threads;                 //  --min-threads (0: a fixed pool)
+    size_t max_threads;                 //  --max-threads (0: a fixed pool)
+    uint32_t scale_threshold_ms;        //  --scale-threshold: a wait this long grows the pool
+    uint32_t scale_shrink_after_ms;     //  --scale-shrink-after: no shrink sooner after growth
     bool allow_exec;                    //  --allow-exec
     char id [TM_MAX_WORKER_ID_BYTES + 1];   //  --id, default host/pid
     char host [TM_MAX_WORKER_ID_BYTES + 1]; //  this host's name
@@ -28,6 +33,9 @@ typedef struct {
     uint32_t drain_timeout_ms;          //  --drain-timeout
     size_t queue;                       //  --queue: the largest credit window
     bool verbose;                       //  --verbose
+    const char *plugins [WORKER_MAX_PLUGINS];   //  --plugin, in order
+    size_t plugin_count;
+    bool list_handlers;                 //  --list-handlers: print the types and exit
 } worker_options_t;
 
 //  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN or

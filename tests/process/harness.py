@@ -20,7 +20,15 @@ Rules the helpers enforce:
   a sanitizer report fails its test; the stderr of every process of a failed
   test is printed (as "# " comment lines).
 
-Only the standard library is used.
+Required besides the standard library, from Debian; deploy/install-deps.sh
+installs them, and a missing one is a failure, not a skip (main() fails the
+setup without pyzmq or python3-protobuf, proto() the test without protoc):
+pyzmq (python3-zmq) for the ZeroMQ sockets that play masters and workers,
+and python3-protobuf with protoc (protobuf-compiler), which proto() runs on
+proto/taskmill.proto, to build and read every well-formed message. ZMTP
+written by hand (ZmtpPeer, ZmtpServerConn, ZmtpListener) is only for what
+pyzmq cannot send: broken handshakes, frame headers without their body, and
+frames towards a PUSH socket.
 """
 
 import argparse
@@ -39,6 +47,18 @@ import sys
 import tempfile
 import time
 import traceback
+
+#  Required (deploy/install-deps.sh installs them); main() fails the setup
+#  of a script without them.
+try:
+    import zmq                  # python3-zmq
+    import zmq.utils.monitor
+except ImportError:
+    zmq = None
+try:
+    from google.protobuf.message import DecodeError     # python3-protobuf
+except ImportError:
+    DecodeError = None
 
 sys.dont_write_bytecode = True
 
@@ -284,20 +304,6 @@ def connected_pids(port, pids):
 def is_listening(port):
     return any(r["state"] == TCP_LISTEN and r["local"][1] == port
                and r["local"][0] in (HOST, "0.0.0.0") for r in _proc_net_tcp())
-
-
-def socket_queues(sock):
-    """(tx_queue, rx_queue) of our end of a connected socket, and of the peer
-    end, from /proc/net/tcp: ((tx, rx), (peer_tx, peer_rx))."""
-    local = sock.getsockname()
-    remote = sock.getpeername()
-    ours = theirs = (None, None)
-    for r in _proc_net_tcp():
-        if r["local"] == local and r["remote"] == remote:
-            ours = (r["tx_queue"], r["rx_queue"])
-        elif r["local"] == remote and r["remote"] == local:
-            theirs = (r["tx_queue"], r["rx_queue"])
-    return ours, theirs
 
 
 def child_pids(pid):
@@ -879,6 +885,11 @@ def main(tests, description=""):
             print("not ok - setup: %s is not an executable file" % path)
             print("0 passed, 1 failed")
             sys.exit(1)
+    for module, package in ((zmq, "python3-zmq"), (DecodeError, "python3-protobuf")):
+        if module is None:
+            print("not ok - setup: %s is not installed (deploy/install-deps.sh installs it)" % package)
+            print("0 passed, 1 failed")
+            sys.exit(1)
     _detect_time_scale([args.master, args.worker])
     if time_scale() != 1.0:
         print("# time scale %.1f (sanitizer build or TASKMILL_TEST_TIME_SCALE)" % time_scale())
@@ -949,63 +960,10 @@ def main(tests, description=""):
 
 
 # --------------------------------------------------------------------------
-#  A minimal ZMTP 3.0 peer (NULL mechanism) and protobuf encoder, stdlib only,
-#  for sending well-framed hostile messages to the master without pyzmq.
-
-def pb_varint(n):
-    out = bytearray()
-    n &= (1 << 64) - 1
-    while True:
-        byte = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def pb_uint(field, value):
-    return pb_varint(field << 3) + pb_varint(value)
-
-
-def pb_bytes(field, data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
-
-
-def pb_result(job_id="", seq=0, id="", attempt=0, status=0, output=b"", error="", worker_id="",
-              start_us=0, duration_us=0):
-    """A taskmill.Result (see proto/taskmill.proto)."""
-    msg = b""
-    if job_id:
-        msg += pb_bytes(1, job_id)
-    if seq:
-        msg += pb_uint(2, seq)
-    if id:
-        msg += pb_bytes(3, id)
-    if attempt:
-        msg += pb_uint(4, attempt)
-    if status:
-        msg += pb_uint(5, status)
-    if output:
-        msg += pb_bytes(6, output)
-    if error:
-        msg += pb_bytes(7, error)
-    if worker_id:
-        msg += pb_bytes(8, worker_id)
-    if start_us:
-        msg += pb_uint(9, start_us)
-    if duration_us:
-        msg += pb_uint(10, duration_us)
-    return msg
-
-
-def pb_worker_to_master_results(results, version=1):
-    batch = b"".join(pb_bytes(1, r) for r in results)
-    return pb_uint(1, version) + pb_bytes(2, batch)
-
+#  ZMTP 3.0 (NULL mechanism) written by hand, for what pyzmq cannot send:
+#  broken greetings and handshakes, frame headers without their body, and
+#  frames towards a PUSH socket (which only a PULL may be paired with, and a
+#  PULL does not send). Well-formed messages go through pyzmq.
 
 ZMTP_SIGNATURE = b"\xff" + b"\x00" * 8 + b"\x7f"
 
@@ -1054,13 +1012,6 @@ class ZmtpPeer:
             body += bytes([len(key)]) + key + len(value).to_bytes(4, "big") + value
         self.sock.sendall(self.frame(body, command=True))
 
-    def send(self, *frames):
-        """One message of one or more frames."""
-        data = b""
-        for i, f in enumerate(frames):
-            data += self.frame(f, more=i < len(frames) - 1)
-        self.sock.sendall(data)
-
     def send_raw(self, data):
         self.sock.sendall(data)
 
@@ -1071,14 +1022,6 @@ class ZmtpPeer:
         else:
             size = self._recv_exact(1)[0]
         return flags, self._recv_exact(size)
-
-    def wait_sent(self, timeout):
-        """Waits until what we sent has left our socket and the peer's kernel
-        buffer (the peer's process has read it)."""
-        def drained():
-            (tx, _), (_, peer_rx) = socket_queues(self.sock)
-            return tx == 0 and peer_rx == 0
-        wait_for(drained, timeout, "the master to read what was sent to it")
 
     def closed_by_peer(self):
         """True once the peer has closed or reset the connection."""
@@ -1101,187 +1044,9 @@ class ZmtpPeer:
 
 
 # --------------------------------------------------------------------------
-#  Protobuf: encoders for the master's envelopes and a minimal decoder, so a
-#  test can stand in for the master in front of a real worker.
-
-def pb_task(job_id="", seq=0, id="", type="", payload=b"", timeout_ms=0, attempt=0,
-            max_attempts=0):
-    """A taskmill.Task (proto3: fields at their default are left out)."""
-    msg = b""
-    for field, value in ((1, job_id), (3, id), (4, type), (5, payload)):
-        if value:
-            msg += pb_bytes(field, value)
-    for field, value in ((2, seq), (6, timeout_ms), (7, attempt), (8, max_attempts)):
-        if value:
-            msg += pb_uint(field, value)
-    return msg
-
-
-def pb_master_to_worker(tasks, version=1):
-    """A MasterToWorker envelope holding a TaskBatch of encoded tasks."""
-    batch = b"".join(pb_bytes(1, t) for t in tasks)
-    return (pb_uint(1, version) if version else b"") + pb_bytes(2, batch)
-
-
-def pb_control_message(kind, job_id="", version=1):
-    """A ControlMessage envelope (kind: 1 JOB_START, 2 JOB_END, 3 DRAIN,
-    4 SHUTDOWN)."""
-    body = (pb_uint(1, kind) if kind else b"") + (pb_bytes(2, job_id) if job_id else b"")
-    return (pb_uint(1, version) if version else b"") + pb_bytes(2, body)
-
-
-def pb_worker_to_master_heartbeat(worker_id, threads_total=1, version=1):
-    body = pb_bytes(1, worker_id) + pb_uint(5, threads_total)
-    return pb_uint(1, version) + pb_bytes(3, body)
-
-
-def pb_fields(data):
-    """Splits one protobuf message into {field number: [(wire type, value)]}:
-    varints and fixed-size values as int, length-delimited ones as bytes.
-    Raises ValueError on malformed input."""
-    fields = {}
-    pos = 0
-
-    def varint():
-        nonlocal pos
-        value = shift = 0
-        while True:
-            if pos >= len(data):
-                raise ValueError("truncated varint at byte %d" % pos)
-            byte = data[pos]
-            pos += 1
-            value |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                return value & ((1 << 64) - 1)
-            shift += 7
-            if shift >= 70:
-                raise ValueError("varint longer than 10 bytes at byte %d" % pos)
-
-    while pos < len(data):
-        key = varint()
-        number, wire = key >> 3, key & 7
-        if number == 0:
-            raise ValueError("field number 0")
-        if wire == 0:
-            value = varint()
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            if pos + size > len(data):
-                raise ValueError("truncated fixed%d field %d" % (size * 8, number))
-            value = int.from_bytes(data[pos:pos + size], "little")
-            pos += size
-        elif wire == 2:
-            size = varint()
-            if pos + size > len(data):
-                raise ValueError("field %d: length %d past the end" % (number, size))
-            value = bytes(data[pos:pos + size])
-            pos += size
-        else:
-            raise ValueError("field %d: unsupported wire type %d" % (number, wire))
-        fields.setdefault(number, []).append((wire, value))
-    return fields
-
-
-def _pb_scalar(kind, wire, value):
-    if kind in ("string", "bytes"):
-        if wire != 2:
-            raise ValueError("wire type %d for a %s" % (wire, kind))
-        return value.decode("utf-8") if kind == "string" else value
-    if wire != 0:
-        raise ValueError("wire type %d for a %s" % (wire, kind))
-    if kind == "int64":
-        return value - (1 << 64) if value >= 1 << 63 else value
-    if kind == "sint32":
-        return (value >> 1) ^ -(value & 1)
-    if kind == "bool":
-        return bool(value)
-    return value        # uint32, uint64, enum
-
-
-def pb_decode(data, schema):
-    """Decodes a message with a schema {number: (name, kind)}; kind is a
-    scalar kind, "repeated uint" (packed or not), or a nested schema (dict),
-    wrapped in a list for a repeated message. Absent fields get proto3
-    defaults; "_set" lists the names present (for oneofs). Raises ValueError."""
-    out = {"_set": []}
-    for number, (name, kind) in schema.items():
-        if isinstance(kind, list):
-            out[name] = []
-        elif isinstance(kind, dict):
-            out[name] = None
-        elif kind == "repeated uint":
-            out[name] = []
-        else:
-            out[name] = {"string": "", "bytes": b"", "bool": False}.get(kind, 0)
-    for number, values in pb_fields(data).items():
-        if number not in schema:
-            continue        # unknown fields are skipped, as protobuf does
-        name, kind = schema[number]
-        out["_set"].append(name)
-        for wire, value in values:
-            if isinstance(kind, list):
-                if wire != 2:
-                    raise ValueError("wire type %d for message field %s" % (wire, name))
-                out[name].append(pb_decode(value, kind[0]))
-            elif isinstance(kind, dict):
-                if wire != 2:
-                    raise ValueError("wire type %d for message field %s" % (wire, name))
-                out[name] = pb_decode(value, kind)
-            elif kind == "repeated uint":
-                if wire == 2:        # packed, proto3's default
-                    out[name].extend(_pb_packed_varints(value))
-                else:
-                    out[name].append(_pb_scalar("uint", wire, value))
-            else:
-                out[name] = _pb_scalar(kind, wire, value)
-    return out
-
-
-def _pb_packed_varints(data):
-    values, value, shift = [], 0, 0
-    for byte in data:
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            values.append(value)
-            value = shift = 0
-        elif shift >= 70:
-            raise ValueError("packed varint longer than 10 bytes")
-    if shift:
-        raise ValueError("truncated packed varint")
-    return values
-
-
-PB_RESULT = {1: ("job_id", "string"), 2: ("seq", "uint"), 3: ("id", "string"),
-             4: ("attempt", "uint"), 5: ("status", "enum"), 6: ("output", "bytes"),
-             7: ("error", "string"), 8: ("worker_id", "string"), 9: ("start_us", "int64"),
-             10: ("duration_us", "int64"), 11: ("exit_code", "sint32")}
-PB_HEARTBEAT = {1: ("worker_id", "string"), 2: ("host", "string"), 3: ("pid", "uint"),
-                4: ("threads_busy", "uint"), 5: ("threads_total", "uint"),
-                6: ("tasks_done", "uint"), 7: ("held_seqs", "repeated uint"),
-                8: ("job_id", "string"), 9: ("draining", "bool")}
-PB_WORKER_TO_MASTER = {1: ("version", "enum"), 2: ("results", {1: ("results", [PB_RESULT])}),
-                       3: ("heartbeat", PB_HEARTBEAT)}
-PB_STATUS_OK = 1
-
-
-def pb_decode_worker_to_master(data):
-    """A WorkerToMaster envelope as a dict: version, body ("results",
-    "heartbeat" or None: the last oneof member on the wire), results (list of
-    Result dicts) and heartbeat (dict or None). Raises ValueError."""
-    msg = pb_decode(data, PB_WORKER_TO_MASTER)
-    body = None
-    for name in msg["_set"]:
-        if name in ("results", "heartbeat"):
-            body = name
-    return {"version": msg["version"], "body": body,
-            "results": msg["results"]["results"] if body == "results" else [],
-            "heartbeat": msg["heartbeat"] if body == "heartbeat" else None}
-
-
-# --------------------------------------------------------------------------
-#  The server side of ZMTP 3.0 (NULL mechanism): a stand-in for the master's
-#  bound sockets, for tests that aim frames at a real worker.
+#  The server side of ZMTP 3.0 (NULL mechanism): a stand-in for a master's
+#  bound socket, for broken handshakes at a real worker and for frames sent
+#  to its results PUSH.
 
 def _zmtp_server_greeting():
     greeting = zmtp_greeting()
@@ -1304,17 +1069,14 @@ def zmtp_parse_properties(data):
 
 class ZmtpServerConn(ZmtpPeer):
     """One accepted TCP connection after a ZMTP 3.0 NULL handshake in which we
-    are `socket_type` (e.g. b"PUSH"); ZmtpPeer's framing, but reads are
-    non-blocking and buffered:
-    poll() parses what has arrived into messages (lists of frames) and
-    commands. A SUB peer's subscriptions arrive as messages b"\\x01topic"
-    (ZMTP 3.0) or SUBSCRIBE commands (3.1); subscribed() sees either."""
+    are `socket_type` (e.g. b"PULL"); ZmtpPeer's framing, but reads are
+    non-blocking and buffered: poll() parses what has arrived into messages
+    (lists of frames), skipping commands."""
 
     def __init__(self, sock, socket_type, timeout, expect_peer=None):
         self.sock = sock
         self.closed = False
         self.messages = []
-        self.commands = []
         self._buf = b""
         self._parts = []
         self.local_port = sock.getsockname()[1]
@@ -1385,7 +1147,6 @@ class ZmtpServerConn(ZmtpPeer):
             body = buf[pos + head:pos + head + size]
             pos += head + size
             if flags & 0x04:
-                self.commands.append(body)
                 continue
             self._parts.append(body)
             if not flags & 0x01:
@@ -1393,32 +1154,24 @@ class ZmtpServerConn(ZmtpPeer):
                 self._parts = []
         self._buf = buf[pos:]
 
-    def subscribed(self):
-        self.poll()
-        return any(m[0][:1] == b"\x01" for m in self.messages) \
-            or any(c[:10] == b"\x09SUBSCRIBE" for c in self.commands)
-
     def closed_by_peer(self):
         self.poll()
         return self.closed
-
-    def queues(self):
-        """((tx, rx) of our end, (tx, rx) of the peer's end) from /proc."""
-        return socket_queues(self.sock)
 
     def close(self):
         _reset_close(self.sock)
 
 
 class ZmtpListener:
-    """A listening TCP socket on 127.0.0.1:port (chosen free) that accepts the
+    """A listening TCP socket on 127.0.0.1:port that accepts the
     connections a worker dials, raw or with a ZMTP handshake as
-    `socket_type`; every connection it handed out is closed by close()."""
+    `socket_type`; every connection it handed out is closed by close().
+    `port`: one chosen by the test (default: a free one)."""
 
-    def __init__(self, socket_type, expect_peer=None):
+    def __init__(self, socket_type, expect_peer=None, port=None):
         self.socket_type = socket_type
         self.expect_peer = expect_peer
-        self.port = free_ports(1)[0]
+        self.port = port or free_ports(1)[0]
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((HOST, self.port))
@@ -1426,9 +1179,6 @@ class ZmtpListener:
         self.sock.setblocking(False)
         self.conns = []         # ZmtpServerConn, in order of acceptance
         self.raw = []           # raw sockets handed out
-
-    def endpoint(self):
-        return Ports.ep(self.port)
 
     def accept_raw(self, timeout, what="a connection"):
         def attempt():
@@ -1451,10 +1201,6 @@ class ZmtpListener:
 
     def current(self):
         return self.conns[-1]
-
-    def poll_all(self):
-        for conn in self.conns:
-            conn.poll()
 
     def close(self):
         for s in self.raw:
@@ -1495,11 +1241,90 @@ def proto():
         import importlib
         out = tempfile.mkdtemp(prefix="taskmill-proto-")
         atexit.register(lambda: __import__("shutil").rmtree(out, ignore_errors=True))
-        subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.join(REPO, "proto"),
-                        os.path.join(REPO, "proto", "taskmill.proto")], check=True)
+        try:
+            subprocess.run(["protoc", "--python_out=" + out, "-I", os.path.join(REPO, "proto"),
+                            os.path.join(REPO, "proto", "taskmill.proto")], check=True)
+        except FileNotFoundError:
+            fail("protoc is not installed (deploy/install-deps.sh installs protobuf-compiler)")
         sys.path.insert(0, out)
         _proto_module = importlib.import_module("taskmill_pb2")
     return _proto_module
+
+
+#  Serialized envelopes of proto/taskmill.proto, from dicts of fields (as
+#  keyword arguments of the taskmill_pb2 message). A body is always set,
+#  even when all its fields are at their defaults.
+
+def master_to_worker(tasks=(), version=1, **batch):
+    """A MasterToWorker holding a TaskBatch of `tasks` (dicts of Task
+    fields); `batch`: the TaskBatch's own fields (number, job_id, ...)."""
+    env = proto().MasterToWorker(version=version)
+    env.tasks.SetInParent()
+    for name, value in batch.items():
+        setattr(env.tasks, name, value)
+    for t in tasks:
+        env.tasks.tasks.add(**t)
+    return env.SerializeToString()
+
+
+def control_message(kind, job_id="", version=1):
+    """A ControlMessage (kind: Control.Kind, 1 JOB_START ... 4 SHUTDOWN)."""
+    env = proto().ControlMessage(version=version)
+    env.control.SetInParent()
+    env.control.kind = kind
+    env.control.job_id = job_id
+    return env.SerializeToString()
+
+
+def worker_to_master(version=1, results=None, heartbeat=None, credit=None):
+    """A WorkerToMaster whose body is a ResultBatch of `results` (dicts of
+    Result fields), a Heartbeat or a Credit (a dict of its fields); with
+    none of them, the version alone."""
+    env = proto().WorkerToMaster(version=version)
+    if results is not None:
+        env.results.SetInParent()
+        for r in results:
+            env.results.results.add(**r)
+    for body, fields in (("heartbeat", heartbeat), ("credit", credit)):
+        if fields is not None:
+            part = getattr(env, body)
+            part.SetInParent()
+            for name, value in fields.items():
+                if isinstance(value, (list, tuple)):
+                    getattr(part, name).extend(value)
+                else:
+                    setattr(part, name, value)
+    return env.SerializeToString()
+
+
+def wait_delivered(port, timeout, what):
+    """Waits until every connection this process holds to 127.0.0.1:port has
+    nothing unsent on our side and nothing unread on the peer's: the peer's
+    ZeroMQ I/O thread has read what we sent (pyzmq's I/O threads are ours,
+    so /proc/self/fd names their sockets too). Call it once libzmq has
+    taken what was sent (see zmq_send_tracked)."""
+    def delivered():
+        ours = tcp_connections(os.getpid(), port)
+        if not ours:
+            return False
+        rows = _proc_net_tcp()
+        for local_port, _, tx, _ in ours:
+            if tx:
+                return False
+            for r in rows:
+                if r["local"] == (HOST, port) and r["remote"] == (HOST, local_port) and r["rx_queue"]:
+                    return False
+        return True
+    wait_for(delivered, timeout, what)
+
+
+def zmq_send_tracked(sock, frames, timeout):
+    """Sends one message of `frames` and waits until libzmq has released it
+    (written it out, or copied it into the batch it writes next)."""
+    for frame in frames[:-1]:
+        sock.send(frame, zmq.SNDMORE)
+    tracker = sock.send(frames[-1], copy=False, track=True)
+    tracker.wait(timeout)
 
 
 class FakeWorker:
@@ -1508,7 +1333,6 @@ class FakeWorker:
     or holds what it takes, as told."""
 
     def __init__(self, ports, worker_id, incarnation=None):
-        import zmq
         self.zmq = zmq
         self.pb = proto()
         self.ctx = zmq.Context()

@@ -11,12 +11,14 @@
 - unknown options, missing or bad option values: exit 2 (both binaries);
 - --help: exit 0 with the usage on stdout (both binaries);
 - a port already in use: exit 3, for each of the four master sockets;
-- garbage on every master port (raw TCP bytes, failed ZMTP handshakes, a
-  hand-written ZMTP 3.0 client sending malformed, truncated, wrong-version,
-  stale and oversized frames): the master keeps running, a normal job then
+- garbage on every master port (raw TCP bytes and broken ZMTP handshakes
+  from raw sockets, an incompatible socket type from pyzmq; then, from a
+  pyzmq PUSH, malformed, truncated, wrong-version, stale and 6 MiB frames
+  built from taskmill_pb2 messages, and from a hand-written ZMTP client a
+  frame header claiming 2 TiB): the master keeps running, a normal job then
   completes correctly, nothing forged gets into the results, and the summary
   counts the dropped frames;
-- the same through pyzmq, only if it is importable (skipped otherwise).
+- the framed garbage alone, sent before any worker connects.
 """
 
 import collections
@@ -31,6 +33,8 @@ import sys
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+
+zmq = h.zmq
 
 GOOD = '{"id": "g%d", "type": "echo", "payload": "fine %d"}'
 
@@ -304,22 +308,24 @@ def test_port_in_use(env):
 
 def garbage_frames(rng):
     """(frames that are certainly garbage, frames that are garbage or stale)."""
+    version_only = h.worker_to_master()                               # version 1, no body
+    results = h.worker_to_master(results=[dict(job_id="x", seq=1, id="short", attempt=1)])
     certain = [b""]                                                   # version 0
     certain += [b"\xff\x07" + bytes(rng.getrandbits(8) for _ in range(62)) for _ in range(5)]
-    certain.append(b"\x08\xff\xff")                                   # truncated varint
-    certain.append(h.pb_uint(1, 1))                                   # version 1, no body
-    certain.append(h.pb_uint(1, 2) + h.pb_bytes(3, h.pb_bytes(1, "v2-worker")))   # version 2
-    certain.append(h.pb_uint(1, 1) + b"\x12\x7fshort")                # length past the end
+    certain.append(version_only + b"\x08\xff\xff")                    # a varint that never ends
+    certain.append(version_only)
+    certain.append(h.worker_to_master(version=2, heartbeat=dict(worker_id="v2-worker")))
+    certain.append(results[:-5])                                      # a length past the end
     doubtful = [
-        h.pb_worker_to_master_results([h.pb_result()]),               # an all-default result
-        h.pb_worker_to_master_results([h.pb_result(job_id="x", seq=1, id="g1", attempt=1, status=99,
-                                                   worker_id="evil/1")]),   # status out of range
+        h.worker_to_master(results=[{}]),                             # an all-default result
+        h.worker_to_master(results=[dict(job_id="x", seq=1, id="g1", attempt=1, status=99,
+                                         worker_id="evil/1")]),       # status out of range
     ]
     return certain, doubtful
 
 
 def forged_result():
-    return h.pb_worker_to_master_results([h.pb_result(
+    return h.worker_to_master(results=[dict(
         job_id="bogus-job", seq=1, id="t0", attempt=1, status=1, output=b"forged",
         worker_id="evil/1", duration_us=5)])
 
@@ -342,10 +348,10 @@ def normal_job(n=300):
     return job, expect
 
 
-def raw_garbage(ports, rng, held):
+def raw_garbage(ports, rng, held, ctx):
     """Raw bytes and failed ZMTP handshakes on all four ports."""
-    for port, wrong_type in ((ports.tasks, b"PUSH"), (ports.results, b"SUB"),
-                             (ports.control, b"PUSH"), (ports.admin, b"PULL")):
+    for port, wrong_type in ((ports.tasks, zmq.PUSH), (ports.results, zmq.SUB),
+                             (ports.control, zmq.PUSH), (ports.admin, zmq.PULL)):
         if port == ports.admin and not h.is_listening(port):
             continue    # the admin socket is optional ("reserved")
         s = socket.create_connection((h.HOST, port), timeout=5)
@@ -359,12 +365,15 @@ def raw_garbage(ports, rng, held):
         s = socket.create_connection((h.HOST, port), timeout=5)      # ZMTP 2 style then junk
         s.sendall(h.ZMTP_SIGNATURE + b"\x01\x05junk" + bytes(rng.getrandbits(8) for _ in range(300)))
         s.close()
-        try:                                                          # incompatible socket type
-            peer = h.ZmtpPeer(port, wrong_type)
-            peer.send(b"\xff\x07junk")
-            peer.close()
-        except (h.TestFailure, OSError):
-            pass
+        wrong = ctx.socket(wrong_type)                                # incompatible socket type
+        wrong.setsockopt(zmq.LINGER, 0)
+        monitor = wrong.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+        wrong.connect(h.Ports.ep(port))
+        h.wait_for(lambda: monitor.poll(0), h.scaled(5),
+                   "the master to refuse an incompatible socket type on port %d" % port)
+        wrong.disable_monitor()
+        monitor.close()
+        wrong.close()
         s = socket.create_connection((h.HOST, port), timeout=5)      # half a greeting, held open
         s.sendall(b"\xff\x00\x00")
         held.append(s)
@@ -402,38 +411,42 @@ def test_garbage_on_every_port(env):
     if not h.is_listening(ports.admin):
         env.note("the master does not listen on its admin port: no garbage sent there")
     held = []
+    ctx = zmq.Context()
     try:
-        raw_garbage(ports, rng, held)
+        raw_garbage(ports, rng, held, ctx)
         h.check(master.alive(), "the master died from raw garbage (status %s)" % master.poll())
 
-        #  Well-framed garbage on the results socket, as a PUSH peer.
+        #  Well-framed garbage on the results socket, from a pyzmq PUSH kept
+        #  connected to the end.
         certain, doubtful = garbage_frames(rng)
-        pusher = h.ZmtpPeer(ports.results, b"PUSH")
-        held.append(pusher.sock)
+        pusher = ctx.socket(zmq.PUSH)
+        pusher.setsockopt(zmq.LINGER, 0)
+        pusher.connect(h.Ports.ep(ports.results))
         for frame in certain + doubtful:
             pusher.send(frame)
         pusher.send(forged_result())
-        pusher.send(b"\xff\x07part one", b"\xff\x07part two")        # a two-frame message
-        pusher.wait_sent(h.scaled(10))
+        h.zmq_send_tracked(pusher, [b"\xff\x07part one", b"\xff\x07part two"],   # a two-frame message
+                           h.scaled(10))
+        h.wait_delivered(ports.results, h.scaled(10), "the master to read what was sent to it")
         h.check(master.alive(), "the master died from malformed frames (status %s)" % master.poll())
 
-        #  A frame header claiming 2 TiB, and a 6 MiB junk frame: the master
-        #  must neither allocate that nor die.
+        #  A frame header claiming 2 TiB (hand-written ZMTP: pyzmq sends a
+        #  frame with its body), and a 6 MiB junk frame: the master must
+        #  neither allocate that nor die.
         huge = h.ZmtpPeer(ports.results, b"PUSH")
-        big = h.ZmtpPeer(ports.results, b"PUSH")
+        big = ctx.socket(zmq.PUSH)
+        big.setsockopt(zmq.LINGER, 0)
+        big.connect(h.Ports.ep(ports.results))
         try:
             huge.send_raw(b"\x02" + (2 ** 41).to_bytes(8, "big") + b"\xff\x07" * 512)
         except OSError:
             pass        # reset by the master: fine
-        try:
-            big.send(b"\xff\x07" + bytes(6 * 1024 * 1024))
-        except OSError:
-            pass        # a message size limit: fine
+        h.zmq_send_tracked(big, [b"\xff\x07" + bytes(6 * 1024 * 1024)], h.scaled(10))
         closed = h.eventually(huge.closed_by_peer, h.scaled(5))
         env.note("2 TiB frame header: connection %s by the master"
                  % ("closed" if closed else "left open"))
         huge.close()
-        big.close()
+        h.wait_delivered(ports.results, h.scaled(10), "the master to read the 6 MiB frame")
         h.check(master.alive(), "the master died from an oversized frame (status %s)" % master.poll())
 
         summary, _ = run_job_after_hostility(env, ports, master, out, summary_path, expect, len(job))
@@ -460,10 +473,10 @@ def test_garbage_on_every_port(env):
     finally:
         for s in held:
             s.close()
+        ctx.destroy(linger=0)
 
 
 def test_hostile_frames_pyzmq(env):
-    import zmq     #  python3-zmq: deploy/install-deps.sh installs it
     rng = random.Random(11)
     job, expect = normal_job(100)
     job_path = env.write_job("job.jsonl", job)

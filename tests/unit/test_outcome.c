@@ -179,12 +179,19 @@ lost_copy_goes_free_twice_then_is_charged (void **state)
     s_rig_t rig;
     s_rig_new (&rig, 0);
     lease_t *lease = s_sent (&rig, 3);
-    for (uint32_t i = 0; i < OUTCOME_FREE_RESENDS; i++) {
-        outcome_lost (rig.outcome, lease->seq, false, 1000);
-        assert_int_equal (lease->attempt, 1);
-        assert_int_equal (lease->state, LEASE_QUEUED);
-        lease_table_send (rig.leases, lease, 1, 2 + i, 2000, 0);
-    }
+    //  The first loss goes back to the queue at once; the second after a
+    //  spread wait, to part it from its batch-mates.
+    outcome_lost (rig.outcome, lease->seq, false, 1000);
+    assert_int_equal (lease->attempt, 1);
+    assert_int_equal (lease->state, LEASE_QUEUED);
+    lease_table_send (rig.leases, lease, 1, 2, 2000, 0);
+    outcome_lost (rig.outcome, lease->seq, false, 3000);
+    assert_int_equal (lease->attempt, 1);
+    assert_int_equal (lease->state, LEASE_WAITING);
+    assert_true (lease->deadline_us >= 3000 && lease->deadline_us <= 3000 + OUTCOME_SPREAD_US);
+    outcome_expire (rig.outcome, 3000 + OUTCOME_SPREAD_US);
+    assert_int_equal (lease->state, LEASE_QUEUED);
+    lease_table_send (rig.leases, lease, 1, 3, 4000, 0);
     assert_int_equal (summary_counter (rig.summary, SUMMARY_REISSUED), OUTCOME_FREE_RESENDS);
     outcome_lost (rig.outcome, lease->seq, false, 3000);
     assert_int_equal (lease->attempt, 2);

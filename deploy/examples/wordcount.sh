@@ -1,0 +1,34 @@
+#!/bin/sh
+# Map-reduce on a local cluster: the words of a corpus counted. The map is
+# the wordfreq plugin (word frequencies of one chunk of text), on two
+# workers; the reduce is --reduce count-words at the master's sink. The
+# corpus defaults to the licence texts every Debian system ships.
+#
+#   deploy/examples/wordcount.sh [FILE_OR_DIR...]   (after deploy/build.sh build)
+set -eu
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=${TASKMILL_BIN:-$top/build}
+[ $# -gt 0 ] || set -- /usr/share/common-licenses
+job=$build/wordcount.jsonl
+# One task per 100 lines of text, as JSON Lines.
+python3 - "$@" > "$job" <<'PY'
+import json, os, sys
+paths = []
+for arg in sys.argv[1:]:
+    if os.path.isdir(arg):
+        paths += sorted(os.path.join(arg, n) for n in os.listdir(arg)
+                        if os.path.isfile(os.path.join(arg, n)))
+    else:
+        paths.append(arg)
+for path in paths:
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = f.readlines()
+    for start in range(0, len(lines), 100):
+        print(json.dumps({"id": "%s:%d" % (os.path.basename(path), start + 1),
+                          "type": "wordfreq", "payload": "".join(lines[start:start + 100])}))
+PY
+echo "map: $(wc -l < "$job") chunks of $* ($(cat "$@" 2>/dev/null | wc -c || true) bytes)" >&2
+exec "$top/deploy/local-cluster.sh" "$job" --workers 2 \
+    --worker-arg --plugin --worker-arg "$build/worker/plugins/libtaskmill_wordfreq.so" \
+    --out "$build/wordcount-results.jsonl" --summary "$build/wordcount-summary.json" \
+    --reduce count-words
