@@ -124,6 +124,9 @@ s_dynamic (http_t *self, s_route_kind_t kind)
     return kind == S_ROUTE_STATUS ? self->status_response : self->metrics_response;
 }
 
+//  What *state points to once a request's first call has been seen.
+static int s_request_seen;
+
 static bool
 s_has_body (struct MHD_Connection *connection)
 {
@@ -152,9 +155,8 @@ s_answer (void *cls, struct MHD_Connection *connection, const char *url, const c
     //  Otherwise it is answered at the second call, once the request is
     //  all in, so that the connection can stay open for the next (a
     //  scraper's).
-    static int s_seen;
     if (!*state) {
-        *state = &s_seen;
+        *state = &s_request_seen;
         return MHD_YES;
     }
     *upload_data_size = 0;

@@ -146,8 +146,10 @@ s_gauges (metrics_t *self)
     s_append (self, "taskmill_tasks_queued %zu\n", queued);
     size_t by_state [3] = { 0, 0, 0 };
     for (worker_info_t *worker = worker_table_first (self->workers);
-         worker; worker = worker_table_next (self->workers))
+         worker; worker = worker_table_next (self->workers)) {
+        assert ((size_t) worker->state < sizeof by_state / sizeof by_state [0]);
         by_state [worker->state]++;
+    }
     s_header (self, "taskmill_workers", "gauge",
               "Worker incarnations the master knows, by state (lost ones for a minute).");
     s_append (self, "taskmill_workers{state=\"live\"} %zu\n"
