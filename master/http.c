@@ -124,9 +124,6 @@ s_dynamic (http_t *self, s_route_kind_t kind)
     return kind == S_ROUTE_STATUS ? self->status_response : self->metrics_response;
 }
 
-//  What *state points to once a request's first call has been seen.
-static int s_request_seen;
-
 static bool
 s_has_body (struct MHD_Connection *connection)
 {
@@ -156,7 +153,7 @@ s_answer (void *cls, struct MHD_Connection *connection, const char *url, const c
     //  all in, so that the connection can stay open for the next (a
     //  scraper's).
     if (!*state) {
-        *state = &s_request_seen;
+        *state = self;      //  any non-NULL: the request's first call was seen
         return MHD_YES;
     }
     *upload_data_size = 0;
