@@ -16,7 +16,7 @@
     above the worker's drain timeout, and carry the hardening asked for.
 (5) Dockerfile: Debian 12 stages, a non-root USER, tini as PID 1 running the
     worker, the build packages those of install-deps.sh, every source
-    directory copied. compose.yaml passes `docker-compose config`, its
+    directory copied and no build tree (its .dockerignore). compose.yaml passes `docker-compose config`, its
     workers can be scaled (no fixed name or host port), and its worker
     entry point, run here with the real binary, gives the worker the host
     name as its id.
@@ -485,6 +485,9 @@ def test_dockerfile(env):
     for source in copied:
         h.check(os.path.exists(os.path.join(REPO, source)), "COPY of %s, which is not in the tree"
                 % source)
+    ignored = read(deploy_file("container", "Dockerfile.dockerignore")).split()
+    for pattern in ("build*", "**/node_modules", ".git"):
+        h.check(pattern in ignored, "Dockerfile.dockerignore does not leave out %s" % pattern)
 
     runtime_packages = []
     users = []
