@@ -7,8 +7,9 @@
 (3) ssh-cluster.sh over a fake ssh (a script first in PATH that runs the
     command here): start runs a worker per line that joins a local master
     and runs its job; stop on one host mid-job drains it (the job completes,
-    nothing re-sent); status tells running from stopped; stop drains the
-    rest.
+    nothing re-sent); status tells running from stopped, and an unreachable
+    host fails the command without keeping the others from being served;
+    stop drains the rest.
 (4) The systemd units, as `cmake --install` puts them (ExecStart at the
     installed binaries, man pages beside them), pass `systemd-analyze
     verify` with nothing printed, and `systemd-analyze security --offline`
@@ -163,6 +164,9 @@ done
 host=$1
 shift
 echo "$host" >> "$FAKE_SSH_LOG"
+case $host in
+    *.invalid) echo "ssh: Could not resolve hostname $host" >&2; exit 255 ;;
+esac
 exec sh -c "$*"
 """
 
@@ -285,6 +289,13 @@ def test_ssh_launcher_starts_and_drains(env):
     p = launcher.run(both, "start", "127.0.0.1", "--", *worker_ports)
     h.check("w-a: already running" in p.stdout(), "a second start: %r" % p.stdout())
     h.check_eq({w: launcher.pid(w) for w in pids}, pids, "pids after a second start")
+    #  A host ssh cannot reach fails the command, and the other hosts are
+    #  still served.
+    with_down = launcher.hosts("hosts-down", ["down.invalid 1 d", "127.0.0.1 2 w-a"])
+    p = launcher.run(with_down, "status")
+    h.check_eq(p.poll(), 1, "exit status of status with a host down")
+    h.check("w-a: running" in p.stdout() and "Could not resolve" in p.stderr(),
+            "status with a host down: %r %r" % (p.stdout(), p.stderr()))
 
     #  Mid-job, w-b is stopped: it drains what it holds.
     h.wait_for(lambda: h.count_lines(out) >= 15, h.scaled(20), "15 results")
