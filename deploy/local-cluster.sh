@@ -27,6 +27,7 @@ while [ $# -gt 0 ]; do
 done
 host=127.0.0.1
 pids=""
+# shellcheck disable=SC2317  # reached through the trap below
 cleanup() {
     for pid in $pids; do kill "$pid" 2>/dev/null || true; done
     for pid in $pids; do wait "$pid" 2>/dev/null || true; done

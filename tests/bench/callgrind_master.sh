@@ -19,6 +19,7 @@ ports=$(python3 -c 'import socket
 s=[socket.socket() for _ in range(4)]
 [x.bind(("127.0.0.1",0)) for x in s]
 print(" ".join(str(x.getsockname()[1]) for x in s))')
+# shellcheck disable=SC2086  # split into the four port numbers
 set -- $ports
 tasks_ep=tcp://$host:$1 results_ep=tcp://$host:$2
 control_ep=tcp://$host:$3 admin_ep=tcp://$host:$4
