@@ -13,6 +13,7 @@
 #ifndef TM_CODEC_H_INCLUDED
 #define TM_CODEC_H_INCLUDED
 
+#include "tm_json.h"
 #include "tm_limits.h"
 #include <czmq.h>
 #include <stdint.h>
@@ -76,6 +77,7 @@ typedef struct {
     int64_t start_us;
     int64_t duration_us;
     int32_t exit_code;
+    tm_json_form_t output_form; //  how output goes into JSON, if the decoder looked (not on the wire)
 } tm_result_t;
 
 typedef struct {

@@ -3,6 +3,9 @@
 #include <czmq.h>
 #include <openssl/evp.h>
 #include <stdarg.h>
+#ifdef __SSE2__
+#   include <emmintrin.h>
+#endif
 
 void
 tm_json_buf_init (tm_json_buf_t *self)
@@ -147,19 +150,104 @@ s_utf8_length (const uint8_t *data, size_t size)
     return length;
 }
 
+//  Runs of printable ASCII other than a quote or a backslash, the bulk of
+//  most output, go into JSON as they are: they are found sixteen bytes a
+//  step with SSE2 (every x86-64 has it), else eight with word arithmetic.
+#define S_ONES 0x0101010101010101ull
+#define S_HIGHS 0x8080808080808080ull
+
+static inline bool
+s_plain_byte (uint8_t byte)
+{
+    return byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\';
+}
+
+//  Nonzero if a byte of word is below 0x20, a quote, a backslash or at or
+//  above 0x80. The borrow tricks answer "is there one" exactly, which is
+//  all that is asked: the bytes of such a word are then looked at one by one.
+static inline uint64_t
+s_word_special (uint64_t word)
+{
+    uint64_t quote = word ^ (S_ONES * '"');
+    uint64_t backslash = word ^ (S_ONES * '\\');
+    return (((word - S_ONES * 0x20) & ~word)
+          | ((quote - S_ONES) & ~quote)
+          | ((backslash - S_ONES) & ~backslash)
+          | word) & S_HIGHS;
+}
+
+//  The first byte at or after at that is not plain (size if none is).
+static size_t
+s_skip_plain (const uint8_t *data, size_t at, size_t size)
+{
+#ifdef __SSE2__
+    //  Signed, bytes from 0x80 up are below zero: one compare finds them
+    //  and the control bytes.
+    const __m128i space = _mm_set1_epi8 (0x20);
+    const __m128i quote = _mm_set1_epi8 ('"');
+    const __m128i backslash = _mm_set1_epi8 ('\\');
+    while (at + 16 <= size) {
+        __m128i bytes = _mm_loadu_si128 ((const __m128i *) (data + at));
+        __m128i special = _mm_or_si128 (_mm_cmplt_epi8 (bytes, space),
+                                        _mm_or_si128 (_mm_cmpeq_epi8 (bytes, quote),
+                                                      _mm_cmpeq_epi8 (bytes, backslash)));
+        int mask = _mm_movemask_epi8 (special);
+        if (mask)
+            return at + (size_t) __builtin_ctz ((unsigned) mask);
+        at += 16;
+    }
+#endif
+    while (at + 8 <= size) {
+        uint64_t word;
+        memcpy (&word, data + at, sizeof word);
+        if (s_word_special (word))
+            break;
+        at += 8;
+    }
+    while (at < size && s_plain_byte (data [at]))
+        at++;
+    return at;
+}
+
+tm_json_form_t
+tm_json_form (const uint8_t *data, size_t size)
+{
+    bool escapes = false;
+    size_t at = 0;
+    while ((at = s_skip_plain (data, at, size)) < size) {
+        uint8_t byte = data [at];
+        if (byte >= 0x80) {
+            size_t length = s_utf8_length (data + at, size - at);
+            if (length == 0)
+                return TM_JSON_BINARY;
+            at += length;
+            continue;
+        }
+        if (byte == 0)
+            return TM_JSON_BINARY;
+        escapes = true;     //  a control byte, a quote or a backslash
+        at++;
+    }
+    return escapes ? TM_JSON_TEXT : TM_JSON_PLAIN;
+}
+
 bool
 tm_json_is_text (const uint8_t *data, size_t size)
 {
-    size_t at = 0;
-    while (at < size) {
-        if (data [at] == 0)
-            return false;
-        size_t length = s_utf8_length (data + at, size - at);
-        if (length == 0)
-            return false;
-        at += length;
-    }
-    return true;
+    return tm_json_form (data, size) != TM_JSON_BINARY;
+}
+
+void
+tm_json_append_plain (tm_json_buf_t *self, const char *data, size_t size)
+{
+    s_reserve (self, size + 2);
+    char *out = self->data + self->size;
+    *out++ = '"';
+    memcpy (out, data, size);
+    out += size;
+    *out++ = '"';
+    self->size = (size_t) (out - self->data);
+    self->data [self->size] = 0;
 }
 
 void
@@ -172,12 +260,13 @@ tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
     *out++ = '"';
     size_t at = 0;
     while (at < size) {
+        size_t plain = s_skip_plain (data, at, size);
+        memcpy (out, data + at, plain - at);
+        out += plain - at;
+        at = plain;
+        if (at == size)
+            break;
         uint8_t byte = data [at];
-        if (byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\') {
-            *out++ = (char) byte;
-            at++;
-            continue;
-        }
         if (byte >= 0x80) {
             size_t length = s_utf8_length (data + at, size - at);
             if (length == 0) {

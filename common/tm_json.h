@@ -56,6 +56,18 @@ void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 void tm_json_append_string (tm_json_buf_t *self, const char *data, size_t size);
 //  True if data is valid UTF-8 with no NUL byte: safe to write as a string.
 bool tm_json_is_text (const uint8_t *data, size_t size);
+
+//  How bytes can go into JSON, found in one pass that reads eight bytes a
+//  step (a results line may carry megabytes of output).
+typedef enum {
+    TM_JSON_UNKNOWN = 0,    //  not looked at yet
+    TM_JSON_BINARY,         //  not valid UTF-8, or holds a NUL: base64 it
+    TM_JSON_TEXT,           //  valid UTF-8 without NUL, with bytes to escape
+    TM_JSON_PLAIN           //  valid UTF-8 that needs no escape: it goes between quotes as it is
+} tm_json_form_t;
+tm_json_form_t tm_json_form (const uint8_t *data, size_t size);
+//  Appends "..." holding data as it is: for bytes of TM_JSON_PLAIN form.
+void tm_json_append_plain (tm_json_buf_t *self, const char *data, size_t size);
 //  Appends "..." holding the base64 encoding of data.
 void tm_json_append_base64 (tm_json_buf_t *self, const uint8_t *data, size_t size);
 //  Decodes base64 text into a new heap buffer (*out, *out_size; caller frees).

@@ -331,13 +331,19 @@ results_writer_write (results_writer_t *self, const lease_t *lease,
         tm_json_append_int (line, result->exit_code);
     }
     if (result->output_size > 0) {
-        if (tm_json_is_text (result->output, result->output_size)) {
-            TM_JSON_BUF_APPEND_LITERAL (line, ",\"output\":");
-            tm_json_append_string (line, (const char *) result->output, result->output_size);
-        }
-        else {
+        //  The sink's decoder has usually looked at the output already.
+        tm_json_form_t form = result->output_form != TM_JSON_UNKNOWN
+                            ? result->output_form : tm_json_form (result->output, result->output_size);
+        if (form == TM_JSON_BINARY) {
             TM_JSON_BUF_APPEND_LITERAL (line, ",\"output_b64\":");
             tm_json_append_base64 (line, result->output, result->output_size);
+        }
+        else {
+            TM_JSON_BUF_APPEND_LITERAL (line, ",\"output\":");
+            if (form == TM_JSON_PLAIN)
+                tm_json_append_plain (line, (const char *) result->output, result->output_size);
+            else
+                tm_json_append_string (line, (const char *) result->output, result->output_size);
         }
     }
     if (result->status != TM_STATUS_OK) {

@@ -33,9 +33,9 @@ s_results_fill (tm_result_t results [2])
 {
     memset (results, 0, 2 * sizeof (tm_result_t));
     results [0] = (tm_result_t) { "job-1", 1, "a1", 1, TM_STATUS_OK, s_binary, sizeof s_binary,
-                                  "", "host/123", 1700000000000000, 812, 0 };
+                                  "", "host/123", 1700000000000000, 812, 0, TM_JSON_UNKNOWN };
     results [1] = (tm_result_t) { "job-1", 99, "b2", 3, TM_STATUS_TIMEOUT, NULL, 0,
-                                  "ran past 10 ms", "worker-9", -5, 0, -9 };
+                                  "ran past 10 ms", "worker-9", -5, 0, -9, TM_JSON_UNKNOWN };
 }
 
 static tm_decode_status_t
@@ -1009,7 +1009,8 @@ batches_of_every_size_round_trip (void **state)
         size_t size = s_sizes [i % S_SIZES];
         tasks [i] = (tm_task_t) { "job-1", i + 1, ids [i], "echo", data, size, (uint32_t) i, 1, 3 };
         results [i] = (tm_result_t) { "job-1", i + 1, ids [i], 1, TM_STATUS_OK, data, size,
-                                      "", "host/1", (int64_t) i, (int64_t) i, (int32_t) i };
+                                      "", "host/1", (int64_t) i, (int64_t) i, (int32_t) i,
+                                      TM_JSON_UNKNOWN };
     }
     zframe_t *task_frame = tm_codec_encode_tasks (tasks, S_MANY);
     zframe_t *result_frame = tm_codec_encode_results (results, S_MANY);
@@ -1073,13 +1074,13 @@ widest_numbers_and_empty_strings_encode_within_bounds (void **state)
     tm_task_batch_destroy (&batch);
     zframe_destroy (&frame);
     tm_result_t result = { NULL, UINT64_MAX, NULL, UINT32_MAX, (tm_status_t) -1, NULL, 0,
-                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN };
+                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN, TM_JSON_UNKNOWN };
     frame = tm_codec_encode_results (&result, 1);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
 
     result = (tm_result_t) { "j", UINT64_MAX, "", UINT32_MAX, TM_STATUS_REJECTED, NULL, 0,
-                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN };
+                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN, TM_JSON_UNKNOWN };
     frame = tm_codec_encode_results (&result, 1);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
