@@ -176,7 +176,11 @@ struct _tm_task_batch_t {
 
 struct _tm_worker_msg_t {
     s_arena_t arena;                    //  first: see s_handle_new
-    Taskmill__WorkerToMaster *msg;      //  in arena
+    Taskmill__WorkerToMaster *msg;      //  in arena; NULL when read by s_read_results
+    tm_result_t *results;               //  s_read_results: the batch, in arena
+    size_t result_count;
+    zmq_msg_t frame;                    //  s_read_results: the frame large outputs point into
+    bool holds_frame;                   //  frame is ours to close
 };
 
 const char *
@@ -523,18 +527,40 @@ tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat)
     return s_encode_worker_msg (&envelope);
 }
 
+//  Both readers of results judge them here, on the same view.
 static bool
-s_result_valid (const Taskmill__Result *result)
+s_result_view_valid (const tm_result_t *result)
 {
     return s_string_ok (result->job_id, TM_MAX_JOB_ID_BYTES, false)
         && result->seq > 0
         && s_string_ok (result->id, TM_MAX_ID_BYTES, true)
         && result->attempt >= 1
-        && result->status >= (int) TM_STATUS_MIN
-        && result->status <= (int) TM_STATUS_MAX
+        && (int) result->status >= (int) TM_STATUS_MIN
+        && (int) result->status <= (int) TM_STATUS_MAX
         && s_string_ok (result->error, TM_MAX_ERROR_BYTES, true)
         && s_string_ok (result->worker_id, TM_MAX_WORKER_ID_BYTES, false)
         && result->duration_us >= 0;
+}
+
+//  The view of a Result protobuf-c unpacked.
+static void
+s_result_view (const Taskmill__Result *item, tm_result_t *result)
+{
+    *result = (tm_result_t) {
+        .job_id = item->job_id, .seq = item->seq, .id = item->id, .attempt = item->attempt,
+        .status = (tm_status_t) item->status, .output = item->output.data,
+        .output_size = item->output.len, .error = item->error, .worker_id = item->worker_id,
+        .start_us = item->start_us, .duration_us = item->duration_us,
+        .exit_code = item->exit_code, .output_form = TM_JSON_UNKNOWN
+    };
+}
+
+static bool
+s_result_valid (const Taskmill__Result *item)
+{
+    tm_result_t result;
+    s_result_view (item, &result);
+    return s_result_view_valid (&result);
 }
 
 static bool
@@ -567,17 +593,243 @@ s_check_worker_msg (const Taskmill__WorkerToMaster *msg)
     return TM_DECODE_OK;
 }
 
-tm_decode_status_t
-tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg_p)
+//  --- results, read directly ---------------------------------------------------
+//
+//  protobuf-c's unpack walks descriptors field by field and copies every
+//  string and bytes field: 2,000 instructions a noop result, a third of
+//  the master's whole cost per task, and a copy of each megabyte an echo
+//  returns. The sink reads every result, so a ResultBatch is read here
+//  directly instead: strings copied once into the message's arena, large
+//  outputs left in the frame they came in. It takes only what protobuf-c
+//  is sure to read the same way: the envelope's version and results, the
+//  batch's results, and each Result's fields with their own wire types,
+//  each at most once, in any order. Anything else (a heartbeat, an unknown
+//  or repeated field, another wire type, a varint or length cut short)
+//  goes to protobuf-c, which decides: the two never disagree.
+
+#define S_WIRE_VARINT 0
+#define S_WIRE_LENGTH 2
+#define S_READ_RESULTS_MAX 4096         //  more goes to protobuf-c (and its budget)
+#define S_OUTPUT_COPY_MAX 1024          //  outputs up to this are copied, longer ones stay in the frame
+
+typedef struct {
+    const uint8_t *at;
+    const uint8_t *end;
+} s_reader_t;
+
+//  A varint as protobuf-c reads one: at most 10 bytes, bits past 64 dropped.
+static bool
+s_read_varint (s_reader_t *self, uint64_t *value)
 {
-    assert (msg_p);
+    uint64_t result = 0;
+    for (unsigned i = 0; i < 10 && self->at < self->end; i++) {
+        uint8_t byte = *self->at++;
+        result |= (uint64_t) (byte & 0x7F) << (7 * i);
+        if (!(byte & 0x80)) {
+            *value = result;
+            return true;
+        }
+    }
+    return false;
+}
+
+//  A one-byte tag (fields 1 to 15, which are all the fields read here).
+static bool
+s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
+{
+    if (self->at == self->end || (*self->at & 0x80) || (*self->at >> 3) == 0)
+        return false;
+    *field = *self->at >> 3;
+    *wire = *self->at & 7;
+    self->at++;
+    return true;
+}
+
+//  A length prefix (at most 5 bytes, as protobuf-c takes) and the bytes it
+//  covers, which must lie inside the reader.
+static bool
+s_read_length (s_reader_t *self, s_reader_t *inner)
+{
+    const uint8_t *start = self->at;
+    uint64_t length;
+    if (!s_read_varint (self, &length) || self->at - start > 5
+    ||  length > (uint64_t) (self->end - self->at))
+        return false;
+    *inner = (s_reader_t) { self->at, self->at + length };
+    self->at += length;
+    return true;
+}
+
+//  A NUL-terminated copy in the arena, as protobuf-c makes of a string.
+static const char *
+s_copy_string (s_arena_t *arena, const s_reader_t *bytes)
+{
+    size_t size = (size_t) (bytes->end - bytes->at);
+    char *copy = (char *) s_arena_alloc (arena, size + 1);
+    if (copy) {
+        memcpy (copy, bytes->at, size);
+        copy [size] = 0;
+    }
+    return copy;
+}
+
+//  Reads one Result into *result; false to leave the frame to protobuf-c.
+static bool
+s_read_result (s_arena_t *arena, s_reader_t *reader, bool frame_stays, tm_result_t *result)
+{
+    *result = (tm_result_t) { .job_id = "", .id = "", .error = "", .worker_id = "" };
+    uint32_t seen = 0;
+    while (reader->at < reader->end) {
+        unsigned field, wire;
+        if (!s_read_tag (reader, &field, &wire) || field > 11 || (seen & (1u << field)))
+            return false;
+        seen |= 1u << field;
+        //  Fields 1, 3, 6, 7 and 8 are strings or bytes; the rest varints.
+        bool length_field = (0x1CA >> field) & 1;
+        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
+            return false;
+        uint64_t value = 0;
+        s_reader_t bytes = { NULL, NULL };
+        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+            return false;
+        const char **string = NULL;
+        switch (field) {
+            case 1: string = &result->job_id; break;
+            case 2: result->seq = value; break;
+            case 3: string = &result->id; break;
+            case 4: result->attempt = (uint32_t) value; break;
+            case 5: result->status = (tm_status_t) (int32_t) (uint32_t) value; break;
+            case 7: string = &result->error; break;
+            case 8: string = &result->worker_id; break;
+            case 9: result->start_us = (int64_t) value; break;
+            case 10: result->duration_us = (int64_t) value; break;
+            case 11: {
+                uint32_t zigzag = (uint32_t) value;
+                result->exit_code = (int32_t) ((zigzag >> 1) ^ (~(zigzag & 1) + 1));
+                break;
+            }
+            case 6: {
+                size_t size = (size_t) (bytes.end - bytes.at);
+                if (size == 0)
+                    break;      //  protobuf-c leaves NULL for empty bytes
+                uint8_t *copy = NULL;
+                if (!frame_stays || size <= S_OUTPUT_COPY_MAX) {
+                    if (!(copy = (uint8_t *) s_arena_alloc (arena, size)))
+                        return false;
+                    memcpy (copy, bytes.at, size);
+                }
+                result->output = copy ? copy : bytes.at;
+                result->output_size = size;
+                //  Here, in the sink's thread, rather than in the master's loop.
+                result->output_form = tm_json_form (result->output, size);
+                break;
+            }
+        }
+        if (string && !(*string = s_copy_string (arena, &bytes)))
+            return false;
+    }
+    return true;
+}
+
+//  Reads the envelope down to the ResultBatch's bytes; false for anything
+//  but a version and one results body.
+static bool
+s_read_envelope (const uint8_t *data, size_t size, int32_t *version, s_reader_t *batch)
+{
+    s_reader_t reader = { data, data + size };
+    bool has_version = false, has_batch = false;
+    *version = 0;
+    while (reader.at < reader.end) {
+        unsigned field, wire;
+        uint64_t value;
+        if (!s_read_tag (&reader, &field, &wire))
+            return false;
+        if (field == 1 && wire == S_WIRE_VARINT && !has_version && s_read_varint (&reader, &value)) {
+            *version = (int32_t) (uint32_t) value;
+            has_version = true;
+        }
+        else
+        if (field == 2 && wire == S_WIRE_LENGTH && !has_batch && s_read_length (&reader, batch))
+            has_batch = true;
+        else
+            return false;
+    }
+    return has_batch;
+}
+
+//  Reads a results frame into self (its arena fresh): returns false, having
+//  used nothing but the arena, to leave the frame to protobuf-c. frame_stays:
+//  data lives as long as self, so large outputs may point into it.
+static bool
+s_read_results (tm_worker_msg_t *self, const uint8_t *data, size_t size, bool frame_stays,
+                tm_decode_status_t *status)
+{
+    int32_t version;
+    s_reader_t batch;
+    if (!s_read_envelope (data, size, &version, &batch))
+        return false;
+    //  Each Result is one tag and length in the batch: count them first.
+    size_t count = 0;
+    for (s_reader_t scan = batch; scan.at < scan.end; count++) {
+        unsigned field, wire;
+        s_reader_t item;
+        if (count == S_READ_RESULTS_MAX || !s_read_tag (&scan, &field, &wire)
+        ||  field != 1 || wire != S_WIRE_LENGTH || !s_read_length (&scan, &item))
+            return false;
+    }
+    self->results = (tm_result_t *) s_arena_alloc (&self->arena, (count + 1) * sizeof (tm_result_t));
+    if (!self->results)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        unsigned field, wire;
+        s_reader_t item;
+        s_read_tag (&batch, &field, &wire);
+        s_read_length (&batch, &item);
+        if (!s_read_result (&self->arena, &item, frame_stays, &self->results [i]))
+            return false;
+    }
+    self->result_count = count;
+    //  In the order s_check_worker_msg checks protobuf-c's message.
+    *status = TM_DECODE_OK;
+    if (version != TM_PROTOCOL_VERSION)
+        *status = TM_DECODE_VERSION;
+    else
+    if (count == 0)
+        *status = TM_DECODE_INVALID;
+    for (size_t i = 0; *status == TM_DECODE_OK && i < count; i++)
+        if (!s_result_view_valid (&self->results [i]))
+            *status = TM_DECODE_INVALID;
+    return true;
+}
+
+//  Decodes data (which lives as long as the message if frame_stays) into
+//  a new message: directly when it is a plain ResultBatch, else by protobuf-c.
+static tm_decode_status_t
+s_decode_worker_msg (const uint8_t *data, size_t size, bool direct, bool frame_stays,
+                     tm_worker_msg_t **msg_p)
+{
     *msg_p = NULL;
     if (size > TM_MAX_FRAME_BYTES)
         return TM_DECODE_TOO_BIG;
     tm_worker_msg_t *self = (tm_worker_msg_t *) s_handle_new (sizeof (tm_worker_msg_t), size);
-    self->msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
-        &self->arena, &taskmill__worker_to_master__descriptor, data, size);
-    tm_decode_status_t status = self->msg ? s_check_worker_msg (self->msg) : TM_DECODE_MALFORMED;
+    self->msg = NULL;
+    self->results = NULL;
+    self->result_count = 0;
+    self->holds_frame = false;
+    tm_decode_status_t status;
+    if (!direct || !s_read_results (self, data, size, frame_stays, &status)) {
+        //  Start the arena again for protobuf-c, with its whole budget.
+        s_arena_t *arena = &self->arena;
+        char *first = arena->first;
+        size_t first_bytes = arena->first_bytes;
+        s_arena_fini (arena);
+        s_arena_init (arena, first, first_bytes, size);
+        self->results = NULL;
+        self->result_count = 0;
+        self->msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
+            arena, &taskmill__worker_to_master__descriptor, data, size);
+        status = self->msg ? s_check_worker_msg (self->msg) : TM_DECODE_MALFORMED;
+    }
     if (status != TM_DECODE_OK) {
         tm_worker_msg_destroy (&self);
         return status;
@@ -586,17 +838,57 @@ tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg
     return TM_DECODE_OK;
 }
 
+tm_decode_status_t
+tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg_p)
+{
+    assert (msg_p);
+    return s_decode_worker_msg ((const uint8_t *) data, size, true, false, msg_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_worker_msg_reference (const void *data, size_t size, tm_worker_msg_t **msg_p)
+{
+    assert (msg_p);
+    return s_decode_worker_msg ((const uint8_t *) data, size, false, false, msg_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_worker_frame (zmq_msg_t *frame, tm_worker_msg_t **msg_p)
+{
+    assert (frame && msg_p);
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
+    //  Outputs may stay in a frame longer than any they would be copied
+    //  from: its bytes are on the heap, where zmq_msg_move leaves them (a
+    //  very small message keeps its bytes inside the zmq_msg_t).
+    bool stays = size > S_OUTPUT_COPY_MAX;
+    tm_decode_status_t status = s_decode_worker_msg (data, size, true, stays, msg_p);
+    tm_worker_msg_t *self = *msg_p;
+    bool referenced = false;
+    for (size_t i = 0; status == TM_DECODE_OK && stays && !self->msg
+                    && i < self->result_count && !referenced; i++)
+        referenced = self->results [i].output_size > S_OUTPUT_COPY_MAX;
+    if (referenced) {
+        zmq_msg_init (&self->frame);
+        zmq_msg_move (&self->frame, frame);
+        self->holds_frame = true;
+    }
+    return status;
+}
+
 bool
 tm_worker_msg_is_heartbeat (tm_worker_msg_t *self)
 {
     assert (self);
-    return self->msg->body_case == TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
+    return self->msg && self->msg->body_case == TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
 }
 
 size_t
 tm_worker_msg_result_count (tm_worker_msg_t *self)
 {
     assert (self);
+    if (!self->msg)
+        return self->result_count;
     return tm_worker_msg_is_heartbeat (self) ? 0 : self->msg->results->n_results;
 }
 
@@ -604,19 +896,10 @@ void
 tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result)
 {
     assert (index < tm_worker_msg_result_count (self));
-    const Taskmill__Result *item = self->msg->results->results [index];
-    result->job_id = item->job_id;
-    result->seq = item->seq;
-    result->id = item->id;
-    result->attempt = item->attempt;
-    result->status = (tm_status_t) item->status;
-    result->output = item->output.data;
-    result->output_size = item->output.len;
-    result->error = item->error;
-    result->worker_id = item->worker_id;
-    result->start_us = item->start_us;
-    result->duration_us = item->duration_us;
-    result->exit_code = item->exit_code;
+    if (!self->msg)
+        *result = self->results [index];
+    else
+        s_result_view (self->msg->results->results [index], result);
 }
 
 void
@@ -645,6 +928,8 @@ tm_worker_msg_destroy (tm_worker_msg_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
+        if ((*self_p)->holds_frame)
+            zmq_msg_close (&(*self_p)->frame);
         s_arena_fini (&(*self_p)->arena);
         free (*self_p);
         *self_p = NULL;

@@ -160,6 +160,14 @@ zframe_t *tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat);
 //  there is TM_DECODE_WRONG_KIND).
 tm_decode_status_t tm_codec_decode_worker_msg (const void *data, size_t size,
                                                tm_worker_msg_t **msg_p);
+//  The same by protobuf-c alone: the reference that tests and the fuzz
+//  target hold the direct reader of result batches to.
+tm_decode_status_t tm_codec_decode_worker_msg_reference (const void *data, size_t size,
+                                                         tm_worker_msg_t **msg_p);
+//  As tm_codec_decode_worker_msg, for a frame as received. On TM_DECODE_OK the message may take
+//  the frame's content, leaving *frame empty: large outputs are then read
+//  where they arrived, with no copy. The caller closes *frame either way.
+tm_decode_status_t tm_codec_decode_worker_frame (zmq_msg_t *frame, tm_worker_msg_t **msg_p);
 //  True if the message is a heartbeat, false if a result batch.
 bool tm_worker_msg_is_heartbeat (tm_worker_msg_t *self);
 //  Number of results (0 for a heartbeat).

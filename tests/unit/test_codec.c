@@ -1108,6 +1108,244 @@ status_names_cover_every_code (void **state)
     assert_string_equal (tm_status_name ((tm_status_t) 9), "unknown");
 }
 
+//  --- the direct reader of result batches, held to protobuf-c ----------------------
+
+//  A frame built field by field, so that tests can write what our encoder
+//  never does: fields out of order, twice, unknown, of another wire type.
+typedef struct {
+    uint8_t data [32768];
+    size_t size;
+} s_wire_t;
+
+static void
+s_wire_varint (s_wire_t *self, uint64_t value, size_t min_bytes)
+{
+    //  min_bytes pads with continuation bytes: an overlong varint.
+    for (size_t i = 0; ; i++) {
+        bool more = value >= 0x80 || i + 1 < min_bytes;
+        assert_true (self->size < sizeof self->data);
+        self->data [self->size++] = (uint8_t) ((value & 0x7F) | (more ? 0x80 : 0));
+        value >>= 7;
+        if (!more)
+            break;
+    }
+}
+
+static void
+s_wire_bytes (s_wire_t *self, unsigned field, const void *data, size_t size)
+{
+    s_wire_varint (self, field << 3 | 2, 1);
+    s_wire_varint (self, size, 1);
+    assert_true (self->size + size <= sizeof self->data);
+    memcpy (self->data + self->size, data, size);
+    self->size += size;
+}
+
+//  One Result's bytes: its fields in a random order, some left out, and
+//  with odd probability one of what the direct reader gives up on.
+static void
+s_random_result (s_wire_t *self, uint64_t *seed)
+{
+    static const char *strings [] = { "job-1", "", "a1", "host/1", "ab\0c", "worker-9", "x" };
+    static const uint64_t numbers [] = { 0, 1, 5, 6, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 1,
+                                         INT64_MAX, UINT64_MAX, (uint64_t) -5 };
+    unsigned order [11];
+    for (unsigned i = 0; i < 11; i++)
+        order [i] = i + 1;
+    for (unsigned i = 10; i > 0; i--) {
+        unsigned j = (unsigned) (s_random (seed) % (i + 1)), swap = order [i];
+        order [i] = order [j];
+        order [j] = swap;
+    }
+    bool canonical = s_random (seed) % 2;
+    //  Half of them valid but for what odd adds: the rest anything.
+    bool valid = s_random (seed) % 2;
+    for (unsigned i = 0; i < 11; i++) {
+        unsigned field = canonical ? i + 1 : order [i];
+        bool required = field == 1 || field == 2 || field == 4 || field == 5 || field == 8;
+        if ((!valid || !required) && s_random (seed) % 5 == 0)
+            continue;
+        bool length_field = field == 1 || field == 3 || field == 6 || field == 7 || field == 8;
+        unsigned odd = (unsigned) (s_random (seed) % 40);
+        size_t times = odd == 0 ? 2 : 1;            //  a field twice
+        for (size_t time = 0; time < times; time++) {
+            if (odd == 1)                           //  the other wire type
+                length_field = !length_field;
+            if (length_field) {
+                const char *text = strings [s_random (seed) % 7];
+                if (valid && (field == 1 || field == 8))
+                    text = field == 1 ? "job-1" : "host/1";
+                size_t size = strcmp (text, "ab") == 0 ? 4 : strlen (text);
+                if (field == 6 && s_random (seed) % 3 == 0) {
+                    static uint8_t output [1500];
+                    size = (size_t) (s_random (seed) % sizeof output);
+                    for (size_t at = 0; at < size; at++)
+                        output [at] = (uint8_t) (s_random (seed) % 3 ? 'a' + at % 26 : s_random (seed));
+                    s_wire_bytes (self, field, output, size);
+                }
+                else
+                    s_wire_bytes (self, field, text, size);
+            }
+            else {
+                uint64_t value = field == 5 ? 1 + s_random (seed) % 6 : numbers [s_random (seed) % 11];
+                if (valid && (field == 2 || field == 4 || field == 10))
+                    value = 1 + s_random (seed) % 1000;
+                s_wire_varint (self, field << 3, 1);
+                //  Now and then an overlong varint, up to 10 bytes.
+                s_wire_varint (self, value, odd == 2 ? 1 + s_random (seed) % 10 : 1);
+            }
+        }
+        if (odd == 3)                               //  an unknown field
+            s_wire_bytes (self, 12 + (unsigned) (s_random (seed) % 4), "?", 1);
+    }
+}
+
+//  A WorkerToMaster of count random Results, now and then with something
+//  odd in the envelope or the batch.
+static void
+s_random_results_frame (s_wire_t *frame, uint64_t *seed)
+{
+    s_wire_t batch = { .size = 0 };
+    size_t count = (size_t) (s_random (seed) % 5);
+    for (size_t i = 0; i < count; i++) {
+        s_wire_t item = { .size = 0 };
+        s_random_result (&item, seed);
+        s_wire_bytes (&batch, 1, item.data, item.size);
+    }
+    if (s_random (seed) % 30 == 0)
+        s_wire_bytes (&batch, 2, "?", 1);           //  unknown in the batch
+    frame->size = 0;
+    unsigned odd = (unsigned) (s_random (seed) % 20);
+    if (odd != 0) {
+        s_wire_varint (frame, 1 << 3, 1);
+        //  Versions are enums: protobuf-c keeps the low 32 bits.
+        static const uint64_t versions [] = { 2, 257, (1ull << 32) + TM_PROTOCOL_VERSION, UINT64_MAX };
+        s_wire_varint (frame, odd == 1 ? versions [s_random (seed) % 4] : TM_PROTOCOL_VERSION, 1);
+    }
+    if (odd == 2)
+        s_wire_bytes (frame, 3, "", 0);             //  a heartbeat before the results
+    s_wire_bytes (frame, 2, batch.data, batch.size);
+    if (odd == 3)
+        s_wire_bytes (frame, 2, batch.data, batch.size);
+}
+
+//  Decodes data both ways; they must agree on the status and every field.
+static tm_decode_status_t
+s_assert_readers_agree (const uint8_t *data, size_t size)
+{
+    tm_worker_msg_t *direct = NULL, *reference = NULL;
+    tm_decode_status_t status = tm_codec_decode_worker_msg (data, size, &direct);
+    assert_int_equal (status, tm_codec_decode_worker_msg_reference (data, size, &reference));
+    if (status == TM_DECODE_OK) {
+        assert_int_equal (tm_worker_msg_is_heartbeat (direct), tm_worker_msg_is_heartbeat (reference));
+        size_t count = tm_worker_msg_result_count (direct);
+        assert_int_equal (count, tm_worker_msg_result_count (reference));
+        for (size_t i = 0; i < count; i++) {
+            tm_result_t a, b;
+            tm_worker_msg_result (direct, i, &a);
+            tm_worker_msg_result (reference, i, &b);
+            assert_string_equal (a.job_id, b.job_id);
+            assert_string_equal (a.id, b.id);
+            assert_string_equal (a.error, b.error);
+            assert_string_equal (a.worker_id, b.worker_id);
+            assert_true (a.seq == b.seq && a.attempt == b.attempt && a.status == b.status);
+            assert_true (a.start_us == b.start_us && a.duration_us == b.duration_us);
+            assert_int_equal (a.exit_code, b.exit_code);
+            assert_int_equal (a.output_size, b.output_size);
+            assert_true ((a.output == NULL) == (b.output == NULL));
+            if (a.output_size)
+                assert_memory_equal (a.output, b.output, a.output_size);
+            //  The direct reader says what the output is; the writer
+            //  would find the same.
+            assert_true (a.output_form == TM_JSON_UNKNOWN
+                         || a.output_form == tm_json_form (b.output, b.output_size));
+        }
+    }
+    tm_worker_msg_destroy (&direct);
+    tm_worker_msg_destroy (&reference);
+    return status;
+}
+
+static void
+results_read_directly_match_protobuf_c (void **state)
+{
+    (void) state;
+    uint64_t seed = 0xd1ec7;
+    size_t decoded = 0;
+    for (int round = 0; round < 20000; round++) {
+        s_wire_t frame;
+        s_random_results_frame (&frame, &seed);
+        decoded += s_assert_readers_agree (frame.data, frame.size) == TM_DECODE_OK;
+        //  The same cut short, and with a byte changed.
+        s_assert_readers_agree (frame.data, (size_t) (s_random (&seed) % (frame.size + 1)));
+        frame.data [s_random (&seed) % frame.size] = (uint8_t) s_random (&seed);
+        s_assert_readers_agree (frame.data, frame.size);
+    }
+    //  Enough of them were whole and valid for the comparison to mean something.
+    assert_true (decoded > 1000);
+    //  What our own encoder writes, every size of output.
+    uint8_t *bytes = s_pattern_new ();
+    for (size_t i = 0; i < S_SIZES; i++) {
+        tm_result_t results [2];
+        s_results_fill (results);
+        results [0].output = bytes;
+        results [0].output_size = s_sizes [i];
+        zframe_t *frame = tm_codec_encode_results (results, 2);
+        assert_int_equal (s_assert_readers_agree (zframe_data (frame), zframe_size (frame)),
+                          TM_DECODE_OK);
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+static void
+large_output_is_read_where_the_frame_holds_it (void **state)
+{
+    (void) state;
+    static uint8_t output [100000];
+    for (size_t at = 0; at < sizeof output; at++)
+        output [at] = (uint8_t) ('a' + at % 26);
+    tm_result_t results [2];
+    s_results_fill (results);
+    results [0].output = output;
+    results [0].output_size = sizeof output;
+    results [1].output = (const uint8_t *) "short";
+    results [1].output_size = 5;
+    zframe_t *encoded = tm_codec_encode_results (results, 2);
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, zframe_size (encoded));
+    memcpy (zmq_msg_data (&frame), zframe_data (encoded), zframe_size (encoded));
+    const uint8_t *start = (const uint8_t *) zmq_msg_data (&frame);
+    size_t size = zmq_msg_size (&frame);
+    tm_worker_msg_t *msg = NULL;
+    assert_int_equal (tm_codec_decode_worker_frame (&frame, &msg), TM_DECODE_OK);
+    //  The message took the frame's bytes: closing the frame frees nothing.
+    assert_int_equal (zmq_msg_size (&frame), 0);
+    zmq_msg_close (&frame);
+    tm_result_t result;
+    tm_worker_msg_result (msg, 0, &result);
+    assert_true (result.output >= start && result.output + result.output_size <= start + size);
+    assert_memory_equal (result.output, output, sizeof output);
+    assert_int_equal (result.output_form, TM_JSON_PLAIN);
+    tm_worker_msg_result (msg, 1, &result);
+    assert_memory_equal (result.output, "short", 5);
+    assert_false (result.output >= start && result.output < start + size);
+    tm_worker_msg_destroy (&msg);
+    //  A frame with no large output stays the caller's.
+    results [0].output_size = 0;
+    zframe_destroy (&encoded);
+    encoded = tm_codec_encode_results (results, 2);
+    zmq_msg_init_size (&frame, zframe_size (encoded));
+    memcpy (zmq_msg_data (&frame), zframe_data (encoded), zframe_size (encoded));
+    assert_int_equal (tm_codec_decode_worker_frame (&frame, &msg), TM_DECODE_OK);
+    assert_int_equal (zmq_msg_size (&frame), zframe_size (encoded));
+    zmq_msg_close (&frame);
+    tm_worker_msg_result (msg, 1, &result);
+    assert_memory_equal (result.output, "short", 5);
+    tm_worker_msg_destroy (&msg);
+    zframe_destroy (&encoded);
+}
+
 int
 main (void)
 {
@@ -1142,6 +1380,8 @@ main (void)
         cmocka_unit_test (batches_of_every_size_round_trip),
         cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
+        cmocka_unit_test (results_read_directly_match_protobuf_c),
+        cmocka_unit_test (large_output_is_read_where_the_frame_holds_it),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
