@@ -350,6 +350,134 @@ tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks, size_t c
     return frame;
 }
 
+//  --- tasks packed ahead ------------------------------------------------------
+//
+//  Written by hand, in the order and form protobuf-c packs them: fields by
+//  number, varints shortest, zero numbers and empty strings and bytes left
+//  out (proto3), so each frame is the one tm_codec_encode_task_batch makes.
+
+#define S_TAG(field, wire) ((uint8_t) ((field) << 3 | (wire)))
+
+static inline size_t
+s_varint_size (uint64_t value)
+{
+    size_t size = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        size++;
+    }
+    return size;
+}
+
+static inline uint8_t *
+s_put_varint (uint8_t *out, uint64_t value)
+{
+    while (value >= 0x80) {
+        *out++ = (uint8_t) (value | 0x80);
+        value >>= 7;
+    }
+    *out++ = (uint8_t) value;
+    return out;
+}
+
+//  A varint field, left out when zero.
+static inline size_t
+s_number_field_size (uint64_t value)
+{
+    return value ? 1 + s_varint_size (value) : 0;
+}
+
+static inline uint8_t *
+s_put_number_field (uint8_t *out, unsigned field, uint64_t value)
+{
+    if (!value)
+        return out;
+    *out++ = S_TAG (field, 0);
+    return s_put_varint (out, value);
+}
+
+//  A string or bytes field, left out when empty.
+static inline size_t
+s_bytes_field_size (size_t size)
+{
+    return size ? 1 + s_varint_size (size) + size : 0;
+}
+
+static inline uint8_t *
+s_put_bytes_field (uint8_t *out, unsigned field, const void *data, size_t size)
+{
+    if (!size)
+        return out;
+    *out++ = S_TAG (field, 2);
+    out = s_put_varint (out, size);
+    memcpy (out, data, size);
+    return out + size;
+}
+
+size_t
+tm_codec_packed_task_size (const tm_task_t *task)
+{
+    return s_number_field_size (task->seq) + s_bytes_field_size (s_length (task->id))
+         + s_bytes_field_size (s_length (task->type)) + s_bytes_field_size (task->payload_size);
+}
+
+size_t
+tm_codec_pack_task (const tm_task_t *task, uint8_t *packed)
+{
+    uint8_t *out = s_put_number_field (packed, 2, task->seq);
+    out = s_put_bytes_field (out, 3, task->id, s_length (task->id));
+    out = s_put_bytes_field (out, 4, task->type, s_length (task->type));
+    out = s_put_bytes_field (out, 5, task->payload, task->payload_size);
+    //  The payload's bytes are the last ones written.
+    return (size_t) (out - packed) - task->payload_size;
+}
+
+//  One Task of a batch: its length, less its own tag and length prefix.
+static size_t
+s_packed_task_length (const tm_packed_task_t *task, size_t job_id_size)
+{
+    return s_bytes_field_size (job_id_size) + task->packed_size
+         + s_number_field_size (task->timeout_ms) + s_number_field_size (task->attempt)
+         + s_number_field_size (task->max_attempts);
+}
+
+void
+tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks, size_t count,
+                              uint64_t number, uint64_t credit_stamp, zmq_msg_t *msg)
+{
+    size_t job_id_size = s_length (job_id);
+    size_t batch_size = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t length = s_packed_task_length (&tasks [i], job_id_size);
+        batch_size += 1 + s_varint_size (length) + length;
+    }
+    batch_size += s_number_field_size (number) + s_number_field_size (credit_stamp)
+                + s_bytes_field_size (job_id_size);
+    size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + batch_size;
+    int rc = zmq_msg_init_size (msg, size);
+    assert (rc == 0);
+    uint8_t *start = (uint8_t *) zmq_msg_data (msg);
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    for (size_t i = 0; i < count; i++) {
+        const tm_packed_task_t *task = &tasks [i];
+        *out++ = S_TAG (1, 2);
+        out = s_put_varint (out, s_packed_task_length (task, job_id_size));
+        out = s_put_bytes_field (out, 1, job_id, job_id_size);
+        memcpy (out, task->packed, task->packed_size);
+        out += task->packed_size;
+        out = s_put_number_field (out, 6, task->timeout_ms);
+        out = s_put_number_field (out, 7, task->attempt);
+        out = s_put_number_field (out, 8, task->max_attempts);
+    }
+    out = s_put_number_field (out, 2, number);
+    out = s_put_number_field (out, 3, credit_stamp);
+    out = s_put_bytes_field (out, 4, job_id, job_id_size);
+    assert (out == start + size);
+}
+
 static bool
 s_task_valid (const Taskmill__Task *task)
 {

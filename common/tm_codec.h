@@ -129,6 +129,30 @@ zframe_t *tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks
                                       uint64_t number, uint64_t credit_stamp);
 //  The same, unnumbered (tests and tools).
 zframe_t *tm_codec_encode_tasks (const tm_task_t *tasks, size_t count);
+//  Tasks packed ahead, which is how the master sends them. What of a Task stays the same however often it is sent (seq, id, type,
+//  payload) is packed once, when the master takes the task in: each frame
+//  that carries it copies those bytes and adds the job id, timeout and
+//  attempts, rather than packing every field again. The frames are byte
+//  for byte those tm_codec_encode_task_batch makes.
+typedef struct {
+    const uint8_t *packed;      //  from tm_codec_pack_task
+    size_t packed_size;
+    uint32_t timeout_ms;
+    uint32_t attempt;
+    uint32_t max_attempts;
+} tm_packed_task_t;
+//  Bytes tm_codec_pack_task writes for task's seq, id, type and payload.
+size_t tm_codec_packed_task_size (const tm_task_t *task);
+//  Writes them into packed (tm_codec_packed_task_size bytes); returns the
+//  offset of the payload's bytes there. Other fields of task are not read.
+size_t tm_codec_pack_task (const tm_task_t *task, uint8_t *packed);
+//  Encodes count tasks of job_id (at most TM_MAX_BATCH_TASKS; 0 makes a
+//  marker) as one numbered MasterToWorker frame into msg, which it
+//  initialises; the caller sends or closes it. Never fails (aborts on OOM).
+void tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks,
+                                   size_t count, uint64_t number, uint64_t credit_stamp,
+                                   zmq_msg_t *msg);
+
 //  Decodes a MasterToWorker frame into *batch_p (caller destroys it) on
 //  TM_DECODE_OK; *batch_p is NULL otherwise. A batch of more than
 //  TM_MAX_BATCH_TASKS tasks is TM_DECODE_INVALID.

@@ -4,6 +4,7 @@
     power of two, and never grows.
 */
 #include "lease_table.h"
+#include "tm_codec.h"
 #include <assert.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -78,20 +79,25 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
         return NULL;
     size_t id_size = strlen (id) + 1;
     size_t type_size = strlen (type) + 1;
-    lease_t *lease = (lease_t *) malloc (sizeof (lease_t) + id_size + type_size + payload_size);
+    //  The payload is kept only inside the task as packed ahead for sending.
+    tm_task_t task = { .seq = self->last_seq + 1, .id = id, .type = type, .payload = payload,
+                       .payload_size = payload_size };
+    size_t packed_size = tm_codec_packed_task_size (&task);
+    lease_t *lease = (lease_t *) malloc (sizeof (lease_t) + id_size + type_size + packed_size);
     assert (lease);
     char *strings = (char *) (lease + 1);
     memcpy (strings, id, id_size);
     memcpy (strings + id_size, type, type_size);
-    uint8_t *bytes = (uint8_t *) strings + id_size + type_size;
-    if (payload_size)
-        memcpy (bytes, payload, payload_size);
+    uint8_t *packed = (uint8_t *) strings + id_size + type_size;
+    size_t payload_at = tm_codec_pack_task (&task, packed);
     *lease = (lease_t) {
         .seq = ++self->last_seq,
         .id = strings,
         .type = strings + id_size,
-        .payload = bytes,
+        .payload = packed + payload_at,
         .payload_size = payload_size,
+        .packed = packed,
+        .packed_size = packed_size,
         .timeout_ms = timeout_ms,
         .attempt = 1,
         .max_attempts = max_attempts ? max_attempts : 1,

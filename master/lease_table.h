@@ -25,15 +25,18 @@ typedef enum {
     LEASE_WAITING       //  a retry backing off; deadline_us: it may be queued
 } lease_state_t;
 
-//  One task in flight. id, type and payload live in the same allocation.
-//  Read-only outside lease_table.c: every transition is a function below.
+//  One task in flight. id, type and the packed task live in the same
+//  allocation. Read-only outside lease_table.c: every transition is a
+//  function below.
 typedef struct _lease_t lease_t;
 struct _lease_t {
     uint64_t seq;
     const char *id;
     const char *type;
-    const uint8_t *payload;
+    const uint8_t *payload;     //  inside packed
     size_t payload_size;
+    const uint8_t *packed;      //  seq, id, type and payload as tm_codec_pack_task writes them
+    size_t packed_size;
     uint32_t timeout_ms;        //  0: no timeout, so no lease expiry
     uint32_t attempt;           //  the attempt in flight (1-based)
     uint32_t max_attempts;

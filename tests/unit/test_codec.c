@@ -1108,6 +1108,62 @@ status_names_cover_every_code (void **state)
     assert_string_equal (tm_status_name ((tm_status_t) 9), "unknown");
 }
 
+//  --- tasks packed ahead ---------------------------------------------------------------
+
+static void
+packed_batches_are_the_bytes_protobuf_c_packs (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    static const uint64_t seqs [] = { 1, 127, 128, 300, UINT32_MAX, UINT64_MAX };
+    static const uint32_t numbers [] = { 0, 1, 127, 128, 16384, UINT32_MAX };
+    static const char *strings [] = { "", "a1", "id with spaces", "x" };
+    uint64_t seed = 0xba7c4;
+    for (int round = 0; round < 400; round++) {
+        size_t count = (size_t) (s_random (&seed) % 5);
+        if (round == 0)
+            count = TM_MAX_BATCH_TASKS;
+        tm_task_t tasks [TM_MAX_BATCH_TASKS];
+        tm_packed_task_t packed [TM_MAX_BATCH_TASKS];
+        uint8_t *storage [TM_MAX_BATCH_TASKS];
+        const char *job_id = round % 7 ? "job-1" : "";
+        for (size_t i = 0; i < count; i++) {
+            size_t size = s_sizes [s_random (&seed) % S_SIZES];
+            tasks [i] = (tm_task_t) {
+                .job_id = job_id, .seq = seqs [s_random (&seed) % 6],
+                .id = strings [s_random (&seed) % 4], .type = round % 3 ? "echo" : "sha256",
+                .payload = size ? bytes : NULL, .payload_size = size,
+                .timeout_ms = numbers [s_random (&seed) % 6],
+                .attempt = numbers [s_random (&seed) % 6],
+                .max_attempts = numbers [s_random (&seed) % 6]
+            };
+            size_t packed_size = tm_codec_packed_task_size (&tasks [i]);
+            storage [i] = (uint8_t *) malloc (packed_size + 1);
+            size_t payload_at = tm_codec_pack_task (&tasks [i], storage [i]);
+            assert_int_equal (payload_at + size, packed_size);
+            if (size)
+                assert_memory_equal (storage [i] + payload_at, bytes, size);
+            packed [i] = (tm_packed_task_t) {
+                .packed = storage [i], .packed_size = packed_size,
+                .timeout_ms = tasks [i].timeout_ms, .attempt = tasks [i].attempt,
+                .max_attempts = tasks [i].max_attempts
+            };
+        }
+        uint64_t number = seqs [s_random (&seed) % 6] - (round % 2);
+        uint64_t stamp = round % 5 ? seqs [s_random (&seed) % 6] : 0;
+        zframe_t *expected = tm_codec_encode_task_batch (job_id, tasks, count, number, stamp);
+        zmq_msg_t frame;
+        tm_codec_encode_packed_batch (job_id, packed, count, number, stamp, &frame);
+        assert_int_equal (zmq_msg_size (&frame), zframe_size (expected));
+        assert_memory_equal (zmq_msg_data (&frame), zframe_data (expected), zframe_size (expected));
+        zmq_msg_close (&frame);
+        zframe_destroy (&expected);
+        for (size_t i = 0; i < count; i++)
+            free (storage [i]);
+    }
+    free (bytes);
+}
+
 //  --- the direct reader of result batches, held to protobuf-c ----------------------
 
 //  A frame built field by field, so that tests can write what our encoder
@@ -1380,6 +1436,7 @@ main (void)
         cmocka_unit_test (batches_of_every_size_round_trip),
         cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
+        cmocka_unit_test (packed_batches_are_the_bytes_protobuf_c_packs),
         cmocka_unit_test (results_read_directly_match_protobuf_c),
         cmocka_unit_test (large_output_is_read_where_the_frame_holds_it),
     };
