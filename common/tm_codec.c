@@ -143,6 +143,17 @@ s_arena_fini (s_arena_t *self)
     ASAN_UNPOISON_MEMORY_REGION (self->first, self->first_bytes);
 }
 
+//  Empties the arena for a second reader of the same frame, with the whole
+//  budget again.
+static void
+s_arena_restart (s_arena_t *self, size_t frame_bytes)
+{
+    char *first = self->first;
+    size_t first_bytes = self->first_bytes;
+    s_arena_fini (self);
+    s_arena_init (self, first, first_bytes, frame_bytes);
+}
+
 //  Returns the unpacked message, or NULL if the bytes are not a message of
 //  descriptor or would unpack past the budget. Nothing needs freeing but
 //  the arena.
@@ -169,9 +180,118 @@ s_handle_new (size_t handle_bytes, size_t frame_bytes)
     return handle;
 }
 
+//  --- reading protobuf directly -------------------------------------------------
+//
+//  The two batches that cross the wire once per task, ResultBatch and
+//  TaskBatch, are read here directly rather than by protobuf-c's generic
+//  unpack, which walks descriptors field by field (2,000 instructions a
+//  noop result, most of a task's cost at the sink and at a worker). The
+//  readers take only what protobuf-c is sure to read the same way: the
+//  fields of the .proto with their own wire types, each at most once, in
+//  any order, with one-byte tags. Anything else (another body, an unknown
+//  or repeated field, another wire type, a varint or length cut short)
+//  goes to protobuf-c, which decides, so the two never disagree; unit
+//  tests and the fuzz target hold them to that.
+
+#define S_WIRE_VARINT 0
+#define S_WIRE_LENGTH 2
+
+typedef struct {
+    const uint8_t *at;
+    const uint8_t *end;
+} s_reader_t;
+
+//  A varint as protobuf-c reads one: at most 10 bytes, bits past 64 dropped.
+static bool
+s_read_varint (s_reader_t *self, uint64_t *value)
+{
+    uint64_t result = 0;
+    for (unsigned i = 0; i < 10 && self->at < self->end; i++) {
+        uint8_t byte = *self->at++;
+        result |= (uint64_t) (byte & 0x7F) << (7 * i);
+        if (!(byte & 0x80)) {
+            *value = result;
+            return true;
+        }
+    }
+    return false;
+}
+
+//  A one-byte tag (fields 1 to 15, which are all the fields read here).
+static bool
+s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
+{
+    if (self->at == self->end || (*self->at & 0x80) || (*self->at >> 3) == 0)
+        return false;
+    *field = *self->at >> 3;
+    *wire = *self->at & 7;
+    self->at++;
+    return true;
+}
+
+//  A length prefix (at most 5 bytes, as protobuf-c takes) and the bytes it
+//  covers, which must lie inside the reader.
+static bool
+s_read_length (s_reader_t *self, s_reader_t *inner)
+{
+    const uint8_t *start = self->at;
+    uint64_t length;
+    if (!s_read_varint (self, &length) || self->at - start > 5
+    ||  length > (uint64_t) (self->end - self->at))
+        return false;
+    *inner = (s_reader_t) { self->at, self->at + length };
+    self->at += length;
+    return true;
+}
+
+//  A NUL-terminated copy in the arena, as protobuf-c makes of a string.
+static const char *
+s_copy_string (s_arena_t *arena, const s_reader_t *bytes)
+{
+    size_t size = (size_t) (bytes->end - bytes->at);
+    char *copy = (char *) s_arena_alloc (arena, size + 1);
+    if (copy) {
+        memcpy (copy, bytes->at, size);
+        copy [size] = 0;
+    }
+    return copy;
+}
+
+//  Reads an envelope down to its body's bytes (field 2 of both
+//  MasterToWorker and WorkerToMaster); false for anything but a version
+//  and that one body.
+static bool
+s_read_envelope (const uint8_t *data, size_t size, int32_t *version, s_reader_t *batch)
+{
+    s_reader_t reader = { data, data + size };
+    bool has_version = false, has_batch = false;
+    *version = 0;
+    while (reader.at < reader.end) {
+        unsigned field, wire;
+        uint64_t value;
+        if (!s_read_tag (&reader, &field, &wire))
+            return false;
+        if (field == 1 && wire == S_WIRE_VARINT && !has_version && s_read_varint (&reader, &value)) {
+            *version = (int32_t) (uint32_t) value;
+            has_version = true;
+        }
+        else
+        if (field == 2 && wire == S_WIRE_LENGTH && !has_batch && s_read_length (&reader, batch))
+            has_batch = true;
+        else
+            return false;
+    }
+    return has_batch;
+}
+
 struct _tm_task_batch_t {
     s_arena_t arena;                    //  first: see s_handle_new
-    Taskmill__MasterToWorker *msg;      //  in arena
+    Taskmill__MasterToWorker *msg;      //  in arena; NULL when read by s_read_tasks
+    tm_task_t *tasks;                   //  s_read_tasks: the batch, in arena
+    size_t task_count;
+    uint64_t number;                    //  s_read_tasks: TaskBatch.number
+    uint64_t credit_stamp;              //  s_read_tasks: TaskBatch.credit_stamp
+    const char *job_id;                 //  s_read_tasks: TaskBatch.job_id
 };
 
 struct _tm_worker_msg_t {
@@ -478,8 +598,9 @@ tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks,
     assert (out == start + size);
 }
 
+//  Both readers of tasks judge them here, on the same view.
 static bool
-s_task_valid (const Taskmill__Task *task)
+s_task_view_valid (const tm_task_t *task)
 {
     return s_string_ok (task->job_id, TM_MAX_JOB_ID_BYTES, false)
         && task->seq > 0
@@ -489,18 +610,166 @@ s_task_valid (const Taskmill__Task *task)
         && task->max_attempts >= task->attempt;
 }
 
-tm_decode_status_t
-tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
+static bool
+s_task_valid (const Taskmill__Task *item)
 {
-    assert (batch_p);
+    tm_task_t task = {
+        .job_id = item->job_id, .seq = item->seq, .id = item->id, .type = item->type,
+        .attempt = item->attempt, .max_attempts = item->max_attempts
+    };
+    return s_task_view_valid (&task);
+}
+
+//  Reads one Task into *task; false to leave the frame to protobuf-c.
+static bool
+s_read_task (s_arena_t *arena, s_reader_t *reader, tm_task_t *task)
+{
+    *task = (tm_task_t) { .job_id = "", .id = "", .type = "" };
+    uint32_t seen = 0;
+    while (reader->at < reader->end) {
+        unsigned field, wire;
+        if (!s_read_tag (reader, &field, &wire) || field > 8 || (seen & (1u << field)))
+            return false;
+        seen |= 1u << field;
+        //  Fields 1, 3, 4 and 5 are strings or bytes; the rest varints.
+        bool length_field = (0x3A >> field) & 1;
+        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
+            return false;
+        uint64_t value = 0;
+        s_reader_t bytes = { NULL, NULL };
+        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+            return false;
+        const char **string = NULL;
+        switch (field) {
+            case 1: string = &task->job_id; break;
+            case 2: task->seq = value; break;
+            case 3: string = &task->id; break;
+            case 4: string = &task->type; break;
+            case 6: task->timeout_ms = (uint32_t) value; break;
+            case 7: task->attempt = (uint32_t) value; break;
+            case 8: task->max_attempts = (uint32_t) value; break;
+            case 5: {
+                //  Copied: the caller may free the frame before running the task.
+                size_t size = (size_t) (bytes.end - bytes.at);
+                if (size == 0)
+                    break;      //  protobuf-c leaves NULL for empty bytes
+                uint8_t *copy = (uint8_t *) s_arena_alloc (arena, size);
+                if (!copy)
+                    return false;
+                memcpy (copy, bytes.at, size);
+                task->payload = copy;
+                task->payload_size = size;
+                break;
+            }
+        }
+        if (string && !(*string = s_copy_string (arena, &bytes)))
+            return false;
+    }
+    return true;
+}
+
+//  Reads a MasterToWorker holding a TaskBatch into self (its arena fresh):
+//  returns false, having used nothing but the arena, to leave it to protobuf-c.
+static bool
+s_read_tasks (tm_task_batch_t *self, const uint8_t *data, size_t size, tm_decode_status_t *status)
+{
+    int32_t version;
+    s_reader_t batch;
+    if (!s_read_envelope (data, size, &version, &batch))
+        return false;
+    size_t count = 0;
+    uint32_t seen = 0;
+    s_reader_t job_id = { NULL, NULL };
+    for (s_reader_t scan = batch; scan.at < scan.end; ) {
+        unsigned field, wire;
+        uint64_t value;
+        s_reader_t item;
+        if (!s_read_tag (&scan, &field, &wire))
+            return false;
+        if (field == 1 && wire == S_WIRE_LENGTH && count < TM_MAX_BATCH_TASKS
+        &&  s_read_length (&scan, &item))
+            count++;
+        else
+        if ((field == 2 || field == 3) && wire == S_WIRE_VARINT && !(seen & (1u << field))
+        &&  s_read_varint (&scan, &value)) {
+            if (field == 2)
+                self->number = value;
+            else
+                self->credit_stamp = value;
+            seen |= 1u << field;
+        }
+        else
+        if (field == 4 && wire == S_WIRE_LENGTH && !(seen & (1u << field))
+        &&  s_read_length (&scan, &job_id))
+            seen |= 1u << field;
+        else
+            return false;
+    }
+    self->job_id = "";
+    if (job_id.at && !(self->job_id = s_copy_string (&self->arena, &job_id)))
+        return false;
+    self->tasks = (tm_task_t *) s_arena_alloc (&self->arena, (count + 1) * sizeof (tm_task_t));
+    if (!self->tasks)
+        return false;
+    //  The scan proved every field readable: this pass reads them again.
+    size_t read = 0;
+    while (batch.at < batch.end) {
+        unsigned field = 0, wire = 0;
+        uint64_t value;
+        s_reader_t item;
+        s_read_tag (&batch, &field, &wire);
+        if (field == 1) {
+            s_read_length (&batch, &item);
+            if (!s_read_task (&self->arena, &item, &self->tasks [read++]))
+                return false;
+        }
+        else
+        if (field == 4)
+            s_read_length (&batch, &item);
+        else
+            s_read_varint (&batch, &value);
+    }
+    self->task_count = count;
+    //  In the order tm_codec_decode_tasks checks protobuf-c's message.
+    *status = TM_DECODE_OK;
+    if (version != TM_PROTOCOL_VERSION)
+        *status = TM_DECODE_VERSION;
+    else
+    if (!s_string_ok (self->job_id, TM_MAX_JOB_ID_BYTES, count > 0))
+        *status = TM_DECODE_INVALID;    //  a marker names its job
+    for (size_t i = 0; *status == TM_DECODE_OK && i < count; i++)
+        if (!s_task_view_valid (&self->tasks [i]))
+            *status = TM_DECODE_INVALID;
+    return true;
+}
+
+//  Decodes by s_read_tasks when it can (direct), else by protobuf-c.
+static tm_decode_status_t
+s_decode_tasks (const uint8_t *data, size_t size, bool direct, tm_task_batch_t **batch_p)
+{
     *batch_p = NULL;
     if (size > TM_MAX_FRAME_BYTES)
         return TM_DECODE_TOO_BIG;
     tm_task_batch_t *self = (tm_task_batch_t *) s_handle_new (sizeof (tm_task_batch_t), size);
+    self->msg = NULL;
+    self->tasks = NULL;
+    self->task_count = 0;
+    self->number = self->credit_stamp = 0;
+    self->job_id = NULL;
+    tm_decode_status_t status;
+    if (direct && s_read_tasks (self, data, size, &status)) {
+        if (status != TM_DECODE_OK)
+            tm_task_batch_destroy (&self);
+        *batch_p = self;
+        return status;
+    }
+    s_arena_restart (&self->arena, size);
+    self->tasks = NULL;
+    self->task_count = 0;
     self->msg = (Taskmill__MasterToWorker *) s_arena_unpack (
         &self->arena, &taskmill__master_to_worker__descriptor, data, size);
     Taskmill__MasterToWorker *msg = self->msg;
-    tm_decode_status_t status = TM_DECODE_OK;
+    status = TM_DECODE_OK;
     if (!msg)
         status = TM_DECODE_MALFORMED;
     else
@@ -524,24 +793,40 @@ tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
     return TM_DECODE_OK;
 }
 
+tm_decode_status_t
+tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
+{
+    assert (batch_p);
+    return s_decode_tasks ((const uint8_t *) data, size, true, batch_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_tasks_reference (const void *data, size_t size, tm_task_batch_t **batch_p)
+{
+    assert (batch_p);
+    return s_decode_tasks ((const uint8_t *) data, size, false, batch_p);
+}
+
 size_t
 tm_task_batch_size (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->n_tasks;
+    return self->msg ? self->msg->tasks->n_tasks : self->task_count;
 }
 
 uint64_t
 tm_task_batch_number (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->number;
+    return self->msg ? self->msg->tasks->number : self->number;
 }
 
 const char *
 tm_task_batch_job_id (tm_task_batch_t *self)
 {
     assert (self);
+    if (!self->msg)
+        return self->task_count ? self->tasks [0].job_id : self->job_id;
     const Taskmill__TaskBatch *batch = self->msg->tasks;
     return batch->n_tasks ? batch->tasks [0]->job_id : batch->job_id;
 }
@@ -550,14 +835,18 @@ uint64_t
 tm_task_batch_credit_stamp (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->credit_stamp;
+    return self->msg ? self->msg->tasks->credit_stamp : self->credit_stamp;
 }
 
 void
 tm_task_batch_get (tm_task_batch_t *self, size_t index, tm_task_t *task)
 {
     assert (self);
-    assert (index < self->msg->tasks->n_tasks);
+    assert (index < tm_task_batch_size (self));
+    if (!self->msg) {
+        *task = self->tasks [index];
+        return;
+    }
     const Taskmill__Task *item = self->msg->tasks->tasks [index];
     task->job_id = item->job_id;
     task->seq = item->seq;
@@ -590,44 +879,74 @@ s_encode_worker_msg (Taskmill__WorkerToMaster *envelope)
     return s_frame_from_packed (&envelope->base);
 }
 
+//  Results are written by hand too, in protobuf-c's order and form (see
+//  tm_codec_encode_packed_batch): each worker packs one per task, and
+//  protobuf-c's walk of the descriptors was most of a noop task's cost there.
+static uint64_t
+s_enum_varint (int32_t value)
+{
+    //  An int32 goes out sign-extended: a negative one takes ten bytes.
+    return (uint64_t) (int64_t) value;
+}
+
+static uint32_t
+s_zigzag32 (int32_t value)
+{
+    return ((uint32_t) value << 1) ^ (0 - ((uint32_t) value >> 31));
+}
+
+//  One Result's length, less its own tag and length prefix.
+static size_t
+s_result_length (const tm_result_t *result)
+{
+    return s_bytes_field_size (s_length (result->job_id)) + s_number_field_size (result->seq)
+         + s_bytes_field_size (s_length (result->id)) + s_number_field_size (result->attempt)
+         + s_number_field_size (s_enum_varint ((int32_t) result->status))
+         + s_bytes_field_size (result->output_size)
+         + s_bytes_field_size (s_length (result->error))
+         + s_bytes_field_size (s_length (result->worker_id))
+         + s_number_field_size ((uint64_t) result->start_us)
+         + s_number_field_size ((uint64_t) result->duration_us)
+         + s_number_field_size (s_zigzag32 (result->exit_code));
+}
+
+static uint8_t *
+s_put_result (uint8_t *out, const tm_result_t *result, size_t length)
+{
+    *out++ = S_TAG (1, 2);
+    out = s_put_varint (out, length);
+    out = s_put_bytes_field (out, 1, result->job_id, s_length (result->job_id));
+    out = s_put_number_field (out, 2, result->seq);
+    out = s_put_bytes_field (out, 3, result->id, s_length (result->id));
+    out = s_put_number_field (out, 4, result->attempt);
+    out = s_put_number_field (out, 5, s_enum_varint ((int32_t) result->status));
+    out = s_put_bytes_field (out, 6, result->output, result->output_size);
+    out = s_put_bytes_field (out, 7, result->error, s_length (result->error));
+    out = s_put_bytes_field (out, 8, result->worker_id, s_length (result->worker_id));
+    out = s_put_number_field (out, 9, (uint64_t) result->start_us);
+    out = s_put_number_field (out, 10, (uint64_t) result->duration_us);
+    return s_put_number_field (out, 11, s_zigzag32 (result->exit_code));
+}
+
 zframe_t *
 tm_codec_encode_results (const tm_result_t *results, size_t count)
 {
-    Taskmill__Result *items = (Taskmill__Result *) malloc (
-        count * (sizeof (Taskmill__Result) + sizeof (Taskmill__Result *)) + 1);
-    assert (items);
-    Taskmill__Result **pointers = (Taskmill__Result **) (items + count);
-    size_t bound = S_ENVELOPE_BOUND;
+    size_t batch_size = 0;
     for (size_t i = 0; i < count; i++) {
-        const tm_result_t *result = &results [i];
-        taskmill__result__init (&items [i]);
-        items [i].job_id = (char *) result->job_id;
-        items [i].seq = result->seq;
-        items [i].id = (char *) (result->id ? result->id : "");
-        items [i].attempt = result->attempt;
-        items [i].status = (Taskmill__Status) result->status;
-        items [i].output.data = (uint8_t *) result->output;
-        items [i].output.len = result->output_size;
-        items [i].error = (char *) (result->error ? result->error : "");
-        items [i].worker_id = (char *) result->worker_id;
-        items [i].start_us = result->start_us;
-        items [i].duration_us = result->duration_us;
-        items [i].exit_code = result->exit_code;
-        pointers [i] = &items [i];
-        bound += s_element_bound (&taskmill__result__descriptor, S_RESULT_FIELDS,
-                                  s_length (items [i].job_id) + s_length (items [i].id)
-                                  + s_length (items [i].error) + s_length (items [i].worker_id)
-                                  + result->output_size);
+        size_t length = s_result_length (&results [i]);
+        batch_size += 1 + s_varint_size (length) + length;
     }
-    Taskmill__ResultBatch batch = TASKMILL__RESULT_BATCH__INIT;
-    batch.n_results = count;
-    batch.results = pointers;
-    Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
-    envelope.version = TM_PROTOCOL_VERSION;
-    envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_RESULTS;
-    envelope.results = &batch;
-    zframe_t *frame = s_frame_from_bound (&envelope.base, bound);
-    free (items);
+    size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + batch_size;
+    zframe_t *frame = zframe_new (NULL, size);
+    assert (frame);
+    uint8_t *start = zframe_data (frame);
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    for (size_t i = 0; i < count; i++)
+        out = s_put_result (out, &results [i], s_result_length (&results [i]));
+    assert (out == start + size);
     return frame;
 }
 
@@ -723,83 +1042,11 @@ s_check_worker_msg (const Taskmill__WorkerToMaster *msg)
 
 //  --- results, read directly ---------------------------------------------------
 //
-//  protobuf-c's unpack walks descriptors field by field and copies every
-//  string and bytes field: 2,000 instructions a noop result, a third of
-//  the master's whole cost per task, and a copy of each megabyte an echo
-//  returns. The sink reads every result, so a ResultBatch is read here
-//  directly instead: strings copied once into the message's arena, large
-//  outputs left in the frame they came in. It takes only what protobuf-c
-//  is sure to read the same way: the envelope's version and results, the
-//  batch's results, and each Result's fields with their own wire types,
-//  each at most once, in any order. Anything else (a heartbeat, an unknown
-//  or repeated field, another wire type, a varint or length cut short)
-//  goes to protobuf-c, which decides: the two never disagree.
+//  The sink reads every result: strings are copied once into the message's
+//  arena, and large outputs stay in the frame they came in.
 
-#define S_WIRE_VARINT 0
-#define S_WIRE_LENGTH 2
 #define S_READ_RESULTS_MAX 4096         //  more goes to protobuf-c (and its budget)
 #define S_OUTPUT_COPY_MAX 1024          //  outputs up to this are copied, longer ones stay in the frame
-
-typedef struct {
-    const uint8_t *at;
-    const uint8_t *end;
-} s_reader_t;
-
-//  A varint as protobuf-c reads one: at most 10 bytes, bits past 64 dropped.
-static bool
-s_read_varint (s_reader_t *self, uint64_t *value)
-{
-    uint64_t result = 0;
-    for (unsigned i = 0; i < 10 && self->at < self->end; i++) {
-        uint8_t byte = *self->at++;
-        result |= (uint64_t) (byte & 0x7F) << (7 * i);
-        if (!(byte & 0x80)) {
-            *value = result;
-            return true;
-        }
-    }
-    return false;
-}
-
-//  A one-byte tag (fields 1 to 15, which are all the fields read here).
-static bool
-s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
-{
-    if (self->at == self->end || (*self->at & 0x80) || (*self->at >> 3) == 0)
-        return false;
-    *field = *self->at >> 3;
-    *wire = *self->at & 7;
-    self->at++;
-    return true;
-}
-
-//  A length prefix (at most 5 bytes, as protobuf-c takes) and the bytes it
-//  covers, which must lie inside the reader.
-static bool
-s_read_length (s_reader_t *self, s_reader_t *inner)
-{
-    const uint8_t *start = self->at;
-    uint64_t length;
-    if (!s_read_varint (self, &length) || self->at - start > 5
-    ||  length > (uint64_t) (self->end - self->at))
-        return false;
-    *inner = (s_reader_t) { self->at, self->at + length };
-    self->at += length;
-    return true;
-}
-
-//  A NUL-terminated copy in the arena, as protobuf-c makes of a string.
-static const char *
-s_copy_string (s_arena_t *arena, const s_reader_t *bytes)
-{
-    size_t size = (size_t) (bytes->end - bytes->at);
-    char *copy = (char *) s_arena_alloc (arena, size + 1);
-    if (copy) {
-        memcpy (copy, bytes->at, size);
-        copy [size] = 0;
-    }
-    return copy;
-}
 
 //  Reads one Result into *result; false to leave the frame to protobuf-c.
 static bool
@@ -857,32 +1104,6 @@ s_read_result (s_arena_t *arena, s_reader_t *reader, bool frame_stays, tm_result
             return false;
     }
     return true;
-}
-
-//  Reads the envelope down to the ResultBatch's bytes; false for anything
-//  but a version and one results body.
-static bool
-s_read_envelope (const uint8_t *data, size_t size, int32_t *version, s_reader_t *batch)
-{
-    s_reader_t reader = { data, data + size };
-    bool has_version = false, has_batch = false;
-    *version = 0;
-    while (reader.at < reader.end) {
-        unsigned field, wire;
-        uint64_t value;
-        if (!s_read_tag (&reader, &field, &wire))
-            return false;
-        if (field == 1 && wire == S_WIRE_VARINT && !has_version && s_read_varint (&reader, &value)) {
-            *version = (int32_t) (uint32_t) value;
-            has_version = true;
-        }
-        else
-        if (field == 2 && wire == S_WIRE_LENGTH && !has_batch && s_read_length (&reader, batch))
-            has_batch = true;
-        else
-            return false;
-    }
-    return has_batch;
 }
 
 //  Reads a results frame into self (its arena fresh): returns false, having
@@ -946,16 +1167,11 @@ s_decode_worker_msg (const uint8_t *data, size_t size, bool direct, bool frame_s
     self->holds_frame = false;
     tm_decode_status_t status;
     if (!direct || !s_read_results (self, data, size, frame_stays, &status)) {
-        //  Start the arena again for protobuf-c, with its whole budget.
-        s_arena_t *arena = &self->arena;
-        char *first = arena->first;
-        size_t first_bytes = arena->first_bytes;
-        s_arena_fini (arena);
-        s_arena_init (arena, first, first_bytes, size);
+        s_arena_restart (&self->arena, size);
         self->results = NULL;
         self->result_count = 0;
         self->msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
-            arena, &taskmill__worker_to_master__descriptor, data, size);
+            &self->arena, &taskmill__worker_to_master__descriptor, data, size);
         status = self->msg ? s_check_worker_msg (self->msg) : TM_DECODE_MALFORMED;
     }
     if (status != TM_DECODE_OK) {

@@ -158,6 +158,10 @@ void tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *t
 //  TM_MAX_BATCH_TASKS tasks is TM_DECODE_INVALID.
 tm_decode_status_t tm_codec_decode_tasks (const void *data, size_t size,
                                           tm_task_batch_t **batch_p);
+//  The same by protobuf-c alone: the reference that tests and the fuzz
+//  target hold the direct reader of task batches to.
+tm_decode_status_t tm_codec_decode_tasks_reference (const void *data, size_t size,
+                                                    tm_task_batch_t **batch_p);
 //  Tasks in the batch (0 for a marker).
 size_t tm_task_batch_size (tm_task_batch_t *self);
 //  The frame's number (0 if the sender did not number it).

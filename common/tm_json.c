@@ -73,37 +73,91 @@ tm_json_buf_printf (tm_json_buf_t *self, const char *format, ...)
     self->size += (size_t) needed;
 }
 
-void
-tm_json_append_uint (tm_json_buf_t *self, uint64_t value)
+char *
+tm_json_buf_room (tm_json_buf_t *self, size_t more)
 {
-    char text [TM_UINT_TEXT_MAX];
-    tm_json_buf_append (self, text, tm_format_uint (text, value));
+    s_reserve (self, more);
+    return self->data + self->size;
 }
 
-size_t
-tm_format_uint (char *text, uint64_t value)
+void
+tm_json_buf_commit (tm_json_buf_t *self, char *end)
+{
+    self->size = (size_t) (end - self->data);
+    assert (self->size < self->capacity);
+    self->data [self->size] = 0;
+}
+
+//  Decimal digits of value.
+static unsigned
+s_digits (uint64_t value)
+{
+    unsigned digits = 1;
+    if (value >= 10000000000000000ull) {
+        digits += 16;
+        value /= 10000000000000000ull;
+    }
+    if (value >= 100000000) {
+        digits += 8;
+        value /= 100000000;
+    }
+    if (value >= 10000) {
+        digits += 4;
+        value /= 10000;
+    }
+    if (value >= 100) {
+        digits += 2;
+        value /= 100;
+    }
+    return digits + (value >= 10);
+}
+
+char *
+tm_json_put_uint (char *out, uint64_t value)
 {
     //  Two digits a step, from the right: "00" to "99".
     static const char pairs [201] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
         "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
         "8081828384858687888990919293949596979899";
-    char digits [20];           //  UINT64_MAX has 20
-    char *start = digits + sizeof digits;
+    char *end = out + s_digits (value);
+    char *at = end;
     while (value >= 100) {
         unsigned pair = (unsigned) (value % 100) * 2;
         value /= 100;
-        *--start = pairs [pair + 1];
-        *--start = pairs [pair];
+        *--at = pairs [pair + 1];
+        *--at = pairs [pair];
     }
     if (value >= 10) {
-        *--start = pairs [value * 2 + 1];
-        *--start = pairs [value * 2];
+        *--at = pairs [value * 2 + 1];
+        *--at = pairs [value * 2];
     }
     else
-        *--start = (char) ('0' + value);
-    size_t length = (size_t) (digits + sizeof digits - start);
-    memcpy (text, start, length);
+        *--at = (char) ('0' + value);
+    return end;
+}
+
+char *
+tm_json_put_int (char *out, int64_t value)
+{
+    if (value >= 0)
+        return tm_json_put_uint (out, (uint64_t) value);
+    *out++ = '-';
+    //  Negate in unsigned arithmetic: -INT64_MIN does not fit in int64_t.
+    return tm_json_put_uint (out, 0 - (uint64_t) value);
+}
+
+void
+tm_json_append_uint (tm_json_buf_t *self, uint64_t value)
+{
+    tm_json_buf_commit (self, tm_json_put_uint (tm_json_buf_room (self, TM_JSON_UINT_MAX_BYTES),
+                                                value));
+}
+
+size_t
+tm_format_uint (char *text, uint64_t value)
+{
+    size_t length = (size_t) (tm_json_put_uint (text, value) - text);
     text [length] = '\0';
     return length;
 }
@@ -111,13 +165,8 @@ tm_format_uint (char *text, uint64_t value)
 void
 tm_json_append_int (tm_json_buf_t *self, int64_t value)
 {
-    if (value < 0) {
-        tm_json_buf_append (self, "-", 1);
-        //  Negate in unsigned arithmetic: -INT64_MIN does not fit in int64_t.
-        tm_json_append_uint (self, 0 - (uint64_t) value);
-    }
-    else
-        tm_json_append_uint (self, (uint64_t) value);
+    tm_json_buf_commit (self, tm_json_put_int (tm_json_buf_room (self, TM_JSON_INT_MAX_BYTES),
+                                               value));
 }
 
 //  Length of the valid UTF-8 sequence at data, or 0 if it is not one.
@@ -250,23 +299,29 @@ tm_json_append_plain (tm_json_buf_t *self, const char *data, size_t size)
     self->data [self->size] = 0;
 }
 
-void
-tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
+char *
+tm_json_put_string (char *out, const char *text, size_t size)
 {
     const uint8_t *data = (const uint8_t *) text;
-    //  Worst case: every byte becomes \u00XX (6) or U+FFFD (3).
-    s_reserve (self, size * 6 + 2);
-    char *out = self->data + self->size;
     *out++ = '"';
     size_t at = 0;
     while (at < size) {
-        size_t plain = s_skip_plain (data, at, size);
-        memcpy (out, data + at, plain - at);
-        out += plain - at;
-        at = plain;
-        if (at == size)
-            break;
         uint8_t byte = data [at];
+        if (s_plain_byte (byte)) {
+            //  A run is copied whole; what is left of a short string (an
+            //  id, a type, a worker name) goes byte by byte.
+            if (size - at >= 16) {
+                size_t plain = s_skip_plain (data, at, size);
+                memcpy (out, data + at, plain - at);
+                out += plain - at;
+                at = plain;
+            }
+            else {
+                *out++ = (char) byte;
+                at++;
+            }
+            continue;
+        }
         if (byte >= 0x80) {
             size_t length = s_utf8_length (data + at, size - at);
             if (length == 0) {
@@ -298,8 +353,15 @@ tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
         at++;
     }
     *out++ = '"';
-    self->size = (size_t) (out - self->data);
-    self->data [self->size] = 0;
+    return out;
+}
+
+void
+tm_json_append_string (tm_json_buf_t *self, const char *text, size_t size)
+{
+    //  Worst case: every byte becomes \u00XX (6) or U+FFFD (3).
+    char *out = tm_json_buf_room (self, TM_JSON_STRING_MAX_BYTES (size));
+    tm_json_buf_commit (self, tm_json_put_string (out, text, size));
 }
 
 void

@@ -54,6 +54,24 @@ void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 //  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become
 //  U+FFFD, so the output is always valid JSON.
 void tm_json_append_string (tm_json_buf_t *self, const char *data, size_t size);
+
+//  A line in pieces with one check for room: tm_json_buf_room reserves
+//  more bytes and returns where they start; each put writes at out and
+//  returns the end of what it wrote, within the bound it names;
+//  tm_json_buf_commit ends the buffer there. The results path builds a
+//  line per task this way, not as a dozen appends that each check.
+char *tm_json_buf_room (tm_json_buf_t *self, size_t more);
+void tm_json_buf_commit (tm_json_buf_t *self, char *end);
+#define TM_JSON_UINT_MAX_BYTES 20
+char *tm_json_put_uint (char *out, uint64_t value);
+#define TM_JSON_INT_MAX_BYTES 20
+char *tm_json_put_int (char *out, int64_t value);
+//  At most TM_JSON_STRING_MAX_BYTES (size); as tm_json_append_string.
+#define TM_JSON_STRING_MAX_BYTES(size) (6 * (size) + 2)
+char *tm_json_put_string (char *out, const char *data, size_t size);
+//  A string literal, with no strlen.
+#define TM_JSON_PUT_LITERAL(out, literal) \
+    ((char *) memcpy ((out), "" literal, sizeof (literal) - 1) + sizeof (literal) - 1)
 //  True if data is valid UTF-8 with no NUL byte: safe to write as a string.
 bool tm_json_is_text (const uint8_t *data, size_t size);
 

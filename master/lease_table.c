@@ -17,6 +17,7 @@ struct _lease_table_t {
     size_t size;            //  leases now
     size_t bytes;           //  payload bytes of those leases
     uint64_t last_seq;      //  highest seq issued
+    int64_t next_deadline_us;   //  no lease's deadline comes before this
     lease_t **owned;        //  per owner slot: the first lease sent to it
     size_t *owned_count;    //  per owner slot: how many
     size_t owners;          //  slots in owned and owned_count
@@ -42,6 +43,7 @@ lease_table_new (size_t capacity)
     assert (self->slots);
     self->mask = slots - 1;
     self->capacity = capacity;
+    self->next_deadline_us = INT64_MAX;
     return self;
 }
 
@@ -128,6 +130,16 @@ lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease)
     return LEASE_FOUND;
 }
 
+//  Sets a lease's deadline, keeping next_deadline_us a lower bound of them
+//  all, so that lease_table_expired scans the table only when one may be due.
+static void
+s_set_deadline (lease_table_t *self, lease_t *lease, int64_t deadline_us)
+{
+    lease->deadline_us = deadline_us;
+    if (deadline_us < self->next_deadline_us)
+        self->next_deadline_us = deadline_us;
+}
+
 //  Unlinks a SENT lease from its owner's list.
 static void
 s_disown (lease_table_t *self, lease_t *lease)
@@ -186,8 +198,9 @@ lease_table_send (lease_table_t *self, lease_t *lease, uint32_t owner, uint64_t 
     lease->state = LEASE_SENT;
     lease->sent_us = now_us;
     lease->frame = frame;
-    lease->deadline_us = lease->timeout_ms
-                       ? now_us + (int64_t) lease->timeout_ms * 1000 + grace_us : INT64_MAX;
+    s_set_deadline (self, lease, lease->timeout_ms
+                                 ? now_us + (int64_t) lease->timeout_ms * 1000 + grace_us
+                                 : INT64_MAX);
     if (lease->attempt == 1 && !lease->first_sent_us)
         lease->first_sent_us = now_us;
     s_own (self, lease, owner);
@@ -197,12 +210,11 @@ void
 lease_table_heard (lease_table_t *self, lease_t *lease, bool running, int64_t now_us,
                    int64_t grace_us)
 {
-    (void) self;
     assert (lease->state == LEASE_SENT);
     bool restart = !running || !lease->running;
     lease->running = running;
     if (restart && lease->timeout_ms)
-        lease->deadline_us = now_us + (int64_t) lease->timeout_ms * 1000 + grace_us;
+        s_set_deadline (self, lease, now_us + (int64_t) lease->timeout_ms * 1000 + grace_us);
 }
 
 void
@@ -219,7 +231,7 @@ lease_table_retry_after (lease_table_t *self, lease_t *lease, int64_t until_us)
     s_disown (self, lease);
     lease->attempt++;
     lease->state = LEASE_WAITING;
-    lease->deadline_us = until_us;
+    s_set_deadline (self, lease, until_us);
 }
 
 void
@@ -291,13 +303,25 @@ lease_table_last_seq (lease_table_t *self)
 size_t
 lease_table_expired (lease_table_t *self, int64_t now_us, uint64_t *seqs, size_t max)
 {
-    size_t count = 0;
-    for (size_t i = 0; i <= self->mask && count < max; i++) {
+    //  The scan visits every slot (twice the window): at each tick of a
+    //  job whose tasks have no timeout it would find nothing.
+    if (now_us < self->next_deadline_us)
+        return 0;
+    size_t count = 0, i = 0;
+    int64_t next_us = INT64_MAX;
+    for (; i <= self->mask && count < max; i++) {
         lease_t *lease = self->slots [i];
-        if (lease && lease->state != LEASE_QUEUED && lease->deadline_us != INT64_MAX
-        &&  lease->deadline_us <= now_us)
+        if (!lease || lease->state == LEASE_QUEUED || lease->deadline_us == INT64_MAX)
+            continue;
+        if (lease->deadline_us <= now_us)
             seqs [count++] = lease->seq;
+        else
+        if (lease->deadline_us < next_us)
+            next_us = lease->deadline_us;
     }
+    //  A scan cut short by max leaves the rest unseen, and the caller may
+    //  leave some of those it found as they were: look again next time.
+    self->next_deadline_us = count > 0 || i <= self->mask ? now_us : next_us;
     return count;
 }
 

@@ -1,8 +1,9 @@
 /*  fuzz_codec: libFuzzer target for tm_codec's four decoders. Every input
     goes to all of them, since a frame can arrive on the wrong socket; what
     decodes as OK is read through the accessors, so a sanitizer sees any view
-    that points outside the message. Result batches are also decoded by
-    protobuf-c alone, which the direct reader must agree with (abort if not).
+    that points outside the message. Task and result batches are also
+    decoded by protobuf-c alone, which the direct readers must agree with
+    (abort if not).
 
     Not part of the CMake build. To run it:
       clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/proto \
@@ -14,10 +15,39 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  The same for task batches.
+static void
+s_check_task_readers_agree (const uint8_t *data, size_t size)
+{
+    tm_task_batch_t *direct = NULL, *reference = NULL;
+    tm_decode_status_t status = tm_codec_decode_tasks (data, size, &direct);
+    if (status != tm_codec_decode_tasks_reference (data, size, &reference))
+        abort ();
+    if (status == TM_DECODE_OK
+    &&  (tm_task_batch_size (direct) != tm_task_batch_size (reference)
+      || tm_task_batch_number (direct) != tm_task_batch_number (reference)
+      || tm_task_batch_credit_stamp (direct) != tm_task_batch_credit_stamp (reference)
+      || strcmp (tm_task_batch_job_id (direct), tm_task_batch_job_id (reference))))
+        abort ();
+    for (size_t i = 0; status == TM_DECODE_OK && i < tm_task_batch_size (direct); i++) {
+        tm_task_t a, b;
+        tm_task_batch_get (direct, i, &a);
+        tm_task_batch_get (reference, i, &b);
+        if (strcmp (a.job_id, b.job_id) || strcmp (a.id, b.id) || strcmp (a.type, b.type)
+        ||  a.seq != b.seq || a.timeout_ms != b.timeout_ms || a.attempt != b.attempt
+        ||  a.max_attempts != b.max_attempts || a.payload_size != b.payload_size
+        ||  (a.payload_size && memcmp (a.payload, b.payload, a.payload_size)))
+            abort ();
+    }
+    tm_task_batch_destroy (&direct);
+    tm_task_batch_destroy (&reference);
+}
+
 static size_t
 s_touch_tasks (const uint8_t *data, size_t size)
 {
     size_t sum = 0;
+    s_check_task_readers_agree (data, size);
     tm_task_batch_t *batch = NULL;
     if (tm_codec_decode_tasks (data, size, &batch) == TM_DECODE_OK) {
         sum += strlen (tm_task_batch_job_id (batch));

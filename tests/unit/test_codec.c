@@ -1323,6 +1323,64 @@ s_assert_readers_agree (const uint8_t *data, size_t size)
 }
 
 static void
+results_packed_by_hand_read_back_through_protobuf_c (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    //  The widest values of every field the checks let through.
+    static const uint64_t u64s [] = { 1, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 1, UINT64_MAX };
+    static const int64_t i64s [] = { 0, 1, -1, 128, INT64_MIN, INT64_MAX };
+    static const int32_t i32s [] = { 0, 1, -1, 64, -65, INT32_MIN, INT32_MAX };
+    static const uint32_t u32s [] = { 1, 127, 128, UINT32_MAX };
+    static const char *strings [] = { "", "job-1", "host/1", "ran past 10 ms" };
+    uint64_t seed = 0x2e5;
+    for (int round = 0; round < 300; round++) {
+        size_t count = 1 + (size_t) (s_random (&seed) % 4);
+        tm_result_t results [4];
+        for (size_t i = 0; i < count; i++) {
+            size_t size = s_sizes [s_random (&seed) % S_SIZES];
+            results [i] = (tm_result_t) {
+                .job_id = strings [1 + s_random (&seed) % 3], .seq = u64s [s_random (&seed) % 6],
+                .id = round % 3 ? strings [s_random (&seed) % 4] : NULL,
+                .attempt = u32s [s_random (&seed) % 4],
+                .status = (tm_status_t) (TM_STATUS_MIN + s_random (&seed) % TM_STATUS_MAX),
+                .output = size ? bytes : NULL, .output_size = size,
+                .error = round % 5 ? strings [s_random (&seed) % 4] : NULL,
+                .worker_id = strings [1 + s_random (&seed) % 3],
+                .start_us = i64s [s_random (&seed) % 6],
+                .duration_us = i64s [s_random (&seed) % 6] & INT64_MAX,
+                .exit_code = i32s [s_random (&seed) % 7]
+            };
+        }
+        zframe_t *frame = tm_codec_encode_results (results, count);
+        tm_worker_msg_t *msg = NULL;
+        tm_decode_status_t status = tm_codec_decode_worker_msg_reference (zframe_data (frame),
+                                                                          zframe_size (frame), &msg);
+        assert_int_equal (status, TM_DECODE_OK);
+        s_assert_readers_agree (zframe_data (frame), zframe_size (frame));
+        for (size_t i = 0; msg && i < count; i++) {
+            tm_result_t decoded;
+            tm_worker_msg_result (msg, i, &decoded);
+            assert_string_equal (decoded.job_id, results [i].job_id);
+            assert_string_equal (decoded.id, results [i].id ? results [i].id : "");
+            assert_string_equal (decoded.error, results [i].error ? results [i].error : "");
+            assert_string_equal (decoded.worker_id, results [i].worker_id);
+            assert_true (decoded.seq == results [i].seq && decoded.attempt == results [i].attempt);
+            assert_int_equal (decoded.status, results [i].status);
+            assert_true (decoded.start_us == results [i].start_us);
+            assert_true (decoded.duration_us == results [i].duration_us);
+            assert_int_equal (decoded.exit_code, results [i].exit_code);
+            assert_int_equal (decoded.output_size, results [i].output_size);
+            if (decoded.output_size)
+                assert_memory_equal (decoded.output, bytes, decoded.output_size);
+        }
+        tm_worker_msg_destroy (&msg);
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+static void
 results_read_directly_match_protobuf_c (void **state)
 {
     (void) state;
@@ -1349,6 +1407,150 @@ results_read_directly_match_protobuf_c (void **state)
         zframe_t *frame = tm_codec_encode_results (results, 2);
         assert_int_equal (s_assert_readers_agree (zframe_data (frame), zframe_size (frame)),
                           TM_DECODE_OK);
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+//  One Task's bytes, as s_random_result makes a Result's.
+static void
+s_random_task (s_wire_t *self, uint64_t *seed)
+{
+    static const char *strings [] = { "job-1", "", "a1", "echo", "ab\0c", "noop", "x" };
+    static const uint64_t numbers [] = { 0, 1, 2, 3, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 2,
+                                         UINT64_MAX };
+    bool valid = s_random (seed) % 2;
+    unsigned first = (unsigned) (s_random (seed) % 8);
+    for (unsigned i = 0; i < 8; i++) {
+        unsigned field = 1 + (first + i * (s_random (seed) % 2 ? 1 : 3)) % 8;
+        bool required = field == 1 || field == 2 || field == 4 || field == 7 || field == 8;
+        if ((!valid || !required) && s_random (seed) % 5 == 0)
+            continue;
+        bool length_field = field == 1 || field == 3 || field == 4 || field == 5;
+        unsigned odd = (unsigned) (s_random (seed) % 40);
+        for (size_t time = 0; time < (odd == 0 ? 2u : 1u); time++) {
+            if (odd == 1)
+                length_field = !length_field;
+            if (length_field) {
+                const char *text = strings [s_random (seed) % 7];
+                if (valid && field == 1)
+                    text = "job-1";
+                if (valid && field == 4)
+                    text = "echo";
+                size_t size = strcmp (text, "ab") == 0 ? 4 : strlen (text);
+                s_wire_bytes (self, field, text, size);
+            }
+            else {
+                uint64_t value = numbers [s_random (seed) % 9];
+                if (valid && (field == 2 || field == 7 || field == 8))
+                    value = field == 8 ? 3 : 1 + s_random (seed) % 3;
+                s_wire_varint (self, field << 3, 1);
+                s_wire_varint (self, value, odd == 2 ? 1 + s_random (seed) % 10 : 1);
+            }
+        }
+        if (odd == 3)
+            s_wire_bytes (self, 9 + (unsigned) (s_random (seed) % 6), "?", 1);
+    }
+}
+
+static void
+s_random_tasks_frame (s_wire_t *frame, uint64_t *seed)
+{
+    s_wire_t batch = { .size = 0 };
+    size_t count = (size_t) (s_random (seed) % 5);
+    unsigned odd = (unsigned) (s_random (seed) % 24);
+    for (size_t i = 0; i < count; i++) {
+        s_wire_t item = { .size = 0 };
+        s_random_task (&item, seed);
+        s_wire_bytes (&batch, 1, item.data, item.size);
+        if (odd == 4 && i == 0) {                   //  batch fields between tasks
+            s_wire_varint (&batch, 2 << 3, 1);
+            s_wire_varint (&batch, 7, 1);
+        }
+    }
+    if (s_random (seed) % 2) {
+        s_wire_varint (&batch, 2 << 3, 1);
+        s_wire_varint (&batch, s_random (seed), 1);
+    }
+    if (s_random (seed) % 2) {
+        s_wire_varint (&batch, 3 << 3, 1);
+        s_wire_varint (&batch, s_random (seed), 1);
+    }
+    if (s_random (seed) % 3)
+        s_wire_bytes (&batch, 4, "job-1", s_random (seed) % 6);
+    if (odd == 5)
+        s_wire_bytes (&batch, 4, "job-2", 5);       //  its job id twice
+    if (odd == 6)
+        s_wire_bytes (&batch, 5, "?", 1);           //  unknown in the batch
+    frame->size = 0;
+    if (odd != 0) {
+        static const uint64_t versions [] = { 2, 257, (1ull << 32) + TM_PROTOCOL_VERSION, UINT64_MAX };
+        s_wire_varint (frame, 1 << 3, 1);
+        s_wire_varint (frame, odd == 1 ? versions [s_random (seed) % 4] : TM_PROTOCOL_VERSION, 1);
+    }
+    if (odd == 2)
+        s_wire_bytes (frame, 3, "", 0);
+    s_wire_bytes (frame, 2, batch.data, batch.size);
+    if (odd == 3)
+        s_wire_bytes (frame, 2, batch.data, batch.size);
+}
+
+static tm_decode_status_t
+s_assert_task_readers_agree (const uint8_t *data, size_t size)
+{
+    tm_task_batch_t *direct = NULL, *reference = NULL;
+    tm_decode_status_t status = tm_codec_decode_tasks (data, size, &direct);
+    assert_int_equal (status, tm_codec_decode_tasks_reference (data, size, &reference));
+    if (status == TM_DECODE_OK) {
+        size_t count = tm_task_batch_size (direct);
+        assert_int_equal (count, tm_task_batch_size (reference));
+        assert_true (tm_task_batch_number (direct) == tm_task_batch_number (reference));
+        assert_true (tm_task_batch_credit_stamp (direct) == tm_task_batch_credit_stamp (reference));
+        assert_string_equal (tm_task_batch_job_id (direct), tm_task_batch_job_id (reference));
+        for (size_t i = 0; i < count; i++) {
+            tm_task_t a, b;
+            tm_task_batch_get (direct, i, &a);
+            tm_task_batch_get (reference, i, &b);
+            assert_string_equal (a.job_id, b.job_id);
+            assert_string_equal (a.id, b.id);
+            assert_string_equal (a.type, b.type);
+            assert_true (a.seq == b.seq && a.timeout_ms == b.timeout_ms);
+            assert_true (a.attempt == b.attempt && a.max_attempts == b.max_attempts);
+            assert_int_equal (a.payload_size, b.payload_size);
+            assert_true ((a.payload == NULL) == (b.payload == NULL));
+            if (a.payload_size)
+                assert_memory_equal (a.payload, b.payload, a.payload_size);
+        }
+    }
+    tm_task_batch_destroy (&direct);
+    tm_task_batch_destroy (&reference);
+    return status;
+}
+
+static void
+tasks_read_directly_match_protobuf_c (void **state)
+{
+    (void) state;
+    uint64_t seed = 0x7a5c;
+    size_t decoded = 0;
+    for (int round = 0; round < 20000; round++) {
+        s_wire_t frame;
+        s_random_tasks_frame (&frame, &seed);
+        decoded += s_assert_task_readers_agree (frame.data, frame.size) == TM_DECODE_OK;
+        s_assert_task_readers_agree (frame.data, (size_t) (s_random (&seed) % (frame.size + 1)));
+        frame.data [s_random (&seed) % frame.size] = (uint8_t) s_random (&seed);
+        s_assert_task_readers_agree (frame.data, frame.size);
+    }
+    assert_true (decoded > 1000);
+    //  What the master sends: every payload size, and a full batch.
+    uint8_t *bytes = s_pattern_new ();
+    tm_task_t tasks [TM_MAX_BATCH_TASKS + 1];
+    for (size_t i = 0; i <= TM_MAX_BATCH_TASKS; i++)
+        tasks [i] = (tm_task_t) { "job-1", i + 1, "t", "echo", bytes, s_sizes [i % S_SIZES] % 6000,
+                                  (uint32_t) i, 1, 3 };
+    for (size_t count = 0; count <= TM_MAX_BATCH_TASKS + 1; count += 1 + count / 2) {
+        zframe_t *frame = tm_codec_encode_task_batch ("job-1", tasks, count, count, 7);
+        s_assert_task_readers_agree (zframe_data (frame), zframe_size (frame));
         zframe_destroy (&frame);
     }
     free (bytes);
@@ -1437,8 +1639,10 @@ main (void)
         cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
         cmocka_unit_test (packed_batches_are_the_bytes_protobuf_c_packs),
+        cmocka_unit_test (results_packed_by_hand_read_back_through_protobuf_c),
         cmocka_unit_test (results_read_directly_match_protobuf_c),
         cmocka_unit_test (large_output_is_read_where_the_frame_holds_it),
+        cmocka_unit_test (tasks_read_directly_match_protobuf_c),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

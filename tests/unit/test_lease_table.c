@@ -698,6 +698,37 @@ expired_writes_at_most_max_seqs (void **state)
 }
 
 static void
+deadlines_set_after_a_scan_that_found_nothing_are_found (void **state)
+{
+    (void) state;
+    //  The table skips scans before the earliest deadline it has seen set;
+    //  each way of setting one must move that bound.
+    lease_table_t *table = lease_table_new (8);
+    uint64_t seqs [8];
+    lease_t *late = s_issue_timeout (table, 100);
+    lease_table_send (table, late, 1, 1, 0, 0);             //  due at 100,000
+    assert_int_equal (lease_table_expired (table, 1000, seqs, 8), 0);
+    lease_t *sent = s_issue_timeout (table, 1);
+    lease_table_send (table, sent, 1, 1, 1000, 0);          //  due at 2,000
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 8), 1);
+    assert_true (seqs [0] == sent->seq);
+    lease_table_queue (table, sent);
+    assert_int_equal (lease_table_expired (table, 2100, seqs, 8), 0);
+    lease_table_retry_after (table, sent, 2500);            //  WAITING until 2,500
+    assert_int_equal (lease_table_expired (table, 2400, seqs, 8), 0);
+    assert_int_equal (lease_table_expired (table, 2500, seqs, 8), 1);
+    assert_true (seqs [0] == sent->seq);
+    lease_table_queue (table, sent);
+    assert_int_equal (lease_table_expired (table, 2600, seqs, 8), 0);
+    lease_table_send (table, sent, 1, 2, 3000, 0);          //  due at 4,000
+    lease_table_heard (table, sent, true, 3500, 0);         //  running: due at 4,500
+    assert_int_equal (lease_table_expired (table, 4000, seqs, 8), 0);
+    assert_int_equal (lease_table_expired (table, 4500, seqs, 8), 1);
+    assert_int_equal (lease_table_expired (table, 100000, seqs, 8), 2);
+    lease_table_destroy (&table);
+}
+
+static void
 expired_skips_finished_leases (void **state)
 {
     (void) state;
@@ -825,6 +856,7 @@ main (void)
         cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
+        cmocka_unit_test (deadlines_set_after_a_scan_that_found_nothing_are_found),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
