@@ -202,9 +202,14 @@ typedef struct {
 } s_reader_t;
 
 //  A varint as protobuf-c reads one: at most 10 bytes, bits past 64 dropped.
-static bool
+static inline bool
 s_read_varint (s_reader_t *self, uint64_t *value)
 {
+    //  Most are one byte: tags' lengths, attempts, statuses.
+    if (self->at < self->end && *self->at < 0x80) {
+        *value = *self->at++;
+        return true;
+    }
     uint64_t result = 0;
     for (unsigned i = 0; i < 10 && self->at < self->end; i++) {
         uint8_t byte = *self->at++;
@@ -218,7 +223,7 @@ s_read_varint (s_reader_t *self, uint64_t *value)
 }
 
 //  A one-byte tag (fields 1 to 15, which are all the fields read here).
-static bool
+static inline bool
 s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
 {
     if (self->at == self->end || (*self->at & 0x80) || (*self->at >> 3) == 0)
@@ -231,7 +236,7 @@ s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
 
 //  A length prefix (at most 5 bytes, as protobuf-c takes) and the bytes it
 //  covers, which must lie inside the reader.
-static bool
+static inline bool
 s_read_length (s_reader_t *self, s_reader_t *inner)
 {
     const uint8_t *start = self->at;
@@ -683,7 +688,7 @@ s_read_tasks (tm_task_batch_t *self, const uint8_t *data, size_t size, tm_decode
     for (s_reader_t scan = batch; scan.at < scan.end; ) {
         unsigned field, wire;
         uint64_t value;
-        s_reader_t item;
+        s_reader_t item = { NULL, NULL };
         if (!s_read_tag (&scan, &field, &wire))
             return false;
         if (field == 1 && wire == S_WIRE_LENGTH && count < TM_MAX_BATCH_TASKS
@@ -716,7 +721,7 @@ s_read_tasks (tm_task_batch_t *self, const uint8_t *data, size_t size, tm_decode
     while (batch.at < batch.end) {
         unsigned field = 0, wire = 0;
         uint64_t value;
-        s_reader_t item;
+        s_reader_t item = { NULL, NULL };
         s_read_tag (&batch, &field, &wire);
         if (field == 1) {
             s_read_length (&batch, &item);
@@ -931,10 +936,14 @@ s_put_result (uint8_t *out, const tm_result_t *result, size_t length)
 zframe_t *
 tm_codec_encode_results (const tm_result_t *results, size_t count)
 {
+    //  Each Result's length is needed twice (the batch's, then its own).
+    size_t stack_lengths [64];
+    size_t *lengths = count <= 64 ? stack_lengths : (size_t *) malloc (count * sizeof (size_t));
+    assert (lengths);
     size_t batch_size = 0;
     for (size_t i = 0; i < count; i++) {
-        size_t length = s_result_length (&results [i]);
-        batch_size += 1 + s_varint_size (length) + length;
+        lengths [i] = s_result_length (&results [i]);
+        batch_size += 1 + s_varint_size (lengths [i]) + lengths [i];
     }
     size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
                 + batch_size;
@@ -945,8 +954,10 @@ tm_codec_encode_results (const tm_result_t *results, size_t count)
     *out++ = S_TAG (2, 2);
     out = s_put_varint (out, batch_size);
     for (size_t i = 0; i < count; i++)
-        out = s_put_result (out, &results [i], s_result_length (&results [i]));
+        out = s_put_result (out, &results [i], lengths [i]);
     assert (out == start + size);
+    if (lengths != stack_lengths)
+        free (lengths);
     return frame;
 }
 
@@ -1121,7 +1132,7 @@ s_read_results (tm_worker_msg_t *self, const uint8_t *data, size_t size, bool fr
     size_t count = 0;
     for (s_reader_t scan = batch; scan.at < scan.end; count++) {
         unsigned field, wire;
-        s_reader_t item;
+        s_reader_t item = { NULL, NULL };
         if (count == S_READ_RESULTS_MAX || !s_read_tag (&scan, &field, &wire)
         ||  field != 1 || wire != S_WIRE_LENGTH || !s_read_length (&scan, &item))
             return false;
@@ -1131,7 +1142,7 @@ s_read_results (tm_worker_msg_t *self, const uint8_t *data, size_t size, bool fr
         return false;
     for (size_t i = 0; i < count; i++) {
         unsigned field, wire;
-        s_reader_t item;
+        s_reader_t item = { NULL, NULL };
         s_read_tag (&batch, &field, &wire);
         s_read_length (&batch, &item);
         if (!s_read_result (&self->arena, &item, frame_stays, &self->results [i]))
