@@ -85,6 +85,18 @@ dispatcher_room (dispatcher_t *self, const worker_info_t *worker)
     return worker->credit > held ? worker->credit - held : 0;
 }
 
+size_t
+dispatcher_room_total (dispatcher_t *self)
+{
+    size_t room = 0, slots = worker_table_slots (self->workers);
+    for (uint32_t slot = 1; slot < slots; slot++) {
+        worker_info_t *worker = worker_table_by_slot (self->workers, slot);
+        if (worker)
+            room += dispatcher_room (self, worker);
+    }
+    return room;
+}
+
 //  Fills self->batch from the front of the ring without popping: up to want
 //  tasks, under TM_MAX_BATCH_BYTES of payload unless alone. Seqs that became
 //  final while queued are skipped (popped). Returns the batch length.
