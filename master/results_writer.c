@@ -14,6 +14,7 @@
 #include "tm_json.h"
 #include <czmq.h>
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define S_BUFFER_BYTES (1024 * 1024)
@@ -26,6 +27,7 @@ struct _results_writer_t {
     bool owns_fd;           //  false for stdout
     bool regular;           //  a regular file: can be synced and cut back
     tm_json_buf_t out;      //  unwritten lines (held ones first), then the line being built
+    tm_json_buf_t tail;     //  the end of a line whose output goes out by writev
     bool unsynced;          //  bytes written to the file since the last fdatasync
     results_writer_state_t state;
     int error;              //  errno of the last failure, for callers and logs
@@ -63,6 +65,13 @@ s_sys_fdatasync (void *ctx, int fd)
     return fdatasync (fd);
 }
 
+static ssize_t
+s_sys_writev (void *ctx, int fd, const struct iovec *iov, int count)
+{
+    (void) ctx;
+    return writev (fd, iov, count);
+}
+
 static int64_t
 s_sys_now_us (void *ctx)
 {
@@ -76,6 +85,7 @@ static const results_writer_ops_t s_sys_ops = {
     .ftruncate = s_sys_ftruncate,
     .fdatasync = s_sys_fdatasync,
     .now_us = s_sys_now_us,
+    .writev = s_sys_writev,
 };
 
 //  Errors that pass by themselves (space freed, a reader draining a pipe).
@@ -195,11 +205,11 @@ s_written_part (results_writer_t *self, size_t at, int error)
         s_fail (self, error, "write failed");
 }
 
-//  Writes the buffer; on an error keeps what is not written (see above).
+//  Writes the buffer from at (what is before it went already); on an
+//  error keeps what is not written (see above).
 static void
-s_write_out (results_writer_t *self)
+s_write_out_from (results_writer_t *self, size_t at)
 {
-    size_t at = 0;
     int error = 0;
     while (at < self->out.size && !error) {
         ssize_t written = self->ops.write (self->ops.ctx, self->fd, self->out.data + at,
@@ -217,6 +227,12 @@ s_write_out (results_writer_t *self)
         s_written_part (self, at, error);
     else
         s_written_all (self);
+}
+
+static void
+s_write_out (results_writer_t *self)
+{
+    s_write_out_from (self, 0);
 }
 
 static int
@@ -257,6 +273,7 @@ results_writer_new (const char *path)
     struct stat info;
     self->regular = fstat (fd, &info) == 0 && S_ISREG (info.st_mode);
     tm_json_buf_init (&self->out);
+    tm_json_buf_init (&self->tail);
     self->state = RESULTS_WRITER_OK;
     self->retry_ms = RESULTS_WRITER_RETRY_MS;
     self->hold_max_bytes = RESULTS_WRITER_HOLD_MAX_BYTES;
@@ -276,6 +293,7 @@ results_writer_destroy (results_writer_t **self_p)
         if (self->owns_fd)
             close (self->fd);
         tm_json_buf_fini (&self->out);
+        tm_json_buf_fini (&self->tail);
         free (self);
         *self_p = NULL;
     }
@@ -319,6 +337,44 @@ s_end_line (results_writer_t *self)
     return s_status (self);
 }
 
+//  A plain output this large is not copied into the buffer: the lines
+//  buffered, this line's head, the output and the line's tail go out in
+//  one writev (an echoed megabyte a task less to copy). Only what writev
+//  did not take is copied, after it, so that the buffer holds exactly what
+//  a write of the whole line would have left, and the usual error handling
+//  goes on from there.
+#define S_WRITEV_MIN_BYTES (64 * 1024)
+
+static int
+s_write_around (results_writer_t *self, const tm_result_t *result)
+{
+    TM_JSON_BUF_APPEND_LITERAL (&self->out, "\"");
+    tm_json_buf_reset (&self->tail);
+    TM_JSON_BUF_APPEND_LITERAL (&self->tail, "\"");
+    if (result->status != TM_STATUS_OK) {
+        TM_JSON_BUF_APPEND_LITERAL (&self->tail, ",\"error\":");
+        tm_json_append_string (&self->tail, result->error, strlen (result->error));
+    }
+    TM_JSON_BUF_APPEND_LITERAL (&self->tail, "}\n");
+    struct iovec iov [3] = {
+        { self->out.data, self->out.size },
+        { (void *) result->output, result->output_size },
+        { self->tail.data, self->tail.size }
+    };
+    size_t total = self->out.size + result->output_size + self->tail.size;
+    ssize_t written = self->ops.writev (self->ops.ctx, self->fd, iov, 3);
+    if (written > 0)
+        self->unsynced = true;
+    if (written == (ssize_t) total)
+        s_written_all (self);
+    else {
+        tm_json_buf_append (&self->out, (const char *) result->output, result->output_size);
+        tm_json_buf_append (&self->out, self->tail.data, self->tail.size);
+        s_write_out_from (self, written > 0 ? (size_t) written : 0);
+    }
+    return s_status (self);
+}
+
 int
 results_writer_write (results_writer_t *self, const lease_t *lease,
                       const tm_result_t *result)
@@ -351,6 +407,9 @@ results_writer_write (results_writer_t *self, const lease_t *lease,
         }
         else {
             TM_JSON_BUF_APPEND_LITERAL (line, ",\"output\":");
+            if (form == TM_JSON_PLAIN && result->output_size >= S_WRITEV_MIN_BYTES
+            &&  self->state == RESULTS_WRITER_OK && self->ops.writev)
+                return s_write_around (self, result);
             if (form == TM_JSON_PLAIN)
                 tm_json_append_plain (line, (const char *) result->output, result->output_size);
             else
