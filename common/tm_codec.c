@@ -566,6 +566,38 @@ s_packed_task_length (const tm_packed_task_t *task, size_t job_id_size)
          + s_number_field_size (task->max_attempts);
 }
 
+//  A frame of one task built around its packed bytes, in the room the
+//  caller keeps there: the same bytes as the copy, sent from where they are.
+static void
+s_encode_in_place (const char *job_id, const tm_packed_task_t *task, uint64_t number,
+                   uint64_t credit_stamp, size_t batch_size, size_t size, zmq_msg_t *msg)
+{
+    size_t job_id_size = s_length (job_id);
+    size_t length = s_packed_task_length (task, job_id_size);
+    size_t head = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + 1 + s_varint_size (length) + s_bytes_field_size (job_id_size);
+    assert (head <= TM_CODEC_FRAME_HEADROOM
+            && size - head - task->packed_size <= TM_CODEC_FRAME_TAILROOM);
+    uint8_t *start = task->room + TM_CODEC_FRAME_HEADROOM - head;
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    *out++ = S_TAG (1, 2);
+    out = s_put_varint (out, length);
+    out = s_put_bytes_field (out, 1, job_id, job_id_size);
+    assert (out == task->packed);
+    out += task->packed_size;
+    out = s_put_number_field (out, 6, task->timeout_ms);
+    out = s_put_number_field (out, 7, task->attempt);
+    out = s_put_number_field (out, 8, task->max_attempts);
+    out = s_put_number_field (out, 2, number);
+    out = s_put_number_field (out, 3, credit_stamp);
+    out = s_put_bytes_field (out, 4, job_id, job_id_size);
+    assert (out == start + size);
+    int rc = zmq_msg_init_data (msg, start, size, task->release, task->hint);
+    assert (rc == 0);
+}
+
 void
 tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks, size_t count,
                               uint64_t number, uint64_t credit_stamp, zmq_msg_t *msg)
@@ -580,6 +612,10 @@ tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks,
                 + s_bytes_field_size (job_id_size);
     size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
                 + batch_size;
+    if (count == 1 && tasks [0].room) {
+        s_encode_in_place (job_id, &tasks [0], number, credit_stamp, batch_size, size, msg);
+        return;
+    }
     int rc = zmq_msg_init_size (msg, size);
     assert (rc == 0);
     uint8_t *start = (uint8_t *) zmq_msg_data (msg);

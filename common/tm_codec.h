@@ -140,7 +140,17 @@ typedef struct {
     uint32_t timeout_ms;
     uint32_t attempt;
     uint32_t max_attempts;
+    //  NULL, or the writable start of room around packed (the headroom,
+    //  then packed, then the tailroom): a frame of this task alone is then
+    //  built there and sent with no copy, and release (hint) is called, in
+    //  any thread, once libzmq is done with it (even if it is not sent).
+    uint8_t *room;
+    void (*release) (void *data, void *hint);
+    void *hint;
 } tm_packed_task_t;
+//  What a frame of one task needs around its packed bytes.
+#define TM_CODEC_FRAME_HEADROOM (2 + 6 + 6 + 2 + TM_MAX_JOB_ID_BYTES)
+#define TM_CODEC_FRAME_TAILROOM (3 * 6 + 2 * 11 + 2 + TM_MAX_JOB_ID_BYTES)
 //  Bytes tm_codec_pack_task writes for task's seq, id, type and payload.
 size_t tm_codec_packed_task_size (const tm_task_t *task);
 //  Writes them into packed (tm_codec_packed_task_size bytes); returns the

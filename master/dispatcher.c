@@ -116,7 +116,7 @@ s_fill_batch (dispatcher_t *self, size_t want)
             self->batch [filled++] = (tm_packed_task_t) {
                 .packed = lease->packed, .packed_size = lease->packed_size,
                 .timeout_ms = lease->timeout_ms, .attempt = lease->attempt,
-                .max_attempts = lease->max_attempts
+                .max_attempts = lease->max_attempts, .hint = lease
             };
         }
         else
@@ -146,7 +146,11 @@ s_send_to (dispatcher_t *self, worker_info_t *worker, size_t count)
         errno = error;
         return -1;
     }
-    //  The routing id went, so the peer takes the rest of the message.
+    //  The routing id went, so the peer takes the rest of the message. A
+    //  lone large task goes from its lease's memory, with no copy.
+    if (count == 1 && (self->batch [0].room = lease_table_lend (self->leases,
+                                                                self->batch_leases [0])))
+        self->batch [0].release = lease_table_frame_done;
     zmq_msg_t frame;
     tm_codec_encode_packed_batch (self->job_id, self->batch, count, worker->frames + 1,
                                   worker->stamp, &frame);

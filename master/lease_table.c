@@ -6,6 +6,9 @@
 #include "lease_table.h"
 #include "tm_codec.h"
 #include <assert.h>
+#include <stdalign.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +25,28 @@ struct _lease_table_t {
     size_t *owned_count;    //  per owner slot: how many
     size_t owners;          //  slots in owned and owned_count
 };
+
+//  A lease's allocation, behind the lease_t it starts with: a lone large
+//  task is sent from it by reference, so libzmq's I/O thread may still hold
+//  it when the task ends. The last of the table and such a frame frees it.
+typedef struct {
+    alignas (max_align_t) atomic_uint refs;     //  the table's, and a frame's in flight
+    bool room;              //  the packed bytes have frame room around them
+} s_block_t;
+
+static s_block_t *
+s_block (const lease_t *lease)
+{
+    return (s_block_t *) lease - 1;
+}
+
+static void
+s_release (lease_t *lease)
+{
+    s_block_t *block = s_block (lease);
+    if (atomic_fetch_sub_explicit (&block->refs, 1, memory_order_acq_rel) == 1)
+        free (block);
+}
 
 static size_t
 s_slot_of (lease_table_t *self, uint64_t seq)
@@ -54,7 +79,8 @@ lease_table_destroy (lease_table_t **self_p)
     lease_table_t *self = *self_p;
     if (self) {
         for (size_t i = 0; i <= self->mask; i++)
-            free (self->slots [i]);
+            if (self->slots [i])
+                s_release (self->slots [i]);
         free (self->slots);
         free (self->owned);
         free (self->owned_count);
@@ -85,12 +111,19 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
     tm_task_t task = { .seq = self->last_seq + 1, .id = id, .type = type, .payload = payload,
                        .payload_size = payload_size };
     size_t packed_size = tm_codec_packed_task_size (&task);
-    lease_t *lease = (lease_t *) malloc (sizeof (lease_t) + id_size + type_size + packed_size);
-    assert (lease);
+    bool room = payload_size >= LEASE_TABLE_LEND_MIN_BYTES;
+    size_t headroom = room ? TM_CODEC_FRAME_HEADROOM : 0;
+    size_t tailroom = room ? TM_CODEC_FRAME_TAILROOM : 0;
+    s_block_t *block = (s_block_t *) malloc (sizeof (s_block_t) + sizeof (lease_t) + id_size
+                                             + type_size + headroom + packed_size + tailroom);
+    assert (block);
+    atomic_init (&block->refs, 1);
+    block->room = room;
+    lease_t *lease = (lease_t *) (block + 1);
     char *strings = (char *) (lease + 1);
     memcpy (strings, id, id_size);
     memcpy (strings + id_size, type, type_size);
-    uint8_t *packed = (uint8_t *) strings + id_size + type_size;
+    uint8_t *packed = (uint8_t *) strings + id_size + type_size + headroom;
     size_t payload_at = tm_codec_pack_task (&task, packed);
     *lease = (lease_t) {
         .seq = ++self->last_seq,
@@ -109,6 +142,26 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
     self->size++;
     self->bytes += payload_size;
     return lease;
+}
+
+uint8_t *
+lease_table_lend (lease_table_t *self, lease_t *lease)
+{
+    (void) self;
+    s_block_t *block = s_block (lease);
+    //  Only this thread adds references, so one seen here is the table's
+    //  alone: no frame is reading the room, and none can start to.
+    if (!block->room || atomic_load_explicit (&block->refs, memory_order_acquire) != 1)
+        return NULL;
+    atomic_fetch_add_explicit (&block->refs, 1, memory_order_relaxed);
+    return (uint8_t *) lease->packed - TM_CODEC_FRAME_HEADROOM;
+}
+
+void
+lease_table_frame_done (void *data, void *hint)
+{
+    (void) data;
+    s_release ((lease_t *) hint);
 }
 
 void
@@ -242,7 +295,7 @@ lease_table_finish (lease_table_t *self, uint64_t seq)
         return;
     s_disown (self, self->slots [hole]);
     self->bytes -= self->slots [hole]->payload_size;
-    free (self->slots [hole]);
+    s_release (self->slots [hole]);
     self->slots [hole] = NULL;
     self->size--;
     //  Backward shift: pull later members of the probe run into the hole

@@ -69,6 +69,17 @@ void lease_table_destroy (lease_table_t **self_p);
 lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *type,
                             const uint8_t *payload, size_t payload_size,
                             uint32_t timeout_ms, uint32_t max_attempts);
+//  A task whose payload is this large or more is sent alone from its
+//  lease's memory, not copied into a frame.
+#define LEASE_TABLE_LEND_MIN_BYTES (64 * 1024)
+//  If lease is such a task and no frame holds its memory now, takes a
+//  reference for a frame and returns the writable start of the room
+//  around its packed bytes (see tm_packed_task_t); else NULL. The frame
+//  gives it back through lease_table_frame_done.
+uint8_t *lease_table_lend (lease_table_t *self, lease_t *lease);
+//  libzmq's free function for such a frame (hint: the lease), in any
+//  thread: the last of the table and the frame to let go frees the lease.
+void lease_table_frame_done (void *data, void *hint);
 //  Uses up the next seq without a lease (a task already final, on resume).
 void lease_table_skip (lease_table_t *self);
 //  Finds seq; *lease is set when LEASE_FOUND.

@@ -1164,6 +1164,61 @@ packed_batches_are_the_bytes_protobuf_c_packs (void **state)
     free (bytes);
 }
 
+static int s_released;
+
+static void
+s_count_release (void *data, void *hint)
+{
+    assert_ptr_equal (hint, &s_released);
+    (void) data;
+    s_released++;
+}
+
+static void
+lone_task_framed_in_place_is_the_frame_a_copy_makes (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    static const uint64_t numbers [] = { 0, 1, 128, UINT32_MAX, UINT64_MAX };
+    static const char *job_ids [] = { "job-1", "",
+        "0123456789012345678901234567890123456789012345678901234567890123" };
+    int frames = 0;
+    for (size_t j = 0; j < 3; j++)
+        for (size_t n = 0; n < 5; n++)
+            for (size_t size = 0; size < S_SIZES; size++) {
+                tm_task_t task = { job_ids [j], numbers [n] | 1, "id", "echo",
+                                   bytes, s_sizes [size], (uint32_t) numbers [n],
+                                   (uint32_t) numbers [(n + 1) % 5], (uint32_t) numbers [(n + 2) % 5] };
+                size_t packed_size = tm_codec_packed_task_size (&task);
+                uint8_t *room = (uint8_t *) malloc (TM_CODEC_FRAME_HEADROOM + packed_size
+                                                    + TM_CODEC_FRAME_TAILROOM);
+                assert_non_null (room);
+                tm_codec_pack_task (&task, room + TM_CODEC_FRAME_HEADROOM);
+                tm_packed_task_t packed = {
+                    .packed = room + TM_CODEC_FRAME_HEADROOM, .packed_size = packed_size,
+                    .timeout_ms = task.timeout_ms, .attempt = task.attempt,
+                    .max_attempts = task.max_attempts
+                };
+                zmq_msg_t copy, in_place;
+                tm_codec_encode_packed_batch (job_ids [j], &packed, 1, numbers [4 - n],
+                                              numbers [n], &copy);
+                packed.room = room;
+                packed.release = s_count_release;
+                packed.hint = &s_released;
+                tm_codec_encode_packed_batch (job_ids [j], &packed, 1, numbers [4 - n],
+                                              numbers [n], &in_place);
+                const uint8_t *data = (const uint8_t *) zmq_msg_data (&in_place);
+                assert_true (data >= room && data < room + TM_CODEC_FRAME_HEADROOM);
+                assert_int_equal (zmq_msg_size (&in_place), zmq_msg_size (&copy));
+                assert_memory_equal (data, zmq_msg_data (&copy), zmq_msg_size (&copy));
+                zmq_msg_close (&copy);
+                zmq_msg_close (&in_place);
+                assert_int_equal (s_released, ++frames);
+                free (room);
+            }
+    free (bytes);
+}
+
 //  --- the direct reader of result batches, held to protobuf-c ----------------------
 
 //  A frame built field by field, so that tests can write what our encoder
@@ -1639,6 +1694,7 @@ main (void)
         cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
         cmocka_unit_test (packed_batches_are_the_bytes_protobuf_c_packs),
+        cmocka_unit_test (lone_task_framed_in_place_is_the_frame_a_copy_makes),
         cmocka_unit_test (results_packed_by_hand_read_back_through_protobuf_c),
         cmocka_unit_test (results_read_directly_match_protobuf_c),
         cmocka_unit_test (large_output_is_read_where_the_frame_holds_it),
