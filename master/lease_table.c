@@ -19,6 +19,7 @@ struct _lease_table_t {
     size_t capacity;        //  most leases at once
     size_t size;            //  leases now
     size_t bytes;           //  payload bytes of those leases
+    size_t queued_bytes;    //  of them, of QUEUED leases
     uint64_t last_seq;      //  highest seq issued
     int64_t next_deadline_us;   //  no lease's deadline comes before this
     lease_t **owned;        //  per owner slot: the first lease sent to it
@@ -141,6 +142,7 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
     self->slots [s_find_slot (self, lease->seq)] = lease;
     self->size++;
     self->bytes += payload_size;
+    self->queued_bytes += payload_size;
     return lease;
 }
 
@@ -240,6 +242,8 @@ void
 lease_table_queue (lease_table_t *self, lease_t *lease)
 {
     s_disown (self, lease);
+    if (lease->state != LEASE_QUEUED)
+        self->queued_bytes += lease->payload_size;
     lease->state = LEASE_QUEUED;
 }
 
@@ -249,6 +253,7 @@ lease_table_send (lease_table_t *self, lease_t *lease, uint32_t owner, uint64_t 
 {
     assert (lease->state == LEASE_QUEUED && owner > 0);
     lease->state = LEASE_SENT;
+    self->queued_bytes -= lease->payload_size;
     lease->sent_us = now_us;
     lease->frame = frame;
     s_set_deadline (self, lease, lease->timeout_ms
@@ -283,6 +288,8 @@ lease_table_retry_after (lease_table_t *self, lease_t *lease, int64_t until_us)
     assert (lease->attempt < lease->max_attempts);
     s_disown (self, lease);
     lease->attempt++;
+    if (lease->state == LEASE_QUEUED)
+        self->queued_bytes -= lease->payload_size;
     lease->state = LEASE_WAITING;
     s_set_deadline (self, lease, until_us);
 }
@@ -295,6 +302,8 @@ lease_table_finish (lease_table_t *self, uint64_t seq)
         return;
     s_disown (self, self->slots [hole]);
     self->bytes -= self->slots [hole]->payload_size;
+    if (self->slots [hole]->state == LEASE_QUEUED)
+        self->queued_bytes -= self->slots [hole]->payload_size;
     s_release (self->slots [hole]);
     self->slots [hole] = NULL;
     self->size--;
@@ -339,6 +348,12 @@ size_t
 lease_table_bytes (lease_table_t *self)
 {
     return self->bytes;
+}
+
+size_t
+lease_table_queued_bytes (lease_table_t *self)
+{
+    return self->queued_bytes;
 }
 
 size_t

@@ -111,6 +111,8 @@ void lease_table_finish (lease_table_t *self, uint64_t seq);
 size_t lease_table_size (lease_table_t *self);
 //  Payload bytes of the tasks in flight.
 size_t lease_table_bytes (lease_table_t *self);
+//  Of them, those of QUEUED leases (waiting to be sent).
+size_t lease_table_queued_bytes (lease_table_t *self);
 size_t lease_table_capacity (lease_table_t *self);
 //  Highest seq issued so far (0 if none).
 uint64_t lease_table_last_seq (lease_table_t *self);

@@ -31,6 +31,7 @@
 #define S_CREDIT_BURST 1024         //  tasks-socket messages handled per loop turn
 #define S_READ_BURST 4096           //  job entries read per loop turn
 #define S_READ_AHEAD 1024           //  tasks queued beyond the workers' room
+#define S_READ_AHEAD_BYTES TM_MAX_BATCH_BYTES   //  ... while their payloads are under this
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
@@ -355,11 +356,15 @@ s_fill_window (master_t *self)
     //  workers have room for, and a margin, is read ahead of them: a lease
     //  is touched again when it is sent and when it ends, and a whole
     //  window read at once (20,000 leases, 5 MB) fell out of the cache in
-    //  between, stalls that were half the loop's time on noop tasks.
+    //  between, stalls that were half the loop's time on noop tasks; 200
+    //  megabyte payloads read at once were as many fresh megabytes of
+    //  memory, a page fault every 4 KiB, where a few would have been reused.
     size_t window = lease_table_capacity (self->leases);
     size_t ahead = S_READ_AHEAD + dispatcher_room_total (self->dispatcher);
     for (int read = 0; read < S_READ_BURST && lease_table_size (self->leases) < window
                     && dispatcher_queued (self->dispatcher) < ahead
+                    && (lease_table_queued_bytes (self->leases) < S_READ_AHEAD_BYTES
+                        || dispatcher_queued (self->dispatcher) == 0)
                     && (lease_table_bytes (self->leases) < self->options->window_bytes
                         || lease_table_size (self->leases) == 0); read++) {
         job_entry_t entry;

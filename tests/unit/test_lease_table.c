@@ -765,6 +765,38 @@ large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end (void **state)
 }
 
 static void
+queued_bytes_count_only_leases_waiting_to_be_sent (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    uint8_t payload [100] = { 0 };
+    lease_t *a = lease_table_issue (table, "a", "echo", payload, 100, 1, 3);
+    lease_t *b = lease_table_issue (table, "b", "echo", payload, 30, 1, 3);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_queue (table, a);               //  queued already: no change
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_send (table, a, 1, 1, 0, 0);
+    assert_int_equal (lease_table_queued_bytes (table), 30);
+    assert_int_equal (lease_table_bytes (table), 130);
+    lease_table_retry_after (table, a, 10);     //  waiting is not queued
+    assert_int_equal (lease_table_queued_bytes (table), 30);
+    lease_table_queue (table, a);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_send (table, a, 1, 2, 0, 0);
+    lease_table_release (table, a);             //  lost on the way: queued again
+    lease_table_queue (table, a);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_finish (table, b->seq);
+    assert_int_equal (lease_table_queued_bytes (table), 100);
+    lease_table_retry_after (table, a, 10);     //  a queued lease charged
+    assert_int_equal (lease_table_queued_bytes (table), 0);
+    lease_table_finish (table, a->seq);
+    assert_int_equal (lease_table_queued_bytes (table), 0);
+    assert_int_equal (lease_table_bytes (table), 0);
+    lease_table_destroy (&table);
+}
+
+static void
 expired_skips_finished_leases (void **state)
 {
     (void) state;
@@ -892,6 +924,7 @@ main (void)
         cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
+        cmocka_unit_test (queued_bytes_count_only_leases_waiting_to_be_sent),
         cmocka_unit_test (large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end),
         cmocka_unit_test (deadlines_set_after_a_scan_that_found_nothing_are_found),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
