@@ -1283,6 +1283,13 @@ tm_worker_msg_result_count (tm_worker_msg_t *self)
     return tm_worker_msg_is_heartbeat (self) ? 0 : self->msg->results->n_results;
 }
 
+uint64_t
+tm_worker_msg_result_seq (tm_worker_msg_t *self, size_t index)
+{
+    assert (index < tm_worker_msg_result_count (self));
+    return self->msg ? self->msg->results->results [index]->seq : self->results [index].seq;
+}
+
 void
 tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result)
 {

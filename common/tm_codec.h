@@ -211,6 +211,8 @@ bool tm_worker_msg_is_heartbeat (tm_worker_msg_t *self);
 //  Number of results (0 for a heartbeat).
 size_t tm_worker_msg_result_count (tm_worker_msg_t *self);
 void tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result);
+//  The seq of the index'th result, alone.
+uint64_t tm_worker_msg_result_seq (tm_worker_msg_t *self, size_t index);
 //  Fills *heartbeat; only valid when tm_worker_msg_is_heartbeat.
 void tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat);
 //  Frees the message and everything its views borrow. It shares no memory with

@@ -82,6 +82,10 @@ uint8_t *lease_table_lend (lease_table_t *self, lease_t *lease);
 void lease_table_frame_done (void *data, void *hint);
 //  Uses up the next seq without a lease (a task already final, on resume).
 void lease_table_skip (lease_table_t *self);
+//  Asks the CPU to bring seq's slot into cache (lease_too false), or, once
+//  it is there, its lease: for a batch of results, called for each seq
+//  before any is looked up, so that the cache misses overlap.
+void lease_table_prefetch (lease_table_t *self, uint64_t seq, bool lease_too);
 //  Finds seq; *lease is set when LEASE_FOUND.
 lease_lookup_t lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease);
 

@@ -407,7 +407,14 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
         s_handle_heartbeat (self, &heartbeat, now_us);
         return;
     }
+    //  A batch's leases were last touched when sent, a round trip ago, and
+    //  are out of the cache: their slots, then the leases themselves, are
+    //  fetched for the whole batch first, so that the misses overlap
+    //  rather than come one after another.
     size_t count = tm_worker_msg_result_count (msg);
+    for (int lease_too = 0; lease_too <= 1; lease_too++)
+        for (size_t i = 0; i < count; i++)
+            lease_table_prefetch (self->leases, tm_worker_msg_result_seq (msg, i), lease_too);
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);

@@ -797,6 +797,39 @@ queued_bytes_count_only_leases_waiting_to_be_sent (void **state)
 }
 
 static void
+lease_issued_after_others_ended_holds_only_its_own_task (void **state)
+{
+    (void) state;
+    //  Ended leases' memory is reused by later ones of the same size.
+    lease_table_t *table = lease_table_new (8);
+    uint8_t payload [300];
+    for (size_t at = 0; at < sizeof payload; at++)
+        payload [at] = (uint8_t) at;
+    for (int round = 0; round < 200; round++) {
+        char id [16];
+        snprintf (id, sizeof id, "id-%d", round);
+        size_t size = (size_t) (round * 37) % sizeof payload;
+        lease_t *lease = lease_table_issue (table, id, round % 2 ? "echo" : "sha256",
+                                            payload, size, 5, 3);
+        assert_string_equal (lease->id, id);
+        assert_string_equal (lease->type, round % 2 ? "echo" : "sha256");
+        assert_int_equal (lease->payload_size, size);
+        assert_memory_equal (lease->payload, payload, size);
+        assert_int_equal (lease->state, LEASE_QUEUED);
+        assert_int_equal (lease->attempt, 1);
+        assert_int_equal (lease->owner, 0);
+        assert_true (lease->first_sent_us == 0);
+        lease_table_send (table, lease, 1, 1, 100, 0);
+        if (round % 3)
+            lease_table_finish (table, lease->seq);
+        if (lease_table_size (table) == 8)
+            for (uint64_t seq = lease->seq - 20; seq <= lease->seq; seq++)
+                lease_table_finish (table, seq);
+    }
+    lease_table_destroy (&table);
+}
+
+static void
 expired_skips_finished_leases (void **state)
 {
     (void) state;
@@ -924,6 +957,7 @@ main (void)
         cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
+        cmocka_unit_test (lease_issued_after_others_ended_holds_only_its_own_task),
         cmocka_unit_test (queued_bytes_count_only_leases_waiting_to_be_sent),
         cmocka_unit_test (large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end),
         cmocka_unit_test (deadlines_set_after_a_scan_that_found_nothing_are_found),
