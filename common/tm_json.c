@@ -115,6 +115,10 @@ s_digits (uint64_t value)
 char *
 tm_json_put_uint (char *out, uint64_t value)
 {
+    if (value < 10) {
+        *out = (char) ('0' + value);        //  attempts, most durations of noop tasks
+        return out + 1;
+    }
     //  Two digits a step, from the right: "00" to "99".
     static const char pairs [201] =
         "00010203040506070809101112131415161718192021222324252627282930313233343536373839"

@@ -22,12 +22,24 @@
 //  without growing the buffer.
 #define S_WRITE_AT_BYTES (S_BUFFER_BYTES - 64 * 1024)
 
+//  A string and its JSON form, kept because the next line likely has it
+//  again: most lines in a row share a type and a worker.
+#define S_QUOTED_MAX_BYTES 64
+typedef struct {
+    char text [S_QUOTED_MAX_BYTES + 1];
+    size_t text_size;
+    char json [TM_JSON_STRING_MAX_BYTES (S_QUOTED_MAX_BYTES)];
+    size_t json_size;
+} s_quoted_t;
+
 struct _results_writer_t {
     int fd;
     bool owns_fd;           //  false for stdout
     bool regular;           //  a regular file: can be synced and cut back
     tm_json_buf_t out;      //  unwritten lines (held ones first), then the line being built
     tm_json_buf_t tail;     //  the end of a line whose output goes out by writev
+    s_quoted_t type;        //  the last type written, as JSON
+    s_quoted_t worker;      //  the last worker id written, as JSON
     bool unsynced;          //  bytes written to the file since the last fdatasync
     results_writer_state_t state;
     int error;              //  errno of the last failure, for callers and logs
@@ -274,6 +286,7 @@ results_writer_new (const char *path)
     self->regular = fstat (fd, &info) == 0 && S_ISREG (info.st_mode);
     tm_json_buf_init (&self->out);
     tm_json_buf_init (&self->tail);
+    self->type.text_size = self->worker.text_size = SIZE_MAX;     //  none yet
     self->state = RESULTS_WRITER_OK;
     self->retry_ms = RESULTS_WRITER_RETRY_MS;
     self->hold_max_bytes = RESULTS_WRITER_HOLD_MAX_BYTES;
@@ -304,17 +317,35 @@ results_writer_destroy (results_writer_t **self_p)
 //  strings written one after another.
 #define S_LINE_FIXED_BYTES 256      //  a line's literals, numbers and status name
 
+//  Writes text as a JSON string, from cache if it is the one written last.
+static char *
+s_put_quoted (char *out, s_quoted_t *cache, const char *text, size_t size)
+{
+    if (size == cache->text_size && memcmp (text, cache->text, size) == 0) {
+        memcpy (out, cache->json, cache->json_size);
+        return out + cache->json_size;
+    }
+    char *end = tm_json_put_string (out, text, size);
+    if (size <= S_QUOTED_MAX_BYTES) {
+        memcpy (cache->text, text, size);
+        cache->text_size = size;
+        cache->json_size = (size_t) (end - out);
+        memcpy (cache->json, out, cache->json_size);
+    }
+    return end;
+}
+
 //  The head of a line, up to its attempts.
 static char *
-s_put_head (char *out, const lease_t *lease, size_t id_size, size_t type_size,
-            tm_status_t status, uint32_t attempts)
+s_put_head (results_writer_t *self, char *out, const lease_t *lease, size_t id_size,
+            size_t type_size, tm_status_t status, uint32_t attempts)
 {
     out = TM_JSON_PUT_LITERAL (out, "{\"seq\":");
     out = tm_json_put_uint (out, lease->seq);
     out = TM_JSON_PUT_LITERAL (out, ",\"id\":");
     out = tm_json_put_string (out, lease->id, id_size);
     out = TM_JSON_PUT_LITERAL (out, ",\"type\":");
-    out = tm_json_put_string (out, lease->type, type_size);
+    out = s_put_quoted (out, &self->type, lease->type, type_size);
     out = TM_JSON_PUT_LITERAL (out, ",\"status\":\"");
     const char *name = tm_status_name (status);
     size_t name_size = strlen (name);
@@ -387,9 +418,9 @@ results_writer_write (results_writer_t *self, const lease_t *lease,
     char *out = tm_json_buf_room (line, S_LINE_FIXED_BYTES + TM_JSON_STRING_MAX_BYTES (id_size)
                                         + TM_JSON_STRING_MAX_BYTES (type_size)
                                         + TM_JSON_STRING_MAX_BYTES (worker_size));
-    out = s_put_head (out, lease, id_size, type_size, result->status, result->attempt);
+    out = s_put_head (self, out, lease, id_size, type_size, result->status, result->attempt);
     out = TM_JSON_PUT_LITERAL (out, ",\"worker\":");
-    out = tm_json_put_string (out, result->worker_id, worker_size);
+    out = s_put_quoted (out, &self->worker, result->worker_id, worker_size);
     out = TM_JSON_PUT_LITERAL (out, ",\"duration_us\":");
     out = tm_json_put_int (out, result->duration_us);
     if ((type_size == 4 && memcmp (lease->type, "exec", 4) == 0) || result->exit_code != 0) {
@@ -433,7 +464,7 @@ results_writer_write_status (results_writer_t *self, const lease_t *lease,
     char *out = tm_json_buf_room (&self->out, S_LINE_FIXED_BYTES
                                               + TM_JSON_STRING_MAX_BYTES (id_size)
                                               + TM_JSON_STRING_MAX_BYTES (type_size));
-    tm_json_buf_commit (&self->out, s_put_head (out, lease, id_size, type_size, status,
+    tm_json_buf_commit (&self->out, s_put_head (self, out, lease, id_size, type_size, status,
                                                 lease->attempt));
     TM_JSON_BUF_APPEND_LITERAL (&self->out, ",\"error\":");
     tm_json_append_string (&self->out, error, strlen (error));
