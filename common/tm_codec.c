@@ -184,8 +184,8 @@ s_handle_new (size_t handle_bytes, size_t frame_bytes)
 //
 //  The two batches that cross the wire once per task, ResultBatch and
 //  TaskBatch, are read here directly rather than by protobuf-c's generic
-//  unpack, which walks descriptors field by field (2,000 instructions a
-//  noop result, most of a task's cost at the sink and at a worker). The
+//  unpack, which walks descriptors field by field and was most of a noop
+//  task's cost at the sink and at a worker. The
 //  readers take only what protobuf-c is sure to read the same way: the
 //  fields of the .proto with their own wire types, each at most once, in
 //  any order, with one-byte tags. Anything else (another body, an unknown

@@ -354,11 +354,11 @@ s_fill_window (master_t *self)
     //  bound keeps large payloads from multiplying memory by the task
     //  window; one task is always let in, whatever its size. Only what the
     //  workers have room for, and a margin, is read ahead of them: a lease
-    //  is touched again when it is sent and when it ends, and a whole
-    //  window read at once (20,000 leases, 5 MB) fell out of the cache in
-    //  between, stalls that were half the loop's time on noop tasks; 200
-    //  megabyte payloads read at once were as many fresh megabytes of
-    //  memory, a page fault every 4 KiB, where a few would have been reused.
+    //  is touched again when it is sent and when it ends, and the leases of
+    //  a whole window read at once (megabytes) fell out of the cache in
+    //  between, stalls that were half the loop's time on noop tasks; large
+    //  payloads read at once were as many fresh megabytes of memory, a page
+    //  fault every 4 KiB, where a few would have been reused.
     size_t window = lease_table_capacity (self->leases);
     size_t ahead = S_READ_AHEAD + dispatcher_room_total (self->dispatcher);
     for (int read = 0; read < S_READ_BURST && lease_table_size (self->leases) < window

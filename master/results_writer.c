@@ -2,7 +2,9 @@
     of one buffer of whole lines (up to 1 MiB), which goes out by write(2)
     when full and at each flush (the master's tick): no printf and no stdio
     copy, and a killed master leaves only whole lines unless it dies in the
-    middle of a write (--resume cuts that last line off).
+    middle of a write (--resume cuts that last line off). A large output
+    that needs no escaping is not copied into the buffer: it goes out by
+    writev between the line's head and tail (s_write_around).
 
     On a write error the buffer is what is held: its unwritten lines stay
     in it, in order, ahead of the new ones, and the file is cut back to its
