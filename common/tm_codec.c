@@ -143,6 +143,17 @@ s_arena_fini (s_arena_t *self)
     ASAN_UNPOISON_MEMORY_REGION (self->first, self->first_bytes);
 }
 
+//  Empties the arena for a second reader of the same frame, with the whole
+//  budget again.
+static void
+s_arena_restart (s_arena_t *self, size_t frame_bytes)
+{
+    char *first = self->first;
+    size_t first_bytes = self->first_bytes;
+    s_arena_fini (self);
+    s_arena_init (self, first, first_bytes, frame_bytes);
+}
+
 //  Returns the unpacked message, or NULL if the bytes are not a message of
 //  descriptor or would unpack past the budget. Nothing needs freeing but
 //  the arena.
@@ -169,14 +180,132 @@ s_handle_new (size_t handle_bytes, size_t frame_bytes)
     return handle;
 }
 
+//  --- reading protobuf directly -------------------------------------------------
+//
+//  The two batches that cross the wire once per task, ResultBatch and
+//  TaskBatch, are read here directly rather than by protobuf-c's generic
+//  unpack, which walks descriptors field by field and was most of a noop
+//  task's cost at the sink and at a worker. The
+//  readers take only what protobuf-c is sure to read the same way: the
+//  fields of the .proto with their own wire types, each at most once, in
+//  any order, with one-byte tags. Anything else (another body, an unknown
+//  or repeated field, another wire type, a varint or length cut short)
+//  goes to protobuf-c, which decides, so the two never disagree; unit
+//  tests and the fuzz target hold them to that.
+
+#define S_WIRE_VARINT 0
+#define S_WIRE_LENGTH 2
+
+typedef struct {
+    const uint8_t *at;
+    const uint8_t *end;
+} s_reader_t;
+
+//  A varint as protobuf-c reads one: at most 10 bytes, bits past 64 dropped.
+static inline bool
+s_read_varint (s_reader_t *self, uint64_t *value)
+{
+    //  Most are one byte: tags' lengths, attempts, statuses.
+    if (self->at < self->end && *self->at < 0x80) {
+        *value = *self->at++;
+        return true;
+    }
+    uint64_t result = 0;
+    for (unsigned i = 0; i < 10 && self->at < self->end; i++) {
+        uint8_t byte = *self->at++;
+        result |= (uint64_t) (byte & 0x7F) << (7 * i);
+        if (!(byte & 0x80)) {
+            *value = result;
+            return true;
+        }
+    }
+    return false;
+}
+
+//  A one-byte tag (fields 1 to 15, which are all the fields read here).
+static inline bool
+s_read_tag (s_reader_t *self, unsigned *field, unsigned *wire)
+{
+    if (self->at == self->end || (*self->at & 0x80) || (*self->at >> 3) == 0)
+        return false;
+    *field = *self->at >> 3;
+    *wire = *self->at & 7;
+    self->at++;
+    return true;
+}
+
+//  A length prefix (at most 5 bytes, as protobuf-c takes) and the bytes it
+//  covers, which must lie inside the reader.
+static inline bool
+s_read_length (s_reader_t *self, s_reader_t *inner)
+{
+    const uint8_t *start = self->at;
+    uint64_t length;
+    if (!s_read_varint (self, &length) || self->at - start > 5
+    ||  length > (uint64_t) (self->end - self->at))
+        return false;
+    *inner = (s_reader_t) { self->at, self->at + length };
+    self->at += length;
+    return true;
+}
+
+//  A NUL-terminated copy in the arena, as protobuf-c makes of a string.
+static const char *
+s_copy_string (s_arena_t *arena, const s_reader_t *bytes)
+{
+    size_t size = (size_t) (bytes->end - bytes->at);
+    char *copy = (char *) s_arena_alloc (arena, size + 1);
+    if (copy) {
+        memcpy (copy, bytes->at, size);
+        copy [size] = 0;
+    }
+    return copy;
+}
+
+//  Reads an envelope down to its body's bytes (field 2 of both
+//  MasterToWorker and WorkerToMaster); false for anything but a version
+//  and that one body.
+static bool
+s_read_envelope (const uint8_t *data, size_t size, int32_t *version, s_reader_t *batch)
+{
+    s_reader_t reader = { data, data + size };
+    bool has_version = false, has_batch = false;
+    *version = 0;
+    while (reader.at < reader.end) {
+        unsigned field, wire;
+        uint64_t value;
+        if (!s_read_tag (&reader, &field, &wire))
+            return false;
+        if (field == 1 && wire == S_WIRE_VARINT && !has_version && s_read_varint (&reader, &value)) {
+            *version = (int32_t) (uint32_t) value;
+            has_version = true;
+        }
+        else
+        if (field == 2 && wire == S_WIRE_LENGTH && !has_batch && s_read_length (&reader, batch))
+            has_batch = true;
+        else
+            return false;
+    }
+    return has_batch;
+}
+
 struct _tm_task_batch_t {
     s_arena_t arena;                    //  first: see s_handle_new
-    Taskmill__MasterToWorker *msg;      //  in arena
+    Taskmill__MasterToWorker *msg;      //  in arena; NULL when read by s_read_tasks
+    tm_task_t *tasks;                   //  s_read_tasks: the batch, in arena
+    size_t task_count;
+    uint64_t number;                    //  s_read_tasks: TaskBatch.number
+    uint64_t credit_stamp;              //  s_read_tasks: TaskBatch.credit_stamp
+    const char *job_id;                 //  s_read_tasks: TaskBatch.job_id
 };
 
 struct _tm_worker_msg_t {
     s_arena_t arena;                    //  first: see s_handle_new
-    Taskmill__WorkerToMaster *msg;      //  in arena
+    Taskmill__WorkerToMaster *msg;      //  in arena; NULL when read by s_read_results
+    tm_result_t *results;               //  s_read_results: the batch, in arena
+    size_t result_count;
+    zmq_msg_t frame;                    //  s_read_results: the frame large outputs point into
+    bool holds_frame;                   //  frame is ours to close
 };
 
 const char *
@@ -346,8 +475,173 @@ tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks, size_t c
     return frame;
 }
 
+//  --- tasks packed ahead ------------------------------------------------------
+//
+//  Written by hand, in the order and form protobuf-c packs them: fields by
+//  number, varints shortest, zero numbers and empty strings and bytes left
+//  out (proto3), so each frame is the one tm_codec_encode_task_batch makes.
+
+#define S_TAG(field, wire) ((uint8_t) ((field) << 3 | (wire)))
+
+static inline size_t
+s_varint_size (uint64_t value)
+{
+    size_t size = 1;
+    while (value >= 0x80) {
+        value >>= 7;
+        size++;
+    }
+    return size;
+}
+
+static inline uint8_t *
+s_put_varint (uint8_t *out, uint64_t value)
+{
+    while (value >= 0x80) {
+        *out++ = (uint8_t) (value | 0x80);
+        value >>= 7;
+    }
+    *out++ = (uint8_t) value;
+    return out;
+}
+
+//  A varint field, left out when zero.
+static inline size_t
+s_number_field_size (uint64_t value)
+{
+    return value ? 1 + s_varint_size (value) : 0;
+}
+
+static inline uint8_t *
+s_put_number_field (uint8_t *out, unsigned field, uint64_t value)
+{
+    if (!value)
+        return out;
+    *out++ = S_TAG (field, 0);
+    return s_put_varint (out, value);
+}
+
+//  A string or bytes field, left out when empty.
+static inline size_t
+s_bytes_field_size (size_t size)
+{
+    return size ? 1 + s_varint_size (size) + size : 0;
+}
+
+static inline uint8_t *
+s_put_bytes_field (uint8_t *out, unsigned field, const void *data, size_t size)
+{
+    if (!size)
+        return out;
+    *out++ = S_TAG (field, 2);
+    out = s_put_varint (out, size);
+    memcpy (out, data, size);
+    return out + size;
+}
+
+size_t
+tm_codec_packed_task_size (const tm_task_t *task)
+{
+    return s_number_field_size (task->seq) + s_bytes_field_size (s_length (task->id))
+         + s_bytes_field_size (s_length (task->type)) + s_bytes_field_size (task->payload_size);
+}
+
+size_t
+tm_codec_pack_task (const tm_task_t *task, uint8_t *packed)
+{
+    uint8_t *out = s_put_number_field (packed, 2, task->seq);
+    out = s_put_bytes_field (out, 3, task->id, s_length (task->id));
+    out = s_put_bytes_field (out, 4, task->type, s_length (task->type));
+    out = s_put_bytes_field (out, 5, task->payload, task->payload_size);
+    //  The payload's bytes are the last ones written.
+    return (size_t) (out - packed) - task->payload_size;
+}
+
+//  One Task of a batch: its length, less its own tag and length prefix.
+static size_t
+s_packed_task_length (const tm_packed_task_t *task, size_t job_id_size)
+{
+    return s_bytes_field_size (job_id_size) + task->packed_size
+         + s_number_field_size (task->timeout_ms) + s_number_field_size (task->attempt)
+         + s_number_field_size (task->max_attempts);
+}
+
+//  A frame of one task built around its packed bytes, in the room the
+//  caller keeps there: the same bytes as the copy, sent from where they are.
+static void
+s_encode_in_place (const char *job_id, const tm_packed_task_t *task, uint64_t number,
+                   uint64_t credit_stamp, size_t batch_size, size_t size, zmq_msg_t *msg)
+{
+    size_t job_id_size = s_length (job_id);
+    size_t length = s_packed_task_length (task, job_id_size);
+    size_t head = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + 1 + s_varint_size (length) + s_bytes_field_size (job_id_size);
+    assert (head <= TM_CODEC_FRAME_HEADROOM
+            && size - head - task->packed_size <= TM_CODEC_FRAME_TAILROOM);
+    uint8_t *start = task->room + TM_CODEC_FRAME_HEADROOM - head;
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    *out++ = S_TAG (1, 2);
+    out = s_put_varint (out, length);
+    out = s_put_bytes_field (out, 1, job_id, job_id_size);
+    assert (out == task->packed);
+    out += task->packed_size;
+    out = s_put_number_field (out, 6, task->timeout_ms);
+    out = s_put_number_field (out, 7, task->attempt);
+    out = s_put_number_field (out, 8, task->max_attempts);
+    out = s_put_number_field (out, 2, number);
+    out = s_put_number_field (out, 3, credit_stamp);
+    out = s_put_bytes_field (out, 4, job_id, job_id_size);
+    assert (out == start + size);
+    int rc = zmq_msg_init_data (msg, start, size, task->release, task->hint);
+    assert (rc == 0);
+}
+
+void
+tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks, size_t count,
+                              uint64_t number, uint64_t credit_stamp, zmq_msg_t *msg)
+{
+    size_t job_id_size = s_length (job_id);
+    size_t batch_size = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t length = s_packed_task_length (&tasks [i], job_id_size);
+        batch_size += 1 + s_varint_size (length) + length;
+    }
+    batch_size += s_number_field_size (number) + s_number_field_size (credit_stamp)
+                + s_bytes_field_size (job_id_size);
+    size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + batch_size;
+    if (count == 1 && tasks [0].room) {
+        s_encode_in_place (job_id, &tasks [0], number, credit_stamp, batch_size, size, msg);
+        return;
+    }
+    int rc = zmq_msg_init_size (msg, size);
+    assert (rc == 0);
+    uint8_t *start = (uint8_t *) zmq_msg_data (msg);
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    for (size_t i = 0; i < count; i++) {
+        const tm_packed_task_t *task = &tasks [i];
+        *out++ = S_TAG (1, 2);
+        out = s_put_varint (out, s_packed_task_length (task, job_id_size));
+        out = s_put_bytes_field (out, 1, job_id, job_id_size);
+        memcpy (out, task->packed, task->packed_size);
+        out += task->packed_size;
+        out = s_put_number_field (out, 6, task->timeout_ms);
+        out = s_put_number_field (out, 7, task->attempt);
+        out = s_put_number_field (out, 8, task->max_attempts);
+    }
+    out = s_put_number_field (out, 2, number);
+    out = s_put_number_field (out, 3, credit_stamp);
+    out = s_put_bytes_field (out, 4, job_id, job_id_size);
+    assert (out == start + size);
+}
+
+//  Both readers of tasks judge them here, on the same view.
 static bool
-s_task_valid (const Taskmill__Task *task)
+s_task_view_valid (const tm_task_t *task)
 {
     return s_string_ok (task->job_id, TM_MAX_JOB_ID_BYTES, false)
         && task->seq > 0
@@ -357,18 +651,166 @@ s_task_valid (const Taskmill__Task *task)
         && task->max_attempts >= task->attempt;
 }
 
-tm_decode_status_t
-tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
+static bool
+s_task_valid (const Taskmill__Task *item)
 {
-    assert (batch_p);
+    tm_task_t task = {
+        .job_id = item->job_id, .seq = item->seq, .id = item->id, .type = item->type,
+        .attempt = item->attempt, .max_attempts = item->max_attempts
+    };
+    return s_task_view_valid (&task);
+}
+
+//  Reads one Task into *task; false to leave the frame to protobuf-c.
+static bool
+s_read_task (s_arena_t *arena, s_reader_t *reader, tm_task_t *task)
+{
+    *task = (tm_task_t) { .job_id = "", .id = "", .type = "" };
+    uint32_t seen = 0;
+    while (reader->at < reader->end) {
+        unsigned field, wire;
+        if (!s_read_tag (reader, &field, &wire) || field > 8 || (seen & (1u << field)))
+            return false;
+        seen |= 1u << field;
+        //  Fields 1, 3, 4 and 5 are strings or bytes; the rest varints.
+        bool length_field = (0x3A >> field) & 1;
+        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
+            return false;
+        uint64_t value = 0;
+        s_reader_t bytes = { NULL, NULL };
+        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+            return false;
+        const char **string = NULL;
+        switch (field) {
+            case 1: string = &task->job_id; break;
+            case 2: task->seq = value; break;
+            case 3: string = &task->id; break;
+            case 4: string = &task->type; break;
+            case 6: task->timeout_ms = (uint32_t) value; break;
+            case 7: task->attempt = (uint32_t) value; break;
+            case 8: task->max_attempts = (uint32_t) value; break;
+            case 5: {
+                //  Copied: the caller may free the frame before running the task.
+                size_t size = (size_t) (bytes.end - bytes.at);
+                if (size == 0)
+                    break;      //  protobuf-c leaves NULL for empty bytes
+                uint8_t *copy = (uint8_t *) s_arena_alloc (arena, size);
+                if (!copy)
+                    return false;
+                memcpy (copy, bytes.at, size);
+                task->payload = copy;
+                task->payload_size = size;
+                break;
+            }
+        }
+        if (string && !(*string = s_copy_string (arena, &bytes)))
+            return false;
+    }
+    return true;
+}
+
+//  Reads a MasterToWorker holding a TaskBatch into self (its arena fresh):
+//  returns false, having used nothing but the arena, to leave it to protobuf-c.
+static bool
+s_read_tasks (tm_task_batch_t *self, const uint8_t *data, size_t size, tm_decode_status_t *status)
+{
+    int32_t version;
+    s_reader_t batch;
+    if (!s_read_envelope (data, size, &version, &batch))
+        return false;
+    size_t count = 0;
+    uint32_t seen = 0;
+    s_reader_t job_id = { NULL, NULL };
+    for (s_reader_t scan = batch; scan.at < scan.end; ) {
+        unsigned field, wire;
+        uint64_t value;
+        s_reader_t item = { NULL, NULL };
+        if (!s_read_tag (&scan, &field, &wire))
+            return false;
+        if (field == 1 && wire == S_WIRE_LENGTH && count < TM_MAX_BATCH_TASKS
+        &&  s_read_length (&scan, &item))
+            count++;
+        else
+        if ((field == 2 || field == 3) && wire == S_WIRE_VARINT && !(seen & (1u << field))
+        &&  s_read_varint (&scan, &value)) {
+            if (field == 2)
+                self->number = value;
+            else
+                self->credit_stamp = value;
+            seen |= 1u << field;
+        }
+        else
+        if (field == 4 && wire == S_WIRE_LENGTH && !(seen & (1u << field))
+        &&  s_read_length (&scan, &job_id))
+            seen |= 1u << field;
+        else
+            return false;
+    }
+    self->job_id = "";
+    if (job_id.at && !(self->job_id = s_copy_string (&self->arena, &job_id)))
+        return false;
+    self->tasks = (tm_task_t *) s_arena_alloc (&self->arena, (count + 1) * sizeof (tm_task_t));
+    if (!self->tasks)
+        return false;
+    //  The scan proved every field readable: this pass reads them again.
+    size_t read = 0;
+    while (batch.at < batch.end) {
+        unsigned field = 0, wire = 0;
+        uint64_t value;
+        s_reader_t item = { NULL, NULL };
+        s_read_tag (&batch, &field, &wire);
+        if (field == 1) {
+            s_read_length (&batch, &item);
+            if (!s_read_task (&self->arena, &item, &self->tasks [read++]))
+                return false;
+        }
+        else
+        if (field == 4)
+            s_read_length (&batch, &item);
+        else
+            s_read_varint (&batch, &value);
+    }
+    self->task_count = count;
+    //  In the order tm_codec_decode_tasks checks protobuf-c's message.
+    *status = TM_DECODE_OK;
+    if (version != TM_PROTOCOL_VERSION)
+        *status = TM_DECODE_VERSION;
+    else
+    if (!s_string_ok (self->job_id, TM_MAX_JOB_ID_BYTES, count > 0))
+        *status = TM_DECODE_INVALID;    //  a marker names its job
+    for (size_t i = 0; *status == TM_DECODE_OK && i < count; i++)
+        if (!s_task_view_valid (&self->tasks [i]))
+            *status = TM_DECODE_INVALID;
+    return true;
+}
+
+//  Decodes by s_read_tasks when it can (direct), else by protobuf-c.
+static tm_decode_status_t
+s_decode_tasks (const uint8_t *data, size_t size, bool direct, tm_task_batch_t **batch_p)
+{
     *batch_p = NULL;
     if (size > TM_MAX_FRAME_BYTES)
         return TM_DECODE_TOO_BIG;
     tm_task_batch_t *self = (tm_task_batch_t *) s_handle_new (sizeof (tm_task_batch_t), size);
+    self->msg = NULL;
+    self->tasks = NULL;
+    self->task_count = 0;
+    self->number = self->credit_stamp = 0;
+    self->job_id = NULL;
+    tm_decode_status_t status;
+    if (direct && s_read_tasks (self, data, size, &status)) {
+        if (status != TM_DECODE_OK)
+            tm_task_batch_destroy (&self);
+        *batch_p = self;
+        return status;
+    }
+    s_arena_restart (&self->arena, size);
+    self->tasks = NULL;
+    self->task_count = 0;
     self->msg = (Taskmill__MasterToWorker *) s_arena_unpack (
         &self->arena, &taskmill__master_to_worker__descriptor, data, size);
     Taskmill__MasterToWorker *msg = self->msg;
-    tm_decode_status_t status = TM_DECODE_OK;
+    status = TM_DECODE_OK;
     if (!msg)
         status = TM_DECODE_MALFORMED;
     else
@@ -392,24 +834,40 @@ tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
     return TM_DECODE_OK;
 }
 
+tm_decode_status_t
+tm_codec_decode_tasks (const void *data, size_t size, tm_task_batch_t **batch_p)
+{
+    assert (batch_p);
+    return s_decode_tasks ((const uint8_t *) data, size, true, batch_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_tasks_reference (const void *data, size_t size, tm_task_batch_t **batch_p)
+{
+    assert (batch_p);
+    return s_decode_tasks ((const uint8_t *) data, size, false, batch_p);
+}
+
 size_t
 tm_task_batch_size (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->n_tasks;
+    return self->msg ? self->msg->tasks->n_tasks : self->task_count;
 }
 
 uint64_t
 tm_task_batch_number (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->number;
+    return self->msg ? self->msg->tasks->number : self->number;
 }
 
 const char *
 tm_task_batch_job_id (tm_task_batch_t *self)
 {
     assert (self);
+    if (!self->msg)
+        return self->task_count ? self->tasks [0].job_id : self->job_id;
     const Taskmill__TaskBatch *batch = self->msg->tasks;
     return batch->n_tasks ? batch->tasks [0]->job_id : batch->job_id;
 }
@@ -418,14 +876,18 @@ uint64_t
 tm_task_batch_credit_stamp (tm_task_batch_t *self)
 {
     assert (self);
-    return self->msg->tasks->credit_stamp;
+    return self->msg ? self->msg->tasks->credit_stamp : self->credit_stamp;
 }
 
 void
 tm_task_batch_get (tm_task_batch_t *self, size_t index, tm_task_t *task)
 {
     assert (self);
-    assert (index < self->msg->tasks->n_tasks);
+    assert (index < tm_task_batch_size (self));
+    if (!self->msg) {
+        *task = self->tasks [index];
+        return;
+    }
     const Taskmill__Task *item = self->msg->tasks->tasks [index];
     task->job_id = item->job_id;
     task->seq = item->seq;
@@ -458,44 +920,80 @@ s_encode_worker_msg (Taskmill__WorkerToMaster *envelope)
     return s_frame_from_packed (&envelope->base);
 }
 
+//  Results are written by hand too, in protobuf-c's order and form (see
+//  tm_codec_encode_packed_batch): each worker packs one per task, and
+//  protobuf-c's walk of the descriptors was most of a noop task's cost there.
+static uint64_t
+s_enum_varint (int32_t value)
+{
+    //  An int32 goes out sign-extended: a negative one takes ten bytes.
+    return (uint64_t) (int64_t) value;
+}
+
+static uint32_t
+s_zigzag32 (int32_t value)
+{
+    return ((uint32_t) value << 1) ^ (0 - ((uint32_t) value >> 31));
+}
+
+//  One Result's length, less its own tag and length prefix.
+static size_t
+s_result_length (const tm_result_t *result)
+{
+    return s_bytes_field_size (s_length (result->job_id)) + s_number_field_size (result->seq)
+         + s_bytes_field_size (s_length (result->id)) + s_number_field_size (result->attempt)
+         + s_number_field_size (s_enum_varint ((int32_t) result->status))
+         + s_bytes_field_size (result->output_size)
+         + s_bytes_field_size (s_length (result->error))
+         + s_bytes_field_size (s_length (result->worker_id))
+         + s_number_field_size ((uint64_t) result->start_us)
+         + s_number_field_size ((uint64_t) result->duration_us)
+         + s_number_field_size (s_zigzag32 (result->exit_code));
+}
+
+static uint8_t *
+s_put_result (uint8_t *out, const tm_result_t *result, size_t length)
+{
+    *out++ = S_TAG (1, 2);
+    out = s_put_varint (out, length);
+    out = s_put_bytes_field (out, 1, result->job_id, s_length (result->job_id));
+    out = s_put_number_field (out, 2, result->seq);
+    out = s_put_bytes_field (out, 3, result->id, s_length (result->id));
+    out = s_put_number_field (out, 4, result->attempt);
+    out = s_put_number_field (out, 5, s_enum_varint ((int32_t) result->status));
+    out = s_put_bytes_field (out, 6, result->output, result->output_size);
+    out = s_put_bytes_field (out, 7, result->error, s_length (result->error));
+    out = s_put_bytes_field (out, 8, result->worker_id, s_length (result->worker_id));
+    out = s_put_number_field (out, 9, (uint64_t) result->start_us);
+    out = s_put_number_field (out, 10, (uint64_t) result->duration_us);
+    return s_put_number_field (out, 11, s_zigzag32 (result->exit_code));
+}
+
 zframe_t *
 tm_codec_encode_results (const tm_result_t *results, size_t count)
 {
-    Taskmill__Result *items = (Taskmill__Result *) malloc (
-        count * (sizeof (Taskmill__Result) + sizeof (Taskmill__Result *)) + 1);
-    assert (items);
-    Taskmill__Result **pointers = (Taskmill__Result **) (items + count);
-    size_t bound = S_ENVELOPE_BOUND;
+    //  Each Result's length is needed twice (the batch's, then its own).
+    size_t stack_lengths [64];
+    size_t *lengths = count <= 64 ? stack_lengths : (size_t *) malloc (count * sizeof (size_t));
+    assert (lengths);
+    size_t batch_size = 0;
     for (size_t i = 0; i < count; i++) {
-        const tm_result_t *result = &results [i];
-        taskmill__result__init (&items [i]);
-        items [i].job_id = (char *) result->job_id;
-        items [i].seq = result->seq;
-        items [i].id = (char *) (result->id ? result->id : "");
-        items [i].attempt = result->attempt;
-        items [i].status = (Taskmill__Status) result->status;
-        items [i].output.data = (uint8_t *) result->output;
-        items [i].output.len = result->output_size;
-        items [i].error = (char *) (result->error ? result->error : "");
-        items [i].worker_id = (char *) result->worker_id;
-        items [i].start_us = result->start_us;
-        items [i].duration_us = result->duration_us;
-        items [i].exit_code = result->exit_code;
-        pointers [i] = &items [i];
-        bound += s_element_bound (&taskmill__result__descriptor, S_RESULT_FIELDS,
-                                  s_length (items [i].job_id) + s_length (items [i].id)
-                                  + s_length (items [i].error) + s_length (items [i].worker_id)
-                                  + result->output_size);
+        lengths [i] = s_result_length (&results [i]);
+        batch_size += 1 + s_varint_size (lengths [i]) + lengths [i];
     }
-    Taskmill__ResultBatch batch = TASKMILL__RESULT_BATCH__INIT;
-    batch.n_results = count;
-    batch.results = pointers;
-    Taskmill__WorkerToMaster envelope = TASKMILL__WORKER_TO_MASTER__INIT;
-    envelope.version = TM_PROTOCOL_VERSION;
-    envelope.body_case = TASKMILL__WORKER_TO_MASTER__BODY_RESULTS;
-    envelope.results = &batch;
-    zframe_t *frame = s_frame_from_bound (&envelope.base, bound);
-    free (items);
+    size_t size = s_number_field_size (TM_PROTOCOL_VERSION) + 1 + s_varint_size (batch_size)
+                + batch_size;
+    zframe_t *frame = zframe_new (NULL, size);
+    assert (frame);
+    uint8_t *start = zframe_data (frame);
+    uint8_t *out = s_put_number_field (start, 1, TM_PROTOCOL_VERSION);
+    *out++ = S_TAG (2, 2);
+    out = s_put_varint (out, batch_size);
+    for (size_t i = 0; i < count; i++)
+        out = s_put_result (out, &results [i], lengths [i]);
+    assert (out == start + size);
+    if (lengths != stack_lengths)
+        free (lengths);
     return frame;
 }
 
@@ -527,18 +1025,40 @@ tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat)
     return s_encode_worker_msg (&envelope);
 }
 
+//  Both readers of results judge them here, on the same view.
 static bool
-s_result_valid (const Taskmill__Result *result)
+s_result_view_valid (const tm_result_t *result)
 {
     return s_string_ok (result->job_id, TM_MAX_JOB_ID_BYTES, false)
         && result->seq > 0
         && s_string_ok (result->id, TM_MAX_ID_BYTES, true)
         && result->attempt >= 1
-        && result->status >= (int) TM_STATUS_MIN
-        && result->status <= (int) TM_STATUS_MAX
+        && (int) result->status >= (int) TM_STATUS_MIN
+        && (int) result->status <= (int) TM_STATUS_MAX
         && s_string_ok (result->error, TM_MAX_ERROR_BYTES, true)
         && s_string_ok (result->worker_id, TM_MAX_WORKER_ID_BYTES, false)
         && result->duration_us >= 0;
+}
+
+//  The view of a Result protobuf-c unpacked.
+static void
+s_result_view (const Taskmill__Result *item, tm_result_t *result)
+{
+    *result = (tm_result_t) {
+        .job_id = item->job_id, .seq = item->seq, .id = item->id, .attempt = item->attempt,
+        .status = (tm_status_t) item->status, .output = item->output.data,
+        .output_size = item->output.len, .error = item->error, .worker_id = item->worker_id,
+        .start_us = item->start_us, .duration_us = item->duration_us,
+        .exit_code = item->exit_code, .output_form = TM_JSON_UNKNOWN
+    };
+}
+
+static bool
+s_result_valid (const Taskmill__Result *item)
+{
+    tm_result_t result;
+    s_result_view (item, &result);
+    return s_result_view_valid (&result);
 }
 
 static bool
@@ -573,17 +1093,140 @@ s_check_worker_msg (const Taskmill__WorkerToMaster *msg)
     return TM_DECODE_OK;
 }
 
-tm_decode_status_t
-tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg_p)
+//  --- results, read directly ---------------------------------------------------
+//
+//  The sink reads every result: strings are copied once into the message's
+//  arena, and large outputs stay in the frame they came in.
+
+#define S_READ_RESULTS_MAX 4096         //  more goes to protobuf-c (and its budget)
+#define S_OUTPUT_COPY_MAX 1024          //  outputs up to this are copied, longer ones stay in the frame
+
+//  Reads one Result into *result; false to leave the frame to protobuf-c.
+static bool
+s_read_result (s_arena_t *arena, s_reader_t *reader, bool frame_stays, tm_result_t *result)
 {
-    assert (msg_p);
+    *result = (tm_result_t) { .job_id = "", .id = "", .error = "", .worker_id = "" };
+    uint32_t seen = 0;
+    while (reader->at < reader->end) {
+        unsigned field, wire;
+        if (!s_read_tag (reader, &field, &wire) || field > 11 || (seen & (1u << field)))
+            return false;
+        seen |= 1u << field;
+        //  Fields 1, 3, 6, 7 and 8 are strings or bytes; the rest varints.
+        bool length_field = (0x1CA >> field) & 1;
+        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
+            return false;
+        uint64_t value = 0;
+        s_reader_t bytes = { NULL, NULL };
+        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+            return false;
+        const char **string = NULL;
+        switch (field) {
+            case 1: string = &result->job_id; break;
+            case 2: result->seq = value; break;
+            case 3: string = &result->id; break;
+            case 4: result->attempt = (uint32_t) value; break;
+            case 5: result->status = (tm_status_t) (int32_t) (uint32_t) value; break;
+            case 7: string = &result->error; break;
+            case 8: string = &result->worker_id; break;
+            case 9: result->start_us = (int64_t) value; break;
+            case 10: result->duration_us = (int64_t) value; break;
+            case 11: {
+                uint32_t zigzag = (uint32_t) value;
+                result->exit_code = (int32_t) ((zigzag >> 1) ^ (~(zigzag & 1) + 1));
+                break;
+            }
+            case 6: {
+                size_t size = (size_t) (bytes.end - bytes.at);
+                if (size == 0)
+                    break;      //  protobuf-c leaves NULL for empty bytes
+                uint8_t *copy = NULL;
+                if (!frame_stays || size <= S_OUTPUT_COPY_MAX) {
+                    if (!(copy = (uint8_t *) s_arena_alloc (arena, size)))
+                        return false;
+                    memcpy (copy, bytes.at, size);
+                }
+                result->output = copy ? copy : bytes.at;
+                result->output_size = size;
+                //  Here, in the sink's thread, rather than in the master's loop.
+                result->output_form = tm_json_form (result->output, size);
+                break;
+            }
+        }
+        if (string && !(*string = s_copy_string (arena, &bytes)))
+            return false;
+    }
+    return true;
+}
+
+//  Reads a results frame into self (its arena fresh): returns false, having
+//  used nothing but the arena, to leave the frame to protobuf-c. frame_stays:
+//  data lives as long as self, so large outputs may point into it.
+static bool
+s_read_results (tm_worker_msg_t *self, const uint8_t *data, size_t size, bool frame_stays,
+                tm_decode_status_t *status)
+{
+    int32_t version;
+    s_reader_t batch;
+    if (!s_read_envelope (data, size, &version, &batch))
+        return false;
+    //  Each Result is one tag and length in the batch: count them first.
+    size_t count = 0;
+    for (s_reader_t scan = batch; scan.at < scan.end; count++) {
+        unsigned field, wire;
+        s_reader_t item = { NULL, NULL };
+        if (count == S_READ_RESULTS_MAX || !s_read_tag (&scan, &field, &wire)
+        ||  field != 1 || wire != S_WIRE_LENGTH || !s_read_length (&scan, &item))
+            return false;
+    }
+    self->results = (tm_result_t *) s_arena_alloc (&self->arena, (count + 1) * sizeof (tm_result_t));
+    if (!self->results)
+        return false;
+    for (size_t i = 0; i < count; i++) {
+        unsigned field, wire;
+        s_reader_t item = { NULL, NULL };
+        s_read_tag (&batch, &field, &wire);
+        s_read_length (&batch, &item);
+        if (!s_read_result (&self->arena, &item, frame_stays, &self->results [i]))
+            return false;
+    }
+    self->result_count = count;
+    //  In the order s_check_worker_msg checks protobuf-c's message.
+    *status = TM_DECODE_OK;
+    if (version != TM_PROTOCOL_VERSION)
+        *status = TM_DECODE_VERSION;
+    else
+    if (count == 0)
+        *status = TM_DECODE_INVALID;
+    for (size_t i = 0; *status == TM_DECODE_OK && i < count; i++)
+        if (!s_result_view_valid (&self->results [i]))
+            *status = TM_DECODE_INVALID;
+    return true;
+}
+
+//  Decodes data (which lives as long as the message if frame_stays) into
+//  a new message: directly when it is a plain ResultBatch, else by protobuf-c.
+static tm_decode_status_t
+s_decode_worker_msg (const uint8_t *data, size_t size, bool direct, bool frame_stays,
+                     tm_worker_msg_t **msg_p)
+{
     *msg_p = NULL;
     if (size > TM_MAX_FRAME_BYTES)
         return TM_DECODE_TOO_BIG;
     tm_worker_msg_t *self = (tm_worker_msg_t *) s_handle_new (sizeof (tm_worker_msg_t), size);
-    self->msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
-        &self->arena, &taskmill__worker_to_master__descriptor, data, size);
-    tm_decode_status_t status = self->msg ? s_check_worker_msg (self->msg) : TM_DECODE_MALFORMED;
+    self->msg = NULL;
+    self->results = NULL;
+    self->result_count = 0;
+    self->holds_frame = false;
+    tm_decode_status_t status;
+    if (!direct || !s_read_results (self, data, size, frame_stays, &status)) {
+        s_arena_restart (&self->arena, size);
+        self->results = NULL;
+        self->result_count = 0;
+        self->msg = (Taskmill__WorkerToMaster *) s_arena_unpack (
+            &self->arena, &taskmill__worker_to_master__descriptor, data, size);
+        status = self->msg ? s_check_worker_msg (self->msg) : TM_DECODE_MALFORMED;
+    }
     if (status != TM_DECODE_OK) {
         tm_worker_msg_destroy (&self);
         return status;
@@ -592,37 +1235,75 @@ tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg
     return TM_DECODE_OK;
 }
 
+tm_decode_status_t
+tm_codec_decode_worker_msg (const void *data, size_t size, tm_worker_msg_t **msg_p)
+{
+    assert (msg_p);
+    return s_decode_worker_msg ((const uint8_t *) data, size, true, false, msg_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_worker_msg_reference (const void *data, size_t size, tm_worker_msg_t **msg_p)
+{
+    assert (msg_p);
+    return s_decode_worker_msg ((const uint8_t *) data, size, false, false, msg_p);
+}
+
+tm_decode_status_t
+tm_codec_decode_worker_frame (zmq_msg_t *frame, tm_worker_msg_t **msg_p)
+{
+    assert (frame && msg_p);
+    const uint8_t *data = (const uint8_t *) zmq_msg_data (frame);
+    size_t size = zmq_msg_size (frame);
+    //  Outputs may stay in a frame longer than any they would be copied
+    //  from: its bytes are on the heap, where zmq_msg_move leaves them (a
+    //  very small message keeps its bytes inside the zmq_msg_t).
+    bool stays = size > S_OUTPUT_COPY_MAX;
+    tm_decode_status_t status = s_decode_worker_msg (data, size, true, stays, msg_p);
+    tm_worker_msg_t *self = *msg_p;
+    bool referenced = false;
+    for (size_t i = 0; status == TM_DECODE_OK && stays && !self->msg
+                    && i < self->result_count && !referenced; i++)
+        referenced = self->results [i].output_size > S_OUTPUT_COPY_MAX;
+    if (referenced) {
+        zmq_msg_init (&self->frame);
+        zmq_msg_move (&self->frame, frame);
+        self->holds_frame = true;
+    }
+    return status;
+}
+
 bool
 tm_worker_msg_is_heartbeat (tm_worker_msg_t *self)
 {
     assert (self);
-    return self->msg->body_case == TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
+    return self->msg && self->msg->body_case == TASKMILL__WORKER_TO_MASTER__BODY_HEARTBEAT;
 }
 
 size_t
 tm_worker_msg_result_count (tm_worker_msg_t *self)
 {
     assert (self);
+    if (!self->msg)
+        return self->result_count;
     return tm_worker_msg_is_heartbeat (self) ? 0 : self->msg->results->n_results;
+}
+
+uint64_t
+tm_worker_msg_result_seq (tm_worker_msg_t *self, size_t index)
+{
+    assert (index < tm_worker_msg_result_count (self));
+    return self->msg ? self->msg->results->results [index]->seq : self->results [index].seq;
 }
 
 void
 tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result)
 {
     assert (index < tm_worker_msg_result_count (self));
-    const Taskmill__Result *item = self->msg->results->results [index];
-    result->job_id = item->job_id;
-    result->seq = item->seq;
-    result->id = item->id;
-    result->attempt = item->attempt;
-    result->status = (tm_status_t) item->status;
-    result->output = item->output.data;
-    result->output_size = item->output.len;
-    result->error = item->error;
-    result->worker_id = item->worker_id;
-    result->start_us = item->start_us;
-    result->duration_us = item->duration_us;
-    result->exit_code = item->exit_code;
+    if (!self->msg)
+        *result = self->results [index];
+    else
+        s_result_view (self->msg->results->results [index], result);
 }
 
 void
@@ -655,6 +1336,8 @@ tm_worker_msg_destroy (tm_worker_msg_t **self_p)
 {
     assert (self_p);
     if (*self_p) {
+        if ((*self_p)->holds_frame)
+            zmq_msg_close (&(*self_p)->frame);
         s_arena_fini (&(*self_p)->arena);
         free (*self_p);
         *self_p = NULL;

@@ -13,6 +13,7 @@
 #ifndef TM_CODEC_H_INCLUDED
 #define TM_CODEC_H_INCLUDED
 
+#include "tm_json.h"
 #include "tm_limits.h"
 #include <czmq.h>
 #include <stdint.h>
@@ -76,6 +77,7 @@ typedef struct {
     int64_t start_us;
     int64_t duration_us;
     int32_t exit_code;
+    tm_json_form_t output_form; //  how output goes into JSON, if the decoder looked (not on the wire)
 } tm_result_t;
 
 typedef struct {
@@ -131,11 +133,49 @@ zframe_t *tm_codec_encode_task_batch (const char *job_id, const tm_task_t *tasks
                                       uint64_t number, uint64_t credit_stamp);
 //  The same, unnumbered (tests and tools).
 zframe_t *tm_codec_encode_tasks (const tm_task_t *tasks, size_t count);
+//  Tasks packed ahead, which is how the master sends them. What of a Task stays the same however often it is sent (seq, id, type,
+//  payload) is packed once, when the master takes the task in: each frame
+//  that carries it copies those bytes and adds the job id, timeout and
+//  attempts, rather than packing every field again. The frames are byte
+//  for byte those tm_codec_encode_task_batch makes.
+typedef struct {
+    const uint8_t *packed;      //  from tm_codec_pack_task
+    size_t packed_size;
+    uint32_t timeout_ms;
+    uint32_t attempt;
+    uint32_t max_attempts;
+    //  NULL, or the writable start of room around packed (the headroom,
+    //  then packed, then the tailroom): a frame of this task alone is then
+    //  built there and sent with no copy, and release (hint) is called, in
+    //  any thread, once libzmq is done with it (even if it is not sent).
+    uint8_t *room;
+    void (*release) (void *data, void *hint);
+    void *hint;
+} tm_packed_task_t;
+//  What a frame of one task needs around its packed bytes.
+#define TM_CODEC_FRAME_HEADROOM (2 + 6 + 6 + 2 + TM_MAX_JOB_ID_BYTES)
+#define TM_CODEC_FRAME_TAILROOM (3 * 6 + 2 * 11 + 2 + TM_MAX_JOB_ID_BYTES)
+//  Bytes tm_codec_pack_task writes for task's seq, id, type and payload.
+size_t tm_codec_packed_task_size (const tm_task_t *task);
+//  Writes them into packed (tm_codec_packed_task_size bytes); returns the
+//  offset of the payload's bytes there. Other fields of task are not read.
+size_t tm_codec_pack_task (const tm_task_t *task, uint8_t *packed);
+//  Encodes count tasks of job_id (at most TM_MAX_BATCH_TASKS; 0 makes a
+//  marker) as one numbered MasterToWorker frame into msg, which it
+//  initialises; the caller sends or closes it. Never fails (aborts on OOM).
+void tm_codec_encode_packed_batch (const char *job_id, const tm_packed_task_t *tasks,
+                                   size_t count, uint64_t number, uint64_t credit_stamp,
+                                   zmq_msg_t *msg);
+
 //  Decodes a MasterToWorker frame into *batch_p (caller destroys it) on
 //  TM_DECODE_OK; *batch_p is NULL otherwise. A batch of more than
 //  TM_MAX_BATCH_TASKS tasks is TM_DECODE_INVALID.
 tm_decode_status_t tm_codec_decode_tasks (const void *data, size_t size,
                                           tm_task_batch_t **batch_p);
+//  The same by protobuf-c alone: the reference that tests and the fuzz
+//  target hold the direct reader of task batches to.
+tm_decode_status_t tm_codec_decode_tasks_reference (const void *data, size_t size,
+                                                    tm_task_batch_t **batch_p);
 //  Tasks in the batch (0 for a marker).
 size_t tm_task_batch_size (tm_task_batch_t *self);
 //  The frame's number (0 if the sender did not number it).
@@ -162,11 +202,21 @@ zframe_t *tm_codec_encode_heartbeat (const tm_heartbeat_t *heartbeat);
 //  there is TM_DECODE_WRONG_KIND).
 tm_decode_status_t tm_codec_decode_worker_msg (const void *data, size_t size,
                                                tm_worker_msg_t **msg_p);
+//  The same by protobuf-c alone: the reference that tests and the fuzz
+//  target hold the direct reader of result batches to.
+tm_decode_status_t tm_codec_decode_worker_msg_reference (const void *data, size_t size,
+                                                         tm_worker_msg_t **msg_p);
+//  As tm_codec_decode_worker_msg, for a frame as received. On TM_DECODE_OK the message may take
+//  the frame's content, leaving *frame empty: large outputs are then read
+//  where they arrived, with no copy. The caller closes *frame either way.
+tm_decode_status_t tm_codec_decode_worker_frame (zmq_msg_t *frame, tm_worker_msg_t **msg_p);
 //  True if the message is a heartbeat, false if a result batch.
 bool tm_worker_msg_is_heartbeat (tm_worker_msg_t *self);
 //  Number of results (0 for a heartbeat).
 size_t tm_worker_msg_result_count (tm_worker_msg_t *self);
 void tm_worker_msg_result (tm_worker_msg_t *self, size_t index, tm_result_t *result);
+//  The seq of the index'th result, alone.
+uint64_t tm_worker_msg_result_seq (tm_worker_msg_t *self, size_t index);
 //  Fills *heartbeat; only valid when tm_worker_msg_is_heartbeat.
 void tm_worker_msg_heartbeat (tm_worker_msg_t *self, tm_heartbeat_t *heartbeat);
 //  Frees the message and everything its views borrow. It shares no memory with

@@ -54,8 +54,38 @@ void tm_json_append_int (tm_json_buf_t *self, int64_t value);
 //  Appends "..." with JSON escapes; bytes that are not valid UTF-8 become
 //  U+FFFD, so the output is always valid JSON.
 void tm_json_append_string (tm_json_buf_t *self, const char *data, size_t size);
+
+//  A line in pieces with one check for room: tm_json_buf_room reserves
+//  more bytes and returns where they start; each put writes at out and
+//  returns the end of what it wrote, within the bound it names;
+//  tm_json_buf_commit ends the buffer there. The results path builds a
+//  line per task this way, not as a dozen appends that each check.
+char *tm_json_buf_room (tm_json_buf_t *self, size_t more);
+void tm_json_buf_commit (tm_json_buf_t *self, char *end);
+#define TM_JSON_UINT_MAX_BYTES 20
+char *tm_json_put_uint (char *out, uint64_t value);
+#define TM_JSON_INT_MAX_BYTES 20
+char *tm_json_put_int (char *out, int64_t value);
+//  At most TM_JSON_STRING_MAX_BYTES (size); as tm_json_append_string.
+#define TM_JSON_STRING_MAX_BYTES(size) (6 * (size) + 2)
+char *tm_json_put_string (char *out, const char *data, size_t size);
+//  A string literal, with no strlen.
+#define TM_JSON_PUT_LITERAL(out, literal) \
+    ((char *) memcpy ((out), "" literal, sizeof (literal) - 1) + sizeof (literal) - 1)
 //  True if data is valid UTF-8 with no NUL byte: safe to write as a string.
 bool tm_json_is_text (const uint8_t *data, size_t size);
+
+//  How bytes can go into JSON, found in one pass that reads eight bytes a
+//  step (a results line may carry megabytes of output).
+typedef enum {
+    TM_JSON_UNKNOWN = 0,    //  not looked at yet
+    TM_JSON_BINARY,         //  not valid UTF-8, or holds a NUL: base64 it
+    TM_JSON_TEXT,           //  valid UTF-8 without NUL, with bytes to escape
+    TM_JSON_PLAIN           //  valid UTF-8 that needs no escape: it goes between quotes as it is
+} tm_json_form_t;
+tm_json_form_t tm_json_form (const uint8_t *data, size_t size);
+//  Appends "..." holding data as it is: for bytes of TM_JSON_PLAIN form.
+void tm_json_append_plain (tm_json_buf_t *self, const char *data, size_t size);
 //  Appends "..." holding the base64 encoding of data.
 void tm_json_append_base64 (tm_json_buf_t *self, const uint8_t *data, size_t size);
 //  Decodes base64 text into a new heap buffer (*out, *out_size; caller frees).

@@ -14,7 +14,7 @@ struct _dispatcher_t {
     size_t count;               //  queued now
     uint64_t sent;              //  tasks sent in total
     uint32_t next_slot;         //  the worker the next flush starts from
-    tm_task_t batch [TM_MAX_BATCH_TASKS];       //  reused per frame
+    tm_packed_task_t batch [TM_MAX_BATCH_TASKS];    //  reused per frame
     lease_t *batch_leases [TM_MAX_BATCH_TASKS];
 };
 
@@ -97,6 +97,18 @@ dispatcher_room (dispatcher_t *self, const worker_info_t *worker)
     return worker->credit > held ? worker->credit - held : 0;
 }
 
+size_t
+dispatcher_room_total (dispatcher_t *self)
+{
+    size_t room = 0, slots = worker_table_slots (self->workers);
+    for (uint32_t slot = 1; slot < slots; slot++) {
+        worker_info_t *worker = worker_table_by_slot (self->workers, slot);
+        if (worker)
+            room += dispatcher_room (self, worker);
+    }
+    return room;
+}
+
 //  Fills self->batch from the front of the ring without popping: up to want
 //  tasks, under TM_MAX_BATCH_BYTES of payload unless alone. Seqs that became
 //  final while queued are skipped (popped). Returns the batch length.
@@ -113,12 +125,10 @@ s_fill_batch (dispatcher_t *self, size_t want)
                 break;
             bytes += lease->payload_size;
             self->batch_leases [filled] = lease;
-            self->batch [filled++] = (tm_task_t) {
-                .job_id = self->job_id, .seq = seq, .id = lease->id,
-                .type = lease->type, .payload = lease->payload,
-                .payload_size = lease->payload_size,
+            self->batch [filled++] = (tm_packed_task_t) {
+                .packed = lease->packed, .packed_size = lease->packed_size,
                 .timeout_ms = lease->timeout_ms, .attempt = lease->attempt,
-                .max_attempts = lease->max_attempts
+                .max_attempts = lease->max_attempts, .hint = lease
             };
         }
         else
@@ -133,23 +143,33 @@ s_fill_batch (dispatcher_t *self, size_t want)
     return filled;
 }
 
-//  Sends frame to worker, behind its routing id. Returns 0, or -1 with
-//  errno EAGAIN (its connection is full) or EHOSTUNREACH (gone).
+//  Sends count tasks of self->batch (0: a marker) to worker as its next
+//  frame, behind its routing id. Returns 0, or -1 with errno EAGAIN (its
+//  connection is full) or EHOSTUNREACH (gone).
 static int
-s_send_to (dispatcher_t *self, worker_info_t *worker, zframe_t **frame_p)
+s_send_to (dispatcher_t *self, worker_info_t *worker, size_t count)
 {
     void *handle = zsock_resolve (self->tasks);
     if (zmq_send (handle, worker->incarnation, strlen (worker->incarnation),
                   ZMQ_SNDMORE | ZMQ_DONTWAIT) == -1) {
         int error = zmq_errno ();
-        zframe_destroy (frame_p);
         if (error == EHOSTUNREACH)
             worker->reachable = false;
         errno = error;
         return -1;
     }
-    //  The routing id went, so the peer takes the rest of the message.
-    return tm_codec_send (self->tasks, frame_p, ZMQ_DONTWAIT);
+    //  The routing id went, so the peer takes the rest of the message. A
+    //  lone large task goes from its lease's memory, with no copy.
+    if (count == 1 && (self->batch [0].room = lease_table_lend (self->leases,
+                                                                self->batch_leases [0])))
+        self->batch [0].release = lease_table_frame_done;
+    zmq_msg_t frame;
+    tm_codec_encode_packed_batch (self->job_id, self->batch, count, worker->frames + 1,
+                                  worker->stamp, &frame);
+    int rc = zmq_msg_send (&frame, handle, ZMQ_DONTWAIT);
+    if (rc == -1)
+        zmq_msg_close (&frame);
+    return rc == -1 ? -1 : 0;
 }
 
 //  Sends one frame of up to room tasks to worker. Returns how many went.
@@ -161,9 +181,7 @@ s_send_batch (dispatcher_t *self, worker_info_t *worker, size_t room, int64_t no
     if (filled == 0)
         return 0;
     uint64_t number = worker->frames + 1;
-    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, self->batch, filled, number,
-                                                  worker->stamp);
-    if (s_send_to (self, worker, &frame) == -1)
+    if (s_send_to (self, worker, filled) == -1)
         return 0;
     worker->frames = number;
     worker->marker_due = false;     //  this frame moves its last_batch as well
@@ -222,10 +240,8 @@ dispatcher_flush (dispatcher_t *self, int64_t now_us)
 int
 dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker)
 {
-    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, NULL, 0, worker->frames + 1,
-                                                  worker->stamp);
     worker->marker_due = false;
-    if (s_send_to (self, worker, &frame) == -1) {
+    if (s_send_to (self, worker, 0) == -1) {
         //  A full connection is still a connection: try again later.
         worker->marker_due = errno == EAGAIN;
         return errno == EHOSTUNREACH ? -1 : 0;

@@ -30,6 +30,8 @@ void dispatcher_enqueue (dispatcher_t *self, lease_t *lease);
 void dispatcher_enqueue_first (dispatcher_t *self, lease_t *lease);
 //  Tasks a worker has room for now: its window less what it holds.
 size_t dispatcher_room (dispatcher_t *self, const worker_info_t *worker);
+//  Tasks all workers together have room for now.
+size_t dispatcher_room_total (dispatcher_t *self);
 //  Sends as much of the queue as the workers' credit allows. Returns the
 //  number of tasks sent.
 size_t dispatcher_flush (dispatcher_t *self, int64_t now_us);

@@ -25,15 +25,18 @@ typedef enum {
     LEASE_WAITING       //  a retry backing off; deadline_us: it may be queued
 } lease_state_t;
 
-//  One task in flight. id, type and payload live in the same allocation.
-//  Read-only outside lease_table.c: every transition is a function below.
+//  One task in flight. id, type and the packed task live in the same
+//  allocation. Read-only outside lease_table.c: every transition is a
+//  function below.
 typedef struct _lease_t lease_t;
 struct _lease_t {
     uint64_t seq;
     const char *id;
     const char *type;
-    const uint8_t *payload;
+    const uint8_t *payload;     //  inside packed
     size_t payload_size;
+    const uint8_t *packed;      //  seq, id, type and payload as tm_codec_pack_task writes them
+    size_t packed_size;
     uint32_t timeout_ms;        //  0: no timeout, so no lease expiry
     uint32_t attempt;           //  the attempt in flight (1-based)
     uint32_t max_attempts;
@@ -68,8 +71,23 @@ void lease_table_destroy (lease_table_t **self_p);
 lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *type,
                             const uint8_t *payload, size_t payload_size,
                             uint32_t timeout_ms, uint32_t max_attempts);
+//  A task whose payload is this large or more is sent alone from its
+//  lease's memory, not copied into a frame.
+#define LEASE_TABLE_LEND_MIN_BYTES (64 * 1024)
+//  If lease is such a task and no frame holds its memory now, takes a
+//  reference for a frame and returns the writable start of the room
+//  around its packed bytes (see tm_packed_task_t); else NULL. The frame
+//  gives it back through lease_table_frame_done.
+uint8_t *lease_table_lend (lease_table_t *self, lease_t *lease);
+//  libzmq's free function for such a frame (hint: the lease), in any
+//  thread: the last of the table and the frame to let go frees the lease.
+void lease_table_frame_done (void *data, void *hint);
 //  Uses up the next seq without a lease (a task already final, on resume).
 void lease_table_skip (lease_table_t *self);
+//  Asks the CPU to bring seq's slot into cache (lease_too false), or, once
+//  it is there, its lease: for a batch of results, called for each seq
+//  before any is looked up, so that the cache misses overlap.
+void lease_table_prefetch (lease_table_t *self, uint64_t seq, bool lease_too);
 //  Finds seq; *lease is set when LEASE_FOUND.
 lease_lookup_t lease_table_lookup (lease_table_t *self, uint64_t seq, lease_t **lease);
 
@@ -104,6 +122,8 @@ void lease_table_finish (lease_table_t *self, uint64_t seq);
 size_t lease_table_size (lease_table_t *self);
 //  Payload bytes of the tasks in flight.
 size_t lease_table_bytes (lease_table_t *self);
+//  Of them, those of QUEUED leases (waiting to be sent).
+size_t lease_table_queued_bytes (lease_table_t *self);
 size_t lease_table_capacity (lease_table_t *self);
 //  Highest seq issued so far (0 if none).
 uint64_t lease_table_last_seq (lease_table_t *self);

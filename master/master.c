@@ -38,6 +38,8 @@
 #define S_EVENT_BURST 1024          //  sink events handled per loop turn
 #define S_CREDIT_BURST 1024         //  tasks-socket messages handled per loop turn
 #define S_READ_BURST 4096           //  job entries read per loop turn
+#define S_READ_AHEAD 1024           //  tasks queued beyond the workers' room
+#define S_READ_AHEAD_BYTES TM_MAX_BATCH_BYTES   //  ... while their payloads are under this
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
@@ -396,11 +398,21 @@ s_fill_window (master_t *self)
 {
     if (self->input_done)
         return;
-    //  The queue lives here, so the window fills whatever the workers; the
-    //  byte bound keeps large payloads from multiplying memory by the task
-    //  window; one task is always let in, whatever its size.
+    //  The queue lives here, so it is read whatever the workers; the byte
+    //  bound keeps large payloads from multiplying memory by the task
+    //  window; one task is always let in, whatever its size. Only what the
+    //  workers have room for, and a margin, is read ahead of them: a lease
+    //  is touched again when it is sent and when it ends, and the leases of
+    //  a whole window read at once (megabytes) fell out of the cache in
+    //  between, stalls that were half the loop's time on noop tasks; large
+    //  payloads read at once were as many fresh megabytes of memory, a page
+    //  fault every 4 KiB, where a few would have been reused.
     size_t window = lease_table_capacity (self->leases);
+    size_t ahead = S_READ_AHEAD + dispatcher_room_total (self->dispatcher);
     for (int read = 0; read < S_READ_BURST && lease_table_size (self->leases) < window
+                    && dispatcher_queued (self->dispatcher) < ahead
+                    && (lease_table_queued_bytes (self->leases) < S_READ_AHEAD_BYTES
+                        || dispatcher_queued (self->dispatcher) == 0)
                     && (lease_table_bytes (self->leases) < self->options->window_bytes
                         || lease_table_size (self->leases) == 0); read++) {
         job_entry_t entry;
@@ -491,7 +503,14 @@ s_handle_message (master_t *self, tm_worker_msg_t *msg, int64_t now_us)
         s_handle_heartbeat (self, &heartbeat, now_us);
         return;
     }
+    //  A batch's leases were last touched when sent, a round trip ago, and
+    //  are out of the cache: their slots, then the leases themselves, are
+    //  fetched for the whole batch first, so that the misses overlap
+    //  rather than come one after another.
     size_t count = tm_worker_msg_result_count (msg);
+    for (int lease_too = 0; lease_too <= 1; lease_too++)
+        for (size_t i = 0; i < count; i++)
+            lease_table_prefetch (self->leases, tm_worker_msg_result_seq (msg, i), lease_too);
     for (size_t i = 0; i < count; i++) {
         tm_result_t result;
         tm_worker_msg_result (msg, i, &result);

@@ -44,7 +44,9 @@ typedef enum {
 
 //  The I/O the writer does on its fd, so that tests can make it fail with
 //  no mocks: each is the libc call of that name (ctx aside); now_us is a
-//  monotonic clock for the retry limit.
+//  monotonic clock for the retry limit. writev may be NULL: then large
+//  outputs are copied into the buffer like any other.
+struct iovec;
 typedef struct {
     ssize_t (*write) (void *ctx, int fd, const void *data, size_t size);
     off_t (*lseek) (void *ctx, int fd, off_t offset, int whence);
@@ -52,6 +54,7 @@ typedef struct {
     int (*fdatasync) (void *ctx, int fd);
     int64_t (*now_us) (void *ctx);
     void *ctx;                  //  passed to each
+    ssize_t (*writev) (void *ctx, int fd, const struct iovec *iov, int count);
 } results_writer_ops_t;
 
 //  Opens path for appending (NULL or "-": stdout). Returns NULL after

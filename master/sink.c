@@ -65,14 +65,13 @@ s_receive_frame (s_state_t *self)
         return;
     }
     tm_worker_msg_t *msg;
-    tm_decode_status_t status = tm_codec_decode_worker_msg (
-        zmq_msg_data (&part), zmq_msg_size (&part), &msg);
+    tm_decode_status_t status = tm_codec_decode_worker_frame (&part, &msg);
     if (status == TM_DECODE_OK) {
         sink_event_t event = { .kind = SINK_EVENT_MESSAGE, .msg = msg };
         s_send_event (self->pipe, &event);
     }
     else
-        s_count_drop (self, status, zmq_msg_size (&part));
+        s_count_drop (self, status, size);
     zmq_msg_close (&part);
 }
 

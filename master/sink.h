@@ -2,8 +2,10 @@
     frame workers send, decodes and validates it, drops and counts what is
     malformed, and hands each decoded message to the master over its pipe.
     It runs in the master process, in its own thread, so decoding overlaps
-    with dispatching. Task path: worker -> results socket -> sink -> master
-    (lease table, results writer, summary).
+    with dispatching; the decoder also finds there how each output goes
+    into JSON, so the master's loop does not scan it again. Task path:
+    worker -> results socket -> sink -> master (lease table, results
+    writer, summary).
 
     It does not decide whether a result is final: the master does.
 */

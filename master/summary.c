@@ -21,6 +21,10 @@ struct _summary_t {
     uint64_t done;
     zhashx_t *by_type;          //  type -> s_type_counts_t
     zhashx_t *by_worker;        //  worker id -> uint64_t count
+    char *last_type;            //  the type counted last, and its counts
+    s_type_counts_t *last_type_counts;
+    char *last_worker;          //  the worker counted last, and its count
+    uint64_t *last_worker_count;
     uint64_t latency [S_BUCKETS];
     int64_t latency_max_us;
     histogram_t latency_buckets;    //  the same latencies, in /metrics' buckets
@@ -68,6 +72,8 @@ summary_destroy (summary_t **self_p)
         zhashx_destroy (&self->by_type);
         zhashx_destroy (&self->by_worker);
         json_decref (self->attached);
+        free (self->last_type);
+        free (self->last_worker);
         free (self->job_id);
         free (self);
         *self_p = NULL;
@@ -104,20 +110,31 @@ summary_add (summary_t *self, const char *type, tm_status_t status,
     assert (status >= TM_STATUS_MIN && status <= TM_STATUS_MAX);
     self->done++;
     self->by_status [status]++;
-    s_type_counts_t *counts = (s_type_counts_t *) zhashx_lookup (self->by_type, type);
-    if (!counts) {
-        counts = (s_type_counts_t *) zmalloc (sizeof (s_type_counts_t));
-        zhashx_insert (self->by_type, type, counts);
+    //  Results come in runs of one type from one worker (a batch): the
+    //  last key is tried before the tables.
+    if (!self->last_type || strcmp (type, self->last_type) != 0) {
+        s_type_counts_t *counts = (s_type_counts_t *) zhashx_lookup (self->by_type, type);
+        if (!counts) {
+            counts = (s_type_counts_t *) zmalloc (sizeof (s_type_counts_t));
+            zhashx_insert (self->by_type, type, counts);
+        }
+        free (self->last_type);
+        self->last_type = strdup (type);
+        self->last_type_counts = counts;
     }
-    counts->by_status [status]++;
-    if (worker_id) {
+    self->last_type_counts->by_status [status]++;
+    if (worker_id && (!self->last_worker || strcmp (worker_id, self->last_worker) != 0)) {
         uint64_t *count = (uint64_t *) zhashx_lookup (self->by_worker, worker_id);
         if (!count) {
             count = (uint64_t *) zmalloc (sizeof (uint64_t));
             zhashx_insert (self->by_worker, worker_id, count);
         }
-        (*count)++;
+        free (self->last_worker);
+        self->last_worker = strdup (worker_id);
+        self->last_worker_count = count;
     }
+    if (worker_id)
+        (*self->last_worker_count)++;
     self->latency [s_bucket_of (latency_us)]++;
     if (latency_us > self->latency_max_us)
         self->latency_max_us = latency_us;

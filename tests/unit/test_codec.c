@@ -33,9 +33,9 @@ s_results_fill (tm_result_t results [2])
 {
     memset (results, 0, 2 * sizeof (tm_result_t));
     results [0] = (tm_result_t) { "job-1", 1, "a1", 1, TM_STATUS_OK, s_binary, sizeof s_binary,
-                                  "", "host/123", 1700000000000000, 812, 0 };
+                                  "", "host/123", 1700000000000000, 812, 0, TM_JSON_UNKNOWN };
     results [1] = (tm_result_t) { "job-1", 99, "b2", 3, TM_STATUS_TIMEOUT, NULL, 0,
-                                  "ran past 10 ms", "worker-9", -5, 0, -9 };
+                                  "ran past 10 ms", "worker-9", -5, 0, -9, TM_JSON_UNKNOWN };
 }
 
 static tm_decode_status_t
@@ -1009,7 +1009,8 @@ batches_of_every_size_round_trip (void **state)
         size_t size = s_sizes [i % S_SIZES];
         tasks [i] = (tm_task_t) { "job-1", i + 1, ids [i], "echo", data, size, (uint32_t) i, 1, 3 };
         results [i] = (tm_result_t) { "job-1", i + 1, ids [i], 1, TM_STATUS_OK, data, size,
-                                      "", "host/1", (int64_t) i, (int64_t) i, (int32_t) i };
+                                      "", "host/1", (int64_t) i, (int64_t) i, (int32_t) i,
+                                      TM_JSON_UNKNOWN };
     }
     zframe_t *task_frame = tm_codec_encode_tasks (tasks, S_MANY);
     zframe_t *result_frame = tm_codec_encode_results (results, S_MANY);
@@ -1073,13 +1074,13 @@ widest_numbers_and_empty_strings_encode_within_bounds (void **state)
     tm_task_batch_destroy (&batch);
     zframe_destroy (&frame);
     tm_result_t result = { NULL, UINT64_MAX, NULL, UINT32_MAX, (tm_status_t) -1, NULL, 0,
-                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN };
+                           NULL, NULL, INT64_MIN, INT64_MIN, INT32_MIN, TM_JSON_UNKNOWN };
     frame = tm_codec_encode_results (&result, 1);
     assert_int_equal (s_decode_worker_frame (frame), TM_DECODE_INVALID);
     zframe_destroy (&frame);
 
     result = (tm_result_t) { "j", UINT64_MAX, "", UINT32_MAX, TM_STATUS_REJECTED, NULL, 0,
-                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN };
+                             "", "w", INT64_MIN, INT64_MAX, INT32_MIN, TM_JSON_UNKNOWN };
     frame = tm_codec_encode_results (&result, 1);
     tm_worker_msg_t *msg = NULL;
     assert_int_equal (tm_codec_decode_worker_msg (zframe_data (frame), zframe_size (frame), &msg),
@@ -1105,6 +1106,557 @@ status_names_cover_every_code (void **state)
     assert_string_equal (tm_decode_status_name (TM_DECODE_COUNT), "unknown");
     assert_string_equal (tm_status_name (TM_STATUS_NO_HANDLER), "no_handler");
     assert_string_equal (tm_status_name ((tm_status_t) 9), "unknown");
+}
+
+//  --- tasks packed ahead ---------------------------------------------------------------
+
+static void
+packed_batches_are_the_bytes_protobuf_c_packs (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    static const uint64_t seqs [] = { 1, 127, 128, 300, UINT32_MAX, UINT64_MAX };
+    static const uint32_t numbers [] = { 0, 1, 127, 128, 16384, UINT32_MAX };
+    static const char *strings [] = { "", "a1", "id with spaces", "x" };
+    uint64_t seed = 0xba7c4;
+    for (int round = 0; round < 400; round++) {
+        size_t count = (size_t) (s_random (&seed) % 5);
+        if (round == 0)
+            count = TM_MAX_BATCH_TASKS;
+        tm_task_t tasks [TM_MAX_BATCH_TASKS];
+        tm_packed_task_t packed [TM_MAX_BATCH_TASKS];
+        uint8_t *storage [TM_MAX_BATCH_TASKS];
+        const char *job_id = round % 7 ? "job-1" : "";
+        for (size_t i = 0; i < count; i++) {
+            size_t size = s_sizes [s_random (&seed) % S_SIZES];
+            tasks [i] = (tm_task_t) {
+                .job_id = job_id, .seq = seqs [s_random (&seed) % 6],
+                .id = strings [s_random (&seed) % 4], .type = round % 3 ? "echo" : "sha256",
+                .payload = size ? bytes : NULL, .payload_size = size,
+                .timeout_ms = numbers [s_random (&seed) % 6],
+                .attempt = numbers [s_random (&seed) % 6],
+                .max_attempts = numbers [s_random (&seed) % 6]
+            };
+            size_t packed_size = tm_codec_packed_task_size (&tasks [i]);
+            storage [i] = (uint8_t *) malloc (packed_size + 1);
+            size_t payload_at = tm_codec_pack_task (&tasks [i], storage [i]);
+            assert_int_equal (payload_at + size, packed_size);
+            if (size)
+                assert_memory_equal (storage [i] + payload_at, bytes, size);
+            packed [i] = (tm_packed_task_t) {
+                .packed = storage [i], .packed_size = packed_size,
+                .timeout_ms = tasks [i].timeout_ms, .attempt = tasks [i].attempt,
+                .max_attempts = tasks [i].max_attempts
+            };
+        }
+        uint64_t number = seqs [s_random (&seed) % 6] - (round % 2);
+        uint64_t stamp = round % 5 ? seqs [s_random (&seed) % 6] : 0;
+        zframe_t *expected = tm_codec_encode_task_batch (job_id, tasks, count, number, stamp);
+        zmq_msg_t frame;
+        tm_codec_encode_packed_batch (job_id, packed, count, number, stamp, &frame);
+        assert_int_equal (zmq_msg_size (&frame), zframe_size (expected));
+        assert_memory_equal (zmq_msg_data (&frame), zframe_data (expected), zframe_size (expected));
+        zmq_msg_close (&frame);
+        zframe_destroy (&expected);
+        for (size_t i = 0; i < count; i++)
+            free (storage [i]);
+    }
+    free (bytes);
+}
+
+static int s_released;
+
+static void
+s_count_release (void *data, void *hint)
+{
+    assert_ptr_equal (hint, &s_released);
+    (void) data;
+    s_released++;
+}
+
+static void
+lone_task_framed_in_place_is_the_frame_a_copy_makes (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    static const uint64_t numbers [] = { 0, 1, 128, UINT32_MAX, UINT64_MAX };
+    static const char *job_ids [] = { "job-1", "",
+        "0123456789012345678901234567890123456789012345678901234567890123" };
+    int frames = 0;
+    for (size_t j = 0; j < 3; j++)
+        for (size_t n = 0; n < 5; n++)
+            for (size_t size = 0; size < S_SIZES; size++) {
+                tm_task_t task = { job_ids [j], numbers [n] | 1, "id", "echo",
+                                   bytes, s_sizes [size], (uint32_t) numbers [n],
+                                   (uint32_t) numbers [(n + 1) % 5], (uint32_t) numbers [(n + 2) % 5] };
+                size_t packed_size = tm_codec_packed_task_size (&task);
+                uint8_t *room = (uint8_t *) malloc (TM_CODEC_FRAME_HEADROOM + packed_size
+                                                    + TM_CODEC_FRAME_TAILROOM);
+                assert_non_null (room);
+                tm_codec_pack_task (&task, room + TM_CODEC_FRAME_HEADROOM);
+                tm_packed_task_t packed = {
+                    .packed = room + TM_CODEC_FRAME_HEADROOM, .packed_size = packed_size,
+                    .timeout_ms = task.timeout_ms, .attempt = task.attempt,
+                    .max_attempts = task.max_attempts
+                };
+                zmq_msg_t copy, in_place;
+                tm_codec_encode_packed_batch (job_ids [j], &packed, 1, numbers [4 - n],
+                                              numbers [n], &copy);
+                packed.room = room;
+                packed.release = s_count_release;
+                packed.hint = &s_released;
+                tm_codec_encode_packed_batch (job_ids [j], &packed, 1, numbers [4 - n],
+                                              numbers [n], &in_place);
+                const uint8_t *data = (const uint8_t *) zmq_msg_data (&in_place);
+                assert_true (data >= room && data < room + TM_CODEC_FRAME_HEADROOM);
+                assert_int_equal (zmq_msg_size (&in_place), zmq_msg_size (&copy));
+                assert_memory_equal (data, zmq_msg_data (&copy), zmq_msg_size (&copy));
+                zmq_msg_close (&copy);
+                zmq_msg_close (&in_place);
+                assert_int_equal (s_released, ++frames);
+                free (room);
+            }
+    free (bytes);
+}
+
+//  --- the direct reader of result batches, held to protobuf-c ----------------------
+
+//  A frame built field by field, so that tests can write what our encoder
+//  never does: fields out of order, twice, unknown, of another wire type.
+typedef struct {
+    uint8_t data [32768];
+    size_t size;
+} s_wire_t;
+
+static void
+s_wire_varint (s_wire_t *self, uint64_t value, size_t min_bytes)
+{
+    //  min_bytes pads with continuation bytes: an overlong varint.
+    for (size_t i = 0; ; i++) {
+        bool more = value >= 0x80 || i + 1 < min_bytes;
+        assert_true (self->size < sizeof self->data);
+        self->data [self->size++] = (uint8_t) ((value & 0x7F) | (more ? 0x80 : 0));
+        value >>= 7;
+        if (!more)
+            break;
+    }
+}
+
+static void
+s_wire_bytes (s_wire_t *self, unsigned field, const void *data, size_t size)
+{
+    s_wire_varint (self, field << 3 | 2, 1);
+    s_wire_varint (self, size, 1);
+    assert_true (self->size + size <= sizeof self->data);
+    memcpy (self->data + self->size, data, size);
+    self->size += size;
+}
+
+//  One Result's bytes: its fields in a random order, some left out, and
+//  with odd probability one of what the direct reader gives up on.
+static void
+s_random_result (s_wire_t *self, uint64_t *seed)
+{
+    static const char *strings [] = { "job-1", "", "a1", "host/1", "ab\0c", "worker-9", "x" };
+    static const uint64_t numbers [] = { 0, 1, 5, 6, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 1,
+                                         INT64_MAX, UINT64_MAX, (uint64_t) -5 };
+    unsigned order [11];
+    for (unsigned i = 0; i < 11; i++)
+        order [i] = i + 1;
+    for (unsigned i = 10; i > 0; i--) {
+        unsigned j = (unsigned) (s_random (seed) % (i + 1)), swap = order [i];
+        order [i] = order [j];
+        order [j] = swap;
+    }
+    bool canonical = s_random (seed) % 2;
+    //  Half of them valid but for what odd adds: the rest anything.
+    bool valid = s_random (seed) % 2;
+    for (unsigned i = 0; i < 11; i++) {
+        unsigned field = canonical ? i + 1 : order [i];
+        bool required = field == 1 || field == 2 || field == 4 || field == 5 || field == 8;
+        if ((!valid || !required) && s_random (seed) % 5 == 0)
+            continue;
+        bool length_field = field == 1 || field == 3 || field == 6 || field == 7 || field == 8;
+        unsigned odd = (unsigned) (s_random (seed) % 40);
+        size_t times = odd == 0 ? 2 : 1;            //  a field twice
+        for (size_t time = 0; time < times; time++) {
+            if (odd == 1)                           //  the other wire type
+                length_field = !length_field;
+            if (length_field) {
+                const char *text = strings [s_random (seed) % 7];
+                if (valid && (field == 1 || field == 8))
+                    text = field == 1 ? "job-1" : "host/1";
+                size_t size = strcmp (text, "ab") == 0 ? 4 : strlen (text);
+                if (field == 6 && s_random (seed) % 3 == 0) {
+                    static uint8_t output [1500];
+                    size = (size_t) (s_random (seed) % sizeof output);
+                    for (size_t at = 0; at < size; at++)
+                        output [at] = (uint8_t) (s_random (seed) % 3 ? 'a' + at % 26 : s_random (seed));
+                    s_wire_bytes (self, field, output, size);
+                }
+                else
+                    s_wire_bytes (self, field, text, size);
+            }
+            else {
+                uint64_t value = field == 5 ? 1 + s_random (seed) % 6 : numbers [s_random (seed) % 11];
+                if (valid && (field == 2 || field == 4 || field == 10))
+                    value = 1 + s_random (seed) % 1000;
+                s_wire_varint (self, field << 3, 1);
+                //  Now and then an overlong varint, up to 10 bytes.
+                s_wire_varint (self, value, odd == 2 ? 1 + s_random (seed) % 10 : 1);
+            }
+        }
+        if (odd == 3)                               //  an unknown field
+            s_wire_bytes (self, 12 + (unsigned) (s_random (seed) % 4), "?", 1);
+    }
+}
+
+//  A WorkerToMaster of count random Results, now and then with something
+//  odd in the envelope or the batch.
+static void
+s_random_results_frame (s_wire_t *frame, uint64_t *seed)
+{
+    s_wire_t batch = { .size = 0 };
+    size_t count = (size_t) (s_random (seed) % 5);
+    for (size_t i = 0; i < count; i++) {
+        s_wire_t item = { .size = 0 };
+        s_random_result (&item, seed);
+        s_wire_bytes (&batch, 1, item.data, item.size);
+    }
+    if (s_random (seed) % 30 == 0)
+        s_wire_bytes (&batch, 2, "?", 1);           //  unknown in the batch
+    frame->size = 0;
+    unsigned odd = (unsigned) (s_random (seed) % 20);
+    if (odd != 0) {
+        s_wire_varint (frame, 1 << 3, 1);
+        //  Versions are enums: protobuf-c keeps the low 32 bits.
+        static const uint64_t versions [] = { 2, 257, (1ull << 32) + TM_PROTOCOL_VERSION, UINT64_MAX };
+        s_wire_varint (frame, odd == 1 ? versions [s_random (seed) % 4] : TM_PROTOCOL_VERSION, 1);
+    }
+    if (odd == 2)
+        s_wire_bytes (frame, 3, "", 0);             //  a heartbeat before the results
+    s_wire_bytes (frame, 2, batch.data, batch.size);
+    if (odd == 3)
+        s_wire_bytes (frame, 2, batch.data, batch.size);
+}
+
+//  Decodes data both ways; they must agree on the status and every field.
+static tm_decode_status_t
+s_assert_readers_agree (const uint8_t *data, size_t size)
+{
+    tm_worker_msg_t *direct = NULL, *reference = NULL;
+    tm_decode_status_t status = tm_codec_decode_worker_msg (data, size, &direct);
+    assert_int_equal (status, tm_codec_decode_worker_msg_reference (data, size, &reference));
+    if (status == TM_DECODE_OK) {
+        assert_int_equal (tm_worker_msg_is_heartbeat (direct), tm_worker_msg_is_heartbeat (reference));
+        size_t count = tm_worker_msg_result_count (direct);
+        assert_int_equal (count, tm_worker_msg_result_count (reference));
+        for (size_t i = 0; i < count; i++) {
+            tm_result_t a, b;
+            tm_worker_msg_result (direct, i, &a);
+            tm_worker_msg_result (reference, i, &b);
+            assert_string_equal (a.job_id, b.job_id);
+            assert_string_equal (a.id, b.id);
+            assert_string_equal (a.error, b.error);
+            assert_string_equal (a.worker_id, b.worker_id);
+            assert_true (a.seq == b.seq && a.attempt == b.attempt && a.status == b.status);
+            assert_true (a.start_us == b.start_us && a.duration_us == b.duration_us);
+            assert_int_equal (a.exit_code, b.exit_code);
+            assert_int_equal (a.output_size, b.output_size);
+            assert_true ((a.output == NULL) == (b.output == NULL));
+            if (a.output_size)
+                assert_memory_equal (a.output, b.output, a.output_size);
+            //  The direct reader says what the output is; the writer
+            //  would find the same.
+            assert_true (a.output_form == TM_JSON_UNKNOWN
+                         || a.output_form == tm_json_form (b.output, b.output_size));
+        }
+    }
+    tm_worker_msg_destroy (&direct);
+    tm_worker_msg_destroy (&reference);
+    return status;
+}
+
+static void
+results_packed_by_hand_read_back_through_protobuf_c (void **state)
+{
+    (void) state;
+    uint8_t *bytes = s_pattern_new ();
+    //  The widest values of every field the checks let through.
+    static const uint64_t u64s [] = { 1, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 1, UINT64_MAX };
+    static const int64_t i64s [] = { 0, 1, -1, 128, INT64_MIN, INT64_MAX };
+    static const int32_t i32s [] = { 0, 1, -1, 64, -65, INT32_MIN, INT32_MAX };
+    static const uint32_t u32s [] = { 1, 127, 128, UINT32_MAX };
+    static const char *strings [] = { "", "job-1", "host/1", "ran past 10 ms" };
+    uint64_t seed = 0x2e5;
+    for (int round = 0; round < 300; round++) {
+        size_t count = 1 + (size_t) (s_random (&seed) % 4);
+        tm_result_t results [4];
+        for (size_t i = 0; i < count; i++) {
+            size_t size = s_sizes [s_random (&seed) % S_SIZES];
+            results [i] = (tm_result_t) {
+                .job_id = strings [1 + s_random (&seed) % 3], .seq = u64s [s_random (&seed) % 6],
+                .id = round % 3 ? strings [s_random (&seed) % 4] : NULL,
+                .attempt = u32s [s_random (&seed) % 4],
+                .status = (tm_status_t) (TM_STATUS_MIN + s_random (&seed) % TM_STATUS_MAX),
+                .output = size ? bytes : NULL, .output_size = size,
+                .error = round % 5 ? strings [s_random (&seed) % 4] : NULL,
+                .worker_id = strings [1 + s_random (&seed) % 3],
+                .start_us = i64s [s_random (&seed) % 6],
+                .duration_us = i64s [s_random (&seed) % 6] & INT64_MAX,
+                .exit_code = i32s [s_random (&seed) % 7]
+            };
+        }
+        zframe_t *frame = tm_codec_encode_results (results, count);
+        tm_worker_msg_t *msg = NULL;
+        tm_decode_status_t status = tm_codec_decode_worker_msg_reference (zframe_data (frame),
+                                                                          zframe_size (frame), &msg);
+        assert_int_equal (status, TM_DECODE_OK);
+        s_assert_readers_agree (zframe_data (frame), zframe_size (frame));
+        for (size_t i = 0; msg && i < count; i++) {
+            tm_result_t decoded;
+            tm_worker_msg_result (msg, i, &decoded);
+            assert_string_equal (decoded.job_id, results [i].job_id);
+            assert_string_equal (decoded.id, results [i].id ? results [i].id : "");
+            assert_string_equal (decoded.error, results [i].error ? results [i].error : "");
+            assert_string_equal (decoded.worker_id, results [i].worker_id);
+            assert_true (decoded.seq == results [i].seq && decoded.attempt == results [i].attempt);
+            assert_int_equal (decoded.status, results [i].status);
+            assert_true (decoded.start_us == results [i].start_us);
+            assert_true (decoded.duration_us == results [i].duration_us);
+            assert_int_equal (decoded.exit_code, results [i].exit_code);
+            assert_int_equal (decoded.output_size, results [i].output_size);
+            if (decoded.output_size)
+                assert_memory_equal (decoded.output, bytes, decoded.output_size);
+        }
+        tm_worker_msg_destroy (&msg);
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+static void
+results_read_directly_match_protobuf_c (void **state)
+{
+    (void) state;
+    uint64_t seed = 0xd1ec7;
+    size_t decoded = 0;
+    for (int round = 0; round < 20000; round++) {
+        s_wire_t frame;
+        s_random_results_frame (&frame, &seed);
+        decoded += s_assert_readers_agree (frame.data, frame.size) == TM_DECODE_OK;
+        //  The same cut short, and with a byte changed.
+        s_assert_readers_agree (frame.data, (size_t) (s_random (&seed) % (frame.size + 1)));
+        frame.data [s_random (&seed) % frame.size] = (uint8_t) s_random (&seed);
+        s_assert_readers_agree (frame.data, frame.size);
+    }
+    //  Enough of them were whole and valid for the comparison to mean something.
+    assert_true (decoded > 1000);
+    //  What our own encoder writes, every size of output.
+    uint8_t *bytes = s_pattern_new ();
+    for (size_t i = 0; i < S_SIZES; i++) {
+        tm_result_t results [2];
+        s_results_fill (results);
+        results [0].output = bytes;
+        results [0].output_size = s_sizes [i];
+        zframe_t *frame = tm_codec_encode_results (results, 2);
+        assert_int_equal (s_assert_readers_agree (zframe_data (frame), zframe_size (frame)),
+                          TM_DECODE_OK);
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+//  One Task's bytes, as s_random_result makes a Result's.
+static void
+s_random_task (s_wire_t *self, uint64_t *seed)
+{
+    static const char *strings [] = { "job-1", "", "a1", "echo", "ab\0c", "noop", "x" };
+    static const uint64_t numbers [] = { 0, 1, 2, 3, 127, 128, UINT32_MAX, (uint64_t) UINT32_MAX + 2,
+                                         UINT64_MAX };
+    bool valid = s_random (seed) % 2;
+    unsigned first = (unsigned) (s_random (seed) % 8);
+    for (unsigned i = 0; i < 8; i++) {
+        unsigned field = 1 + (first + i * (s_random (seed) % 2 ? 1 : 3)) % 8;
+        bool required = field == 1 || field == 2 || field == 4 || field == 7 || field == 8;
+        if ((!valid || !required) && s_random (seed) % 5 == 0)
+            continue;
+        bool length_field = field == 1 || field == 3 || field == 4 || field == 5;
+        unsigned odd = (unsigned) (s_random (seed) % 40);
+        for (size_t time = 0; time < (odd == 0 ? 2u : 1u); time++) {
+            if (odd == 1)
+                length_field = !length_field;
+            if (length_field) {
+                const char *text = strings [s_random (seed) % 7];
+                if (valid && field == 1)
+                    text = "job-1";
+                if (valid && field == 4)
+                    text = "echo";
+                size_t size = strcmp (text, "ab") == 0 ? 4 : strlen (text);
+                s_wire_bytes (self, field, text, size);
+            }
+            else {
+                uint64_t value = numbers [s_random (seed) % 9];
+                if (valid && (field == 2 || field == 7 || field == 8))
+                    value = field == 8 ? 3 : 1 + s_random (seed) % 3;
+                s_wire_varint (self, field << 3, 1);
+                s_wire_varint (self, value, odd == 2 ? 1 + s_random (seed) % 10 : 1);
+            }
+        }
+        if (odd == 3)
+            s_wire_bytes (self, 9 + (unsigned) (s_random (seed) % 6), "?", 1);
+    }
+}
+
+static void
+s_random_tasks_frame (s_wire_t *frame, uint64_t *seed)
+{
+    s_wire_t batch = { .size = 0 };
+    size_t count = (size_t) (s_random (seed) % 5);
+    unsigned odd = (unsigned) (s_random (seed) % 24);
+    for (size_t i = 0; i < count; i++) {
+        s_wire_t item = { .size = 0 };
+        s_random_task (&item, seed);
+        s_wire_bytes (&batch, 1, item.data, item.size);
+        if (odd == 4 && i == 0) {                   //  batch fields between tasks
+            s_wire_varint (&batch, 2 << 3, 1);
+            s_wire_varint (&batch, 7, 1);
+        }
+    }
+    if (s_random (seed) % 2) {
+        s_wire_varint (&batch, 2 << 3, 1);
+        s_wire_varint (&batch, s_random (seed), 1);
+    }
+    if (s_random (seed) % 2) {
+        s_wire_varint (&batch, 3 << 3, 1);
+        s_wire_varint (&batch, s_random (seed), 1);
+    }
+    if (s_random (seed) % 3)
+        s_wire_bytes (&batch, 4, "job-1", s_random (seed) % 6);
+    if (odd == 5)
+        s_wire_bytes (&batch, 4, "job-2", 5);       //  its job id twice
+    if (odd == 6)
+        s_wire_bytes (&batch, 5, "?", 1);           //  unknown in the batch
+    frame->size = 0;
+    if (odd != 0) {
+        static const uint64_t versions [] = { 2, 257, (1ull << 32) + TM_PROTOCOL_VERSION, UINT64_MAX };
+        s_wire_varint (frame, 1 << 3, 1);
+        s_wire_varint (frame, odd == 1 ? versions [s_random (seed) % 4] : TM_PROTOCOL_VERSION, 1);
+    }
+    if (odd == 2)
+        s_wire_bytes (frame, 3, "", 0);
+    s_wire_bytes (frame, 2, batch.data, batch.size);
+    if (odd == 3)
+        s_wire_bytes (frame, 2, batch.data, batch.size);
+}
+
+static tm_decode_status_t
+s_assert_task_readers_agree (const uint8_t *data, size_t size)
+{
+    tm_task_batch_t *direct = NULL, *reference = NULL;
+    tm_decode_status_t status = tm_codec_decode_tasks (data, size, &direct);
+    assert_int_equal (status, tm_codec_decode_tasks_reference (data, size, &reference));
+    if (status == TM_DECODE_OK) {
+        size_t count = tm_task_batch_size (direct);
+        assert_int_equal (count, tm_task_batch_size (reference));
+        assert_true (tm_task_batch_number (direct) == tm_task_batch_number (reference));
+        assert_true (tm_task_batch_credit_stamp (direct) == tm_task_batch_credit_stamp (reference));
+        assert_string_equal (tm_task_batch_job_id (direct), tm_task_batch_job_id (reference));
+        for (size_t i = 0; i < count; i++) {
+            tm_task_t a, b;
+            tm_task_batch_get (direct, i, &a);
+            tm_task_batch_get (reference, i, &b);
+            assert_string_equal (a.job_id, b.job_id);
+            assert_string_equal (a.id, b.id);
+            assert_string_equal (a.type, b.type);
+            assert_true (a.seq == b.seq && a.timeout_ms == b.timeout_ms);
+            assert_true (a.attempt == b.attempt && a.max_attempts == b.max_attempts);
+            assert_int_equal (a.payload_size, b.payload_size);
+            assert_true ((a.payload == NULL) == (b.payload == NULL));
+            if (a.payload_size)
+                assert_memory_equal (a.payload, b.payload, a.payload_size);
+        }
+    }
+    tm_task_batch_destroy (&direct);
+    tm_task_batch_destroy (&reference);
+    return status;
+}
+
+static void
+tasks_read_directly_match_protobuf_c (void **state)
+{
+    (void) state;
+    uint64_t seed = 0x7a5c;
+    size_t decoded = 0;
+    for (int round = 0; round < 20000; round++) {
+        s_wire_t frame;
+        s_random_tasks_frame (&frame, &seed);
+        decoded += s_assert_task_readers_agree (frame.data, frame.size) == TM_DECODE_OK;
+        s_assert_task_readers_agree (frame.data, (size_t) (s_random (&seed) % (frame.size + 1)));
+        frame.data [s_random (&seed) % frame.size] = (uint8_t) s_random (&seed);
+        s_assert_task_readers_agree (frame.data, frame.size);
+    }
+    assert_true (decoded > 1000);
+    //  What the master sends: every payload size, and a full batch.
+    uint8_t *bytes = s_pattern_new ();
+    tm_task_t tasks [TM_MAX_BATCH_TASKS + 1];
+    for (size_t i = 0; i <= TM_MAX_BATCH_TASKS; i++)
+        tasks [i] = (tm_task_t) { "job-1", i + 1, "t", "echo", bytes, s_sizes [i % S_SIZES] % 6000,
+                                  (uint32_t) i, 1, 3 };
+    for (size_t count = 0; count <= TM_MAX_BATCH_TASKS + 1; count += 1 + count / 2) {
+        zframe_t *frame = tm_codec_encode_task_batch ("job-1", tasks, count, count, 7);
+        s_assert_task_readers_agree (zframe_data (frame), zframe_size (frame));
+        zframe_destroy (&frame);
+    }
+    free (bytes);
+}
+
+static void
+large_output_is_read_where_the_frame_holds_it (void **state)
+{
+    (void) state;
+    static uint8_t output [100000];
+    for (size_t at = 0; at < sizeof output; at++)
+        output [at] = (uint8_t) ('a' + at % 26);
+    tm_result_t results [2];
+    s_results_fill (results);
+    results [0].output = output;
+    results [0].output_size = sizeof output;
+    results [1].output = (const uint8_t *) "short";
+    results [1].output_size = 5;
+    zframe_t *encoded = tm_codec_encode_results (results, 2);
+    zmq_msg_t frame;
+    zmq_msg_init_size (&frame, zframe_size (encoded));
+    memcpy (zmq_msg_data (&frame), zframe_data (encoded), zframe_size (encoded));
+    const uint8_t *start = (const uint8_t *) zmq_msg_data (&frame);
+    size_t size = zmq_msg_size (&frame);
+    tm_worker_msg_t *msg = NULL;
+    assert_int_equal (tm_codec_decode_worker_frame (&frame, &msg), TM_DECODE_OK);
+    //  The message took the frame's bytes: closing the frame frees nothing.
+    assert_int_equal (zmq_msg_size (&frame), 0);
+    zmq_msg_close (&frame);
+    tm_result_t result;
+    tm_worker_msg_result (msg, 0, &result);
+    assert_true (result.output >= start && result.output + result.output_size <= start + size);
+    assert_memory_equal (result.output, output, sizeof output);
+    assert_int_equal (result.output_form, TM_JSON_PLAIN);
+    tm_worker_msg_result (msg, 1, &result);
+    assert_memory_equal (result.output, "short", 5);
+    assert_false (result.output >= start && result.output < start + size);
+    tm_worker_msg_destroy (&msg);
+    //  A frame with no large output stays the caller's.
+    results [0].output_size = 0;
+    zframe_destroy (&encoded);
+    encoded = tm_codec_encode_results (results, 2);
+    zmq_msg_init_size (&frame, zframe_size (encoded));
+    memcpy (zmq_msg_data (&frame), zframe_data (encoded), zframe_size (encoded));
+    assert_int_equal (tm_codec_decode_worker_frame (&frame, &msg), TM_DECODE_OK);
+    assert_int_equal (zmq_msg_size (&frame), zframe_size (encoded));
+    zmq_msg_close (&frame);
+    tm_worker_msg_result (msg, 1, &result);
+    assert_memory_equal (result.output, "short", 5);
+    tm_worker_msg_destroy (&msg);
+    zframe_destroy (&encoded);
 }
 
 int
@@ -1141,6 +1693,12 @@ main (void)
         cmocka_unit_test (batches_of_every_size_round_trip),
         cmocka_unit_test (widest_numbers_and_empty_strings_encode_within_bounds),
         cmocka_unit_test (status_names_cover_every_code),
+        cmocka_unit_test (packed_batches_are_the_bytes_protobuf_c_packs),
+        cmocka_unit_test (lone_task_framed_in_place_is_the_frame_a_copy_makes),
+        cmocka_unit_test (results_packed_by_hand_read_back_through_protobuf_c),
+        cmocka_unit_test (results_read_directly_match_protobuf_c),
+        cmocka_unit_test (large_output_is_read_where_the_frame_holds_it),
+        cmocka_unit_test (tasks_read_directly_match_protobuf_c),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

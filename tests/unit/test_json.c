@@ -248,6 +248,135 @@ is_text_accepts_utf8_and_refuses_nul_and_invalid_bytes (void **state)
     assert_false (tm_json_is_text ((const uint8_t *) "\xed\xa0\x80", 3));
 }
 
+//  Length of the valid UTF-8 sequence at data (RFC 3629: shortest form, no
+//  surrogates, at most U+10FFFF), or 0.
+static size_t
+s_reference_utf8_length (const uint8_t *data, size_t size)
+{
+    size_t length = data [0] < 0x80 ? 1 : data [0] >= 0xC2 && data [0] < 0xE0 ? 2
+                  : data [0] >= 0xE0 && data [0] < 0xF0 ? 3 : data [0] >= 0xF0 && data [0] < 0xF5 ? 4 : 0;
+    if (length == 0 || length > size)
+        return 0;
+    uint32_t code = data [0] & (0x7F >> length);
+    for (size_t i = 1; i < length; i++) {
+        if ((data [i] & 0xC0) != 0x80)
+            return 0;
+        code = (code << 6) | (data [i] & 0x3F);
+    }
+    uint32_t min = length == 3 ? 0x800 : length == 4 ? 0x10000 : 0;
+    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF))
+        return 0;
+    return length;
+}
+
+//  The escaper byte by byte, as it was before it copied plain runs whole: the judge of
+//  the run-at-a-time one.
+static size_t
+s_reference_escape (const uint8_t *data, size_t size, char *out)
+{
+    char *start = out;
+    *out++ = '"';
+    size_t at = 0;
+    while (at < size) {
+        uint8_t byte = data [at];
+        if (byte >= 0x20 && byte < 0x80 && byte != '"' && byte != '\\') {
+            *out++ = (char) byte;
+            at++;
+            continue;
+        }
+        if (byte >= 0x80) {
+            //  Valid UTF-8 is copied, anything else is one U+FFFD a byte.
+            size_t length = s_reference_utf8_length (data + at, size - at);
+            if (length == 0) {
+                memcpy (out, FFFD, 3);
+                out += 3;
+                at++;
+            }
+            else {
+                memcpy (out, data + at, length);
+                out += length;
+                at += length;
+            }
+            continue;
+        }
+        const char *named = byte == '"' ? "\\\"" : byte == '\\' ? "\\\\"
+                          : byte == '\n' ? "\\n" : byte == '\r' ? "\\r" : byte == '\t' ? "\\t" : NULL;
+        if (named) {
+            memcpy (out, named, 2);
+            out += 2;
+        }
+        else
+            out += sprintf (out, "\\u%04x", byte);
+        at++;
+    }
+    *out++ = '"';
+    return (size_t) (out - start);
+}
+
+static void
+escaping_plain_runs_whole_matches_byte_by_byte (void **state)
+{
+    (void) state;
+    //  Plain runs with one byte of each kind at every offset and length,
+    //  so every word boundary and every tail length is crossed.
+    const char *kinds [] = { "\"", "\\", "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9",
+                             "\xe2\x82\xac", "\xf0\x9d\x84\x9e", "\xff", "\xe2\x82", " " };
+    uint8_t data [48];
+    char expected [48 * 6 + 3];
+    for (size_t kind = 0; kind < sizeof kinds / sizeof kinds [0]; kind++)
+        for (size_t size = 0; size <= 40; size++)
+            for (size_t at = 0; at <= size; at++) {
+                memset (data, 'a', sizeof data);
+                size_t length = strlen (kinds [kind]);
+                memcpy (data + at, kinds [kind], length);
+                size_t total = size + length;
+                tm_json_buf_t buf;
+                tm_json_buf_init (&buf);
+                tm_json_append_string (&buf, (const char *) data, total);
+                size_t expected_size = s_reference_escape (data, total, expected);
+                assert_int_equal (buf.size, expected_size);
+                assert_memory_equal (buf.data, expected, expected_size);
+                tm_json_buf_fini (&buf);
+            }
+}
+
+static void
+form_tells_plain_text_from_text_to_escape_and_binary (void **state)
+{
+    (void) state;
+#define S_BYTES(literal) literal, sizeof (literal) - 1
+    struct { const char *data; size_t size; tm_json_form_t form; } cases [] = {
+        { S_BYTES (""), TM_JSON_PLAIN },
+        { S_BYTES ("abcdefghijklmnopqrstuvwxyz 0123456789 ~!@#$%^&*()"), TM_JSON_PLAIN },
+        { S_BYTES ("caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e" " and more plain text"), TM_JSON_PLAIN },
+        { S_BYTES ("\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f\x7f"), TM_JSON_PLAIN },
+        { S_BYTES ("a line\n"), TM_JSON_TEXT },
+        { S_BYTES ("0123456789abcde\""), TM_JSON_TEXT },
+        { S_BYTES ("0123456789abcdef\\"), TM_JSON_TEXT },
+        { S_BYTES ("\x1f" "0123456789abcdef"), TM_JSON_TEXT },
+        { S_BYTES ("0123456789abcdef\0"), TM_JSON_BINARY },
+        { S_BYTES ("\"0123456789abcdef\xff"), TM_JSON_BINARY },
+        { S_BYTES ("0123456789\xe2\x82"), TM_JSON_BINARY },
+        { S_BYTES ("0123456789\xed\xa0\x80"), TM_JSON_BINARY },
+    };
+#undef S_BYTES
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        tm_json_form_t form = tm_json_form ((const uint8_t *) cases [i].data, cases [i].size);
+        if (form != cases [i].form)
+            fail_msg ("case %zu: form %d, expected %d", i, form, cases [i].form);
+    }
+    //  Plain bytes go between quotes as they are, the same as escaping them.
+    tm_json_buf_t plain, escaped;
+    tm_json_buf_init (&plain);
+    tm_json_buf_init (&escaped);
+    tm_json_append_plain (&plain, cases [2].data, cases [2].size);
+    tm_json_append_string (&escaped, cases [2].data, cases [2].size);
+    assert_int_equal (plain.size, escaped.size);
+    assert_string_equal (plain.data, escaped.data);
+    tm_json_buf_fini (&plain);
+    tm_json_buf_fini (&escaped);
+}
+
 //  --- base64 -----------------------------------------------------------------
 
 //  Encodes data and returns the base64 text without its quotes (heap).
@@ -347,6 +476,8 @@ main (void)
         cmocka_unit_test (string_replaces_invalid_utf8_with_replacement_character),
         cmocka_unit_test (string_of_any_bytes_is_valid_json),
         cmocka_unit_test (is_text_accepts_utf8_and_refuses_nul_and_invalid_bytes),
+        cmocka_unit_test (escaping_plain_runs_whole_matches_byte_by_byte),
+        cmocka_unit_test (form_tells_plain_text_from_text_to_escape_and_binary),
         cmocka_unit_test (base64_matches_the_rfc_4648_vectors),
         cmocka_unit_test (base64_round_trips_every_byte_at_every_length),
         cmocka_unit_test (base64_rejects_text_that_is_not_base64),

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "lease_table.h"
+#include "tm_codec.h"
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,6 +699,138 @@ expired_writes_at_most_max_seqs (void **state)
 }
 
 static void
+deadlines_set_after_a_scan_that_found_nothing_are_found (void **state)
+{
+    (void) state;
+    //  The table skips scans before the earliest deadline it has seen set;
+    //  each way of setting one must move that bound.
+    lease_table_t *table = lease_table_new (8);
+    uint64_t seqs [8];
+    lease_t *late = s_issue_timeout (table, 100);
+    lease_table_send (table, late, 1, 1, 0, 0);             //  due at 100,000
+    assert_int_equal (lease_table_expired (table, 1000, seqs, 8), 0);
+    lease_t *sent = s_issue_timeout (table, 1);
+    lease_table_send (table, sent, 1, 1, 1000, 0);          //  due at 2,000
+    assert_int_equal (lease_table_expired (table, 2000, seqs, 8), 1);
+    assert_true (seqs [0] == sent->seq);
+    lease_table_queue (table, sent);
+    assert_int_equal (lease_table_expired (table, 2100, seqs, 8), 0);
+    lease_table_retry_after (table, sent, 2500);            //  WAITING until 2,500
+    assert_int_equal (lease_table_expired (table, 2400, seqs, 8), 0);
+    assert_int_equal (lease_table_expired (table, 2500, seqs, 8), 1);
+    assert_true (seqs [0] == sent->seq);
+    lease_table_queue (table, sent);
+    assert_int_equal (lease_table_expired (table, 2600, seqs, 8), 0);
+    lease_table_send (table, sent, 1, 2, 3000, 0);          //  due at 4,000
+    lease_table_heard (table, sent, true, 3500, 0);         //  running: due at 4,500
+    assert_int_equal (lease_table_expired (table, 4000, seqs, 8), 0);
+    assert_int_equal (lease_table_expired (table, 4500, seqs, 8), 1);
+    assert_int_equal (lease_table_expired (table, 100000, seqs, 8), 2);
+    lease_table_destroy (&table);
+}
+
+static void
+large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (4);
+    lease_t *small = lease_table_issue (table, "s", "echo", (const uint8_t *) "x", 1, 0, 1);
+    assert_null (lease_table_lend (table, small));
+    size_t size = LEASE_TABLE_LEND_MIN_BYTES;
+    uint8_t *payload = (uint8_t *) malloc (size);
+    assert_non_null (payload);
+    for (size_t at = 0; at < size; at++)
+        payload [at] = (uint8_t) at;
+    lease_t *large = lease_table_issue (table, "l", "echo", payload, size, 0, 1);
+    uint8_t *room = lease_table_lend (table, large);
+    assert_non_null (room);
+    assert_ptr_equal (room + TM_CODEC_FRAME_HEADROOM, large->packed);
+    //  The frame's room is all writable.
+    memset (room, 0xab, TM_CODEC_FRAME_HEADROOM);
+    memset ((uint8_t *) large->packed + large->packed_size, 0xcd, TM_CODEC_FRAME_TAILROOM);
+    //  While a frame holds it, no second frame may write around it.
+    assert_null (lease_table_lend (table, large));
+    lease_table_frame_done (room, large);
+    room = lease_table_lend (table, large);
+    assert_non_null (room);
+    //  The task ends while its frame is still queued: the frame's bytes
+    //  stay until libzmq lets go (ASan would see them freed).
+    const uint8_t *frame_payload = large->payload;
+    lease_table_finish (table, large->seq);
+    assert_int_equal (lease_table_size (table), 1);
+    assert_memory_equal (frame_payload, payload, size);
+    lease_table_frame_done (room, large);
+    free (payload);
+    lease_table_destroy (&table);
+}
+
+static void
+queued_bytes_count_only_leases_waiting_to_be_sent (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (8);
+    uint8_t payload [100] = { 0 };
+    lease_t *a = lease_table_issue (table, "a", "echo", payload, 100, 1, 3);
+    lease_t *b = lease_table_issue (table, "b", "echo", payload, 30, 1, 3);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_queue (table, a);               //  queued already: no change
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_send (table, a, 1, 1, 0, 0);
+    assert_int_equal (lease_table_queued_bytes (table), 30);
+    assert_int_equal (lease_table_bytes (table), 130);
+    lease_table_retry_after (table, a, 10);     //  waiting is not queued
+    assert_int_equal (lease_table_queued_bytes (table), 30);
+    lease_table_queue (table, a);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_send (table, a, 1, 2, 0, 0);
+    lease_table_release (table, a);             //  lost on the way: queued again
+    lease_table_queue (table, a);
+    assert_int_equal (lease_table_queued_bytes (table), 130);
+    lease_table_finish (table, b->seq);
+    assert_int_equal (lease_table_queued_bytes (table), 100);
+    lease_table_retry_after (table, a, 10);     //  a queued lease charged
+    assert_int_equal (lease_table_queued_bytes (table), 0);
+    lease_table_finish (table, a->seq);
+    assert_int_equal (lease_table_queued_bytes (table), 0);
+    assert_int_equal (lease_table_bytes (table), 0);
+    lease_table_destroy (&table);
+}
+
+static void
+lease_issued_after_others_ended_holds_only_its_own_task (void **state)
+{
+    (void) state;
+    //  Ended leases' memory is reused by later ones of the same size.
+    lease_table_t *table = lease_table_new (8);
+    uint8_t payload [300];
+    for (size_t at = 0; at < sizeof payload; at++)
+        payload [at] = (uint8_t) at;
+    for (int round = 0; round < 200; round++) {
+        char id [16];
+        snprintf (id, sizeof id, "id-%d", round);
+        size_t size = (size_t) (round * 37) % sizeof payload;
+        lease_t *lease = lease_table_issue (table, id, round % 2 ? "echo" : "sha256",
+                                            payload, size, 5, 3);
+        assert_string_equal (lease->id, id);
+        assert_string_equal (lease->type, round % 2 ? "echo" : "sha256");
+        assert_int_equal (lease->payload_size, size);
+        assert_memory_equal (lease->payload, payload, size);
+        assert_int_equal (lease->state, LEASE_QUEUED);
+        assert_int_equal (lease->attempt, 1);
+        assert_int_equal (lease->owner, 0);
+        assert_true (lease->first_sent_us == 0);
+        lease_table_send (table, lease, 1, 1, 100, 0);
+        uint64_t last = lease->seq;
+        if (round % 3)
+            lease_table_finish (table, last);
+        if (lease_table_size (table) == 8)
+            for (uint64_t seq = last > 20 ? last - 20 : 1; seq <= last; seq++)
+                lease_table_finish (table, seq);
+    }
+    lease_table_destroy (&table);
+}
+
+static void
 expired_skips_finished_leases (void **state)
 {
     (void) state;
@@ -825,6 +958,10 @@ main (void)
         cmocka_unit_test (expired_returns_waiting_leases_done_backing_off),
         cmocka_unit_test (expired_writes_at_most_max_seqs),
         cmocka_unit_test (expired_skips_finished_leases),
+        cmocka_unit_test (lease_issued_after_others_ended_holds_only_its_own_task),
+        cmocka_unit_test (queued_bytes_count_only_leases_waiting_to_be_sent),
+        cmocka_unit_test (large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end),
+        cmocka_unit_test (deadlines_set_after_a_scan_that_found_nothing_are_found),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #define FFFD "\xef\xbf\xbd"
@@ -731,6 +732,7 @@ typedef struct {
     int sync_error;         //  0, or errno fdatasync fails with
     int64_t now_us;         //  the writer's clock
     size_t writes;          //  write calls made
+    size_t writevs;         //  of them, writev calls
     bool capture;           //  keep the bytes in captured (a pipe's reader), not the fd
     tm_json_buf_t captured;
 } s_disk_t;
@@ -889,6 +891,137 @@ s_resume_count (const char *path)
     free (before);
     free (after);
     return count;
+}
+
+//  writev as the disk takes it: the pieces one after another, cut where
+//  the disk's room ends, through s_disk_write.
+static ssize_t
+s_disk_writev (void *ctx, int fd, const struct iovec *iov, int count)
+{
+    size_t total = 0;
+    for (int i = 0; i < count; i++)
+        total += iov [i].iov_len;
+    char *joined = (char *) malloc (total + 1);
+    assert_non_null (joined);
+    for (int i = 0, at = 0; i < count; at += (int) iov [i].iov_len, i++)
+        memcpy (joined + at, iov [i].iov_base, iov [i].iov_len);
+    ((s_disk_t *) ctx)->writevs++;
+    ssize_t written = s_disk_write (ctx, fd, joined, total);
+    free (joined);
+    return written;
+}
+
+static void
+s_disk_attach_writev (s_disk_t *disk, results_writer_t *writer)
+{
+    s_disk_attach (disk, writer);
+    results_writer_ops_t ops = {
+        .write = s_disk_write, .lseek = s_disk_lseek, .ftruncate = s_disk_ftruncate,
+        .fdatasync = s_disk_fdatasync, .now_us = s_disk_now_us, .ctx = disk,
+        .writev = s_disk_writev,
+    };
+    results_writer_set_ops (writer, &ops);
+}
+
+//  Writes results seq first..last, each seq divisible by 3 with an output
+//  of 100 kB (past the size that goes out by writev), every fifth failed.
+static void
+s_write_large_seqs (s_rig_t *rig, int first, int last, const char *large)
+{
+    for (int seq = first; seq <= last; seq++) {
+        char id [16];
+        snprintf (id, sizeof id, "id-%05d", seq);
+        lease_t *lease = s_lease (rig, id, "echo");
+        tm_result_t result = s_result (lease, seq % 5 ? TM_STATUS_OK : TM_STATUS_FAILED,
+                                       seq % 3 ? id : large);
+        result.error = "it \"failed\"";
+        if (seq % 7 == 0)
+            result.output_form = TM_JSON_PLAIN;     //  as the sink says it
+        results_writer_write (rig->writer, lease, &result);
+        lease_table_finish (rig->leases, lease->seq);
+    }
+}
+
+static char *
+s_large_output (void)
+{
+    size_t size = 100 * 1000;
+    char *large = (char *) malloc (size + 1);
+    assert_non_null (large);
+    for (size_t at = 0; at < size; at++)
+        large [at] = (char) ('a' + at % 26);
+    large [size] = 0;
+    return large;
+}
+
+static void
+large_plain_output_goes_out_by_writev_as_the_same_line (void **state)
+{
+    (void) state;
+    char *large = s_large_output ();
+    //  The same results through a writer that copies and one that writevs.
+    s_rig_t copied, around;
+    s_rig_new (&copied);
+    s_rig_new (&around);
+    s_disk_t copied_disk, around_disk;
+    s_disk_attach (&copied_disk, copied.writer);
+    s_disk_attach_writev (&around_disk, around.writer);
+    s_write_large_seqs (&copied, 1, 30, large);
+    s_write_large_seqs (&around, 1, 30, large);
+    assert_int_equal (results_writer_flush (copied.writer, true), 0);
+    assert_int_equal (results_writer_flush (around.writer, true), 0);
+    char *expected = s_slurp (copied.path), *text = s_slurp (around.path);
+    assert_int_equal (s_assert_whole_lines_in_order (text), 30);
+    assert_string_equal (text, expected);
+    //  Ten lines went out by writev, each with what was buffered before it.
+    assert_int_equal (around_disk.writevs, 10);
+    assert_int_equal (around_disk.writes, 10);  //  seq 30 was the last, by writev
+    assert_int_equal (copied_disk.writevs, 0);
+    free (expected);
+    free (text);
+    tm_json_buf_fini (&copied_disk.captured);
+    tm_json_buf_fini (&around_disk.captured);
+    s_rig_destroy (&copied);
+    s_rig_destroy (&around);
+    free (large);
+}
+
+static void
+writev_cut_short_or_refused_loses_no_line_and_tears_none (void **state)
+{
+    (void) state;
+    char *large = s_large_output ();
+    s_rig_t rig;
+    s_rig_new (&rig);
+    s_disk_t disk;
+    s_disk_attach_writev (&disk, rig.writer);
+    s_write_large_seqs (&rig, 1, 2, large);
+    //  Room runs out inside the large output of seq 3.
+    disk.free_bytes = 5000;
+    disk.interrupts = 1;
+    s_write_large_seqs (&rig, 3, 3, large);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_RETRYING);
+    assert_int_equal (s_file_lines (rig.path), 2);
+    s_write_large_seqs (&rig, 4, 9, large);      //  held: copied, not writev'd
+    assert_int_equal (s_file_lines (rig.path), 2);
+    //  Room for a bit more: still only whole lines.
+    disk.free_bytes = 150 * 1000;
+    assert_int_equal (results_writer_flush (rig.writer, false), -1);
+    size_t lines = s_file_lines (rig.path);
+    assert_true (lines > 2 && lines < 9);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    assert_int_equal (results_writer_state (rig.writer), RESULTS_WRITER_OK);
+    //  A short writev with the disk not full: the rest follows at once.
+    disk.free_bytes = 70 * 1000;
+    s_write_large_seqs (&rig, 10, 12, large);
+    disk.free_bytes = SIZE_MAX;
+    assert_int_equal (results_writer_flush (rig.writer, true), 0);
+    assert_int_equal (s_file_lines (rig.path), 12);
+    assert_int_equal (s_resume_count (rig.path), 12);
+    tm_json_buf_fini (&disk.captured);
+    s_rig_destroy (&rig);
+    free (large);
 }
 
 static void
@@ -1571,6 +1704,8 @@ main (void)
         cmocka_unit_test (lines_past_the_buffer_size_come_out_whole_and_in_order),
         cmocka_unit_test (a_full_device_fails_the_flush_every_time),
         cmocka_unit_test (a_disk_full_for_a_while_loses_no_line_and_tears_none),
+        cmocka_unit_test (large_plain_output_goes_out_by_writev_as_the_same_line),
+        cmocka_unit_test (writev_cut_short_or_refused_loses_no_line_and_tears_none),
         cmocka_unit_test (a_disk_full_past_the_retry_limit_is_fatal_and_resume_accepts_the_file),
         cmocka_unit_test (eio_is_fatal_at_once_and_the_file_ends_at_a_whole_line),
         cmocka_unit_test (a_reader_gone_from_a_pipe_is_fatal_at_once),
