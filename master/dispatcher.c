@@ -253,15 +253,15 @@ dispatcher_send_marker (dispatcher_t *self, worker_info_t *worker)
 int
 dispatcher_send_copy (dispatcher_t *self, worker_info_t *worker, const lease_t *lease)
 {
-    tm_task_t task = {
-        .job_id = self->job_id, .seq = lease->seq, .id = lease->id, .type = lease->type,
-        .payload = lease->payload, .payload_size = lease->payload_size,
+    //  Sent like a lone task (lent from the lease's memory when no frame
+    //  still holds it), but the lease stays as it is.
+    self->batch_leases [0] = (lease_t *) lease;
+    self->batch [0] = (tm_packed_task_t) {
+        .packed = lease->packed, .packed_size = lease->packed_size,
         .timeout_ms = lease->timeout_ms, .attempt = lease->attempt,
-        .max_attempts = lease->max_attempts
+        .max_attempts = lease->max_attempts, .hint = (void *) lease
     };
-    zframe_t *frame = tm_codec_encode_task_batch (self->job_id, &task, 1, worker->frames + 1,
-                                                  worker->stamp);
-    if (s_send_to (self, worker, &frame) == -1)
+    if (s_send_to (self, worker, 1) == -1)
         return -1;
     worker->frames++;
     return 0;

@@ -384,7 +384,7 @@ lease_table_release_until (lease_table_t *self, lease_t *lease, int64_t until_us
 {
     lease_table_release (self, lease);
     lease->state = LEASE_WAITING;
-    lease->deadline_us = until_us;
+    s_set_deadline (self, lease, until_us);
 }
 
 void
