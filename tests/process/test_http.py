@@ -311,6 +311,9 @@ class TrapProxy:
     def hosts(self):
         out = []
         for line in self.requests:
+            #  A connection closed before its request line names nowhere.
+            if not line.strip():
+                continue
             parts = line.split()
             target = parts[1] if len(parts) > 1 else ""
             host = urllib.parse.urlsplit(target).hostname if "://" in target \
