@@ -661,6 +661,26 @@ s_task_valid (const Taskmill__Task *item)
     return s_task_view_valid (&task);
 }
 
+//  Reads the next field of a message whose fields are numbered 1 to
+//  max_field, each at most once (seen), those in length_mask strings or
+//  bytes (into *bytes) and the rest varints (into *value). False for
+//  anything else: the frame is then left to protobuf-c.
+static bool
+s_read_field (s_reader_t *reader, unsigned max_field, uint32_t length_mask, uint32_t *seen,
+              unsigned *field, uint64_t *value, s_reader_t *bytes)
+{
+    unsigned wire;
+    if (!s_read_tag (reader, field, &wire) || *field > max_field || (*seen & (1u << *field)))
+        return false;
+    *seen |= 1u << *field;
+    bool length_field = (length_mask >> *field) & 1;
+    if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
+        return false;
+    *value = 0;
+    *bytes = (s_reader_t) { NULL, NULL };
+    return length_field ? s_read_length (reader, bytes) : s_read_varint (reader, value);
+}
+
 //  Reads one Task into *task; false to leave the frame to protobuf-c.
 static bool
 s_read_task (s_arena_t *arena, s_reader_t *reader, tm_task_t *task)
@@ -668,17 +688,11 @@ s_read_task (s_arena_t *arena, s_reader_t *reader, tm_task_t *task)
     *task = (tm_task_t) { .job_id = "", .id = "", .type = "" };
     uint32_t seen = 0;
     while (reader->at < reader->end) {
-        unsigned field, wire;
-        if (!s_read_tag (reader, &field, &wire) || field > 8 || (seen & (1u << field)))
-            return false;
-        seen |= 1u << field;
+        unsigned field;
+        uint64_t value;
+        s_reader_t bytes;
         //  Fields 1, 3, 4 and 5 are strings or bytes; the rest varints.
-        bool length_field = (0x3A >> field) & 1;
-        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
-            return false;
-        uint64_t value = 0;
-        s_reader_t bytes = { NULL, NULL };
-        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+        if (!s_read_field (reader, 8, 0x3A, &seen, &field, &value, &bytes))
             return false;
         const char **string = NULL;
         switch (field) {
@@ -1108,17 +1122,11 @@ s_read_result (s_arena_t *arena, s_reader_t *reader, bool frame_stays, tm_result
     *result = (tm_result_t) { .job_id = "", .id = "", .error = "", .worker_id = "" };
     uint32_t seen = 0;
     while (reader->at < reader->end) {
-        unsigned field, wire;
-        if (!s_read_tag (reader, &field, &wire) || field > 11 || (seen & (1u << field)))
-            return false;
-        seen |= 1u << field;
+        unsigned field;
+        uint64_t value;
+        s_reader_t bytes;
         //  Fields 1, 3, 6, 7 and 8 are strings or bytes; the rest varints.
-        bool length_field = (0x1CA >> field) & 1;
-        if (wire != (length_field ? S_WIRE_LENGTH : S_WIRE_VARINT))
-            return false;
-        uint64_t value = 0;
-        s_reader_t bytes = { NULL, NULL };
-        if (length_field ? !s_read_length (reader, &bytes) : !s_read_varint (reader, &value))
+        if (!s_read_field (reader, 11, 0x1CA, &seen, &field, &value, &bytes))
             return false;
         const char **string = NULL;
         switch (field) {
