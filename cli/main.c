@@ -3,8 +3,10 @@
     snapshot as a table, --json as JSON, --watch refreshed every second),
     `taskmill drain` (every worker finishes what it holds and exits).
     A master that does not answer within 2 s is exit status 3.
+    `taskmill keygen NAME` needs no master: it writes a certificate pair.
 */
 #include "status_view.h"
+#include "tm_curve.h"
 #include "tm_endpoint.h"
 #include "tm_exit.h"
 #include "tm_log.h"
@@ -18,20 +20,26 @@
 static const char *s_usage =
 "Usage: taskmill status [HOST] [--json] [--watch] [--admin EP]\n"
 "       taskmill drain [HOST] [--admin EP]\n"
+"       taskmill keygen NAME\n"
 "Asks the taskmill master on HOST (default 127.0.0.1) through its admin\n"
 "endpoint (default tcp://HOST:5560).\n"
 "\n"
 "  status     the job's progress, rates and ETA, every worker, the last\n"
 "             failures and every drop counter\n"
 "  drain      every worker finishes what it holds and exits\n"
+"  keygen     write a CURVE certificate pair: NAME (public, for the master's\n"
+"             --allow directory or a worker's --server-cert) and NAME_secret\n"
+"             (mode 0600, for --cert); an existing file is not overwritten\n"
 "  --json     the status as the master's JSON, for scripts\n"
 "  --watch    refresh the status every second, in place (Ctrl-C ends)\n"
 "  --admin EP the admin endpoint (overrides HOST)\n"
 "  --help     this text\n"
-"Exit status: 0 answered, 2 bad usage, 3 no master answering within 2 s.\n";
+"Exit status: 0 answered (or keys written), 2 bad usage, 3 no master\n"
+"answering within 2 s (or the keys could not be written).\n";
 
 typedef struct {
     const char *command;
+    const char *name;               //  keygen NAME
     char endpoint [TM_ENDPOINT_MAX];
     bool json;
     bool watch;
@@ -69,10 +77,20 @@ s_parse (s_options_t *options, int argc, char *argv [])
     int left = argc - optind;
     options->command = left > 0 ? argv [optind] : NULL;
     bool known = options->command && (strcmp (options->command, "status") == 0
-                                    || strcmp (options->command, "drain") == 0);
+                                    || strcmp (options->command, "drain") == 0
+                                    || strcmp (options->command, "keygen") == 0);
     if (!known || left > 2) {
-        fprintf (stderr, "taskmill: give a command: status or drain\nTry 'taskmill --help'.\n");
+        fprintf (stderr, "taskmill: give a command: status, drain or keygen\n"
+                         "Try 'taskmill --help'.\n");
         return TM_EXIT_USAGE;
+    }
+    if (strcmp (options->command, "keygen") == 0) {
+        if (left != 2) {
+            fprintf (stderr, "taskmill: keygen NAME\nTry 'taskmill --help'.\n");
+            return TM_EXIT_USAGE;
+        }
+        options->name = argv [optind + 1];
+        return TM_EXIT_OK;
     }
     const char *host = left == 2 ? argv [optind + 1] : "127.0.0.1";
     if (!*options->endpoint
@@ -142,6 +160,19 @@ s_drain (zsock_t *admin, const s_options_t *options)
     return rc;
 }
 
+static int
+s_keygen (const s_options_t *options)
+{
+    char error [512];
+    tm_keygen_status_t status = tm_curve_keygen (options->name, error, sizeof error);
+    if (status != TM_KEYGEN_OK) {
+        fprintf (stderr, "taskmill: %s\n", error);
+        return status == TM_KEYGEN_REFUSED ? TM_EXIT_USAGE : TM_EXIT_RUNTIME;
+    }
+    printf ("wrote %s (public) and %s_secret (secret, mode 0600)\n", options->name, options->name);
+    return TM_EXIT_OK;
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -150,6 +181,8 @@ main (int argc, char *argv [])
     if (rc != TM_EXIT_OK)
         return rc == TM_EXIT_HELP_SHOWN ? TM_EXIT_OK : rc;
     tm_log_init ("taskmill");
+    if (strcmp (options.command, "keygen") == 0)
+        return s_keygen (&options);
     zsock_t *admin = tm_socket_admin_dealer (options.endpoint);
     if (!admin)
         return TM_EXIT_RUNTIME;
