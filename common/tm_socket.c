@@ -41,21 +41,34 @@ s_set_common (zsock_t *sock)
 }
 
 static zsock_t *
-s_bind (zsock_t *sock, const char *endpoint, const char *role)
+s_bind (zsock_t *sock, const char *endpoint, const char *role, const tm_curve_t *curve)
 {
+    assert (!curve || tm_curve_is_server (curve));
+    if (curve && tm_curve_apply (curve, sock) != 0) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zsock_bind (sock, "%s", endpoint) == -1) {
         zsys_error ("cannot bind %s socket to %s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
         return NULL;
     }
-    if (!tm_endpoint_is_local (endpoint))
-        zsys_warning ("%s socket bound to %s in plaintext, reachable beyond this host", role, endpoint);
+    if (!curve && !tm_endpoint_is_local (endpoint))
+        zsys_warning ("%s socket bound to %s in plaintext, reachable beyond this host: anyone "
+                      "who reaches it can take tasks or forge results; turn CURVE on with "
+                      "--cert NAME_secret --allow DIR (taskmill keygen NAME makes the keys)",
+                      role, endpoint);
     return sock;
 }
 
 static zsock_t *
-s_connect (zsock_t *sock, const char *endpoint, const char *role)
+s_connect (zsock_t *sock, const char *endpoint, const char *role, const tm_curve_t *curve)
 {
+    assert (!curve || !tm_curve_is_server (curve));
+    if (curve && tm_curve_apply (curve, sock) != 0) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
     if (zsock_connect (sock, "%s", endpoint) == -1) {
         zsys_error ("cannot connect %s socket to %s: %s", role, endpoint, zmq_strerror (zmq_errno ()));
         zsock_destroy (&sock);
@@ -64,7 +77,7 @@ s_connect (zsock_t *sock, const char *endpoint, const char *role)
 }
 
 zsock_t *
-tm_socket_tasks_router (const char *endpoint, zsock_t **monitor)
+tm_socket_tasks_router (const char *endpoint, zsock_t **monitor, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     assert (sock);
@@ -77,14 +90,14 @@ tm_socket_tasks_router (const char *endpoint, zsock_t **monitor)
     zsock_set_router_handover (sock, 1);
     if (monitor)
         *monitor = tm_socket_monitor (sock);
-    sock = s_bind (sock, endpoint, "tasks");
+    sock = s_bind (sock, endpoint, "tasks", curve);
     if (!sock && monitor)
         zsock_destroy (monitor);
     return sock;
 }
 
 zsock_t *
-tm_socket_tasks_dealer (const char *endpoint, const char *routing_id)
+tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
@@ -95,32 +108,32 @@ tm_socket_tasks_dealer (const char *endpoint, const char *routing_id)
     //  Credit is sent again on every (re)connection: none should wait in
     //  a pipe for a connection that is not there.
     zsock_set_immediate (sock, 1);
-    return s_connect (sock, endpoint, "tasks");
+    return s_connect (sock, endpoint, "tasks", curve);
 }
 
 zsock_t *
-tm_socket_results_push (const char *endpoint)
+tm_socket_results_push (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     assert (sock);
     s_set_common (sock);
     zsock_set_sndhwm (sock, S_RESULTS_SNDHWM);
     zsock_set_sndtimeo (sock, S_RESULTS_SNDTIMEO_MS);
-    return s_connect (sock, endpoint, "results");
+    return s_connect (sock, endpoint, "results", curve);
 }
 
 zsock_t *
-tm_socket_results_pull (const char *endpoint)
+tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PULL);
     assert (sock);
     s_set_common (sock);
     zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
-    return s_bind (sock, endpoint, "results");
+    return s_bind (sock, endpoint, "results", curve);
 }
 
 zsock_t *
-tm_socket_admin_router (const char *endpoint)
+tm_socket_admin_router (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     assert (sock);
@@ -128,37 +141,37 @@ tm_socket_admin_router (const char *endpoint)
     zsock_set_maxmsgsize (sock, S_ADMIN_MAX_BYTES);
     zsock_set_rcvhwm (sock, S_ADMIN_HWM);
     zsock_set_sndhwm (sock, S_ADMIN_HWM);
-    return s_bind (sock, endpoint, "admin");
+    return s_bind (sock, endpoint, "admin", curve);
 }
 
 zsock_t *
-tm_socket_admin_dealer (const char *endpoint)
+tm_socket_admin_dealer (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
     s_set_common (sock);
-    return s_connect (sock, endpoint, "admin");
+    return s_connect (sock, endpoint, "admin", curve);
 }
 
 zsock_t *
-tm_socket_control_pub (const char *endpoint)
+tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PUB);
     assert (sock);
     s_set_common (sock);
     zsock_set_sndhwm (sock, S_CONTROL_HWM);
-    return s_bind (sock, endpoint, "control");
+    return s_bind (sock, endpoint, "control", curve);
 }
 
 zsock_t *
-tm_socket_control_sub (const char *endpoint)
+tm_socket_control_sub (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_SUB);
     assert (sock);
     s_set_common (sock);
     zsock_set_rcvhwm (sock, S_CONTROL_HWM);
     zsock_set_subscribe (sock, "");
-    return s_connect (sock, endpoint, "control");
+    return s_connect (sock, endpoint, "control", curve);
 }
 
 int

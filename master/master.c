@@ -37,9 +37,12 @@
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
+#define S_PROOF_MS 1000             //  a stranger must get nothing in this long
 
 struct _master_t {
     const master_options_t *options;
+    const tm_curve_t *curve;        //  CURVE keys, or NULL: plaintext
+    zactor_t *auth;                 //  zauth, the ZAP handler (CURVE only)
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     zsock_t *tasks;                 //  ROUTER to workers
     zsock_t *control;               //  PUB to workers
@@ -100,22 +103,34 @@ static int
 s_open_sockets (master_t *self)
 {
     const master_options_t *options = self->options;
-    self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor);
-    self->control = tm_socket_control_pub (options->bind_control);
-    self->sink = sink_new (options->bind_results);
-    self->admin = admin_new (options->bind_admin);
+    //  Before any bind: a CURVE server with no ZAP handler refuses all.
+    if (self->curve && !(self->auth = tm_curve_auth_new (self->curve)))
+        return -1;
+    self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor, self->curve);
+    self->control = tm_socket_control_pub (options->bind_control, self->curve);
+    self->sink = sink_new (options->bind_results, self->curve);
+    self->admin = admin_new (options->bind_admin, self->curve);
     if (!self->tasks || !self->control || !self->sink || !self->admin)
         return -1;
-    zsys_info ("job %s: tasks on %s, results on %s, control on %s",
-               self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
+    if (self->curve) {
+        char *endpoint = zsock_last_endpoint (admin_socket (self->admin));
+        int rc = tm_curve_prove_closed (self->curve, endpoint, S_PROOF_MS);
+        zstr_free (&endpoint);
+        if (rc != 0)
+            return -1;
+    }
+    zsys_info ("job %s: tasks on %s, results on %s, control on %s, %s",
+               self->job_id, options->bind_tasks, options->bind_results, options->bind_control,
+               self->curve ? "CURVE: a stranger and a plaintext peer were refused" : "plaintext");
     return 0;
 }
 
 master_t *
-master_new (const master_options_t *options)
+master_new (const master_options_t *options, const tm_curve_t *curve)
 {
     master_t *self = (master_t *) zmalloc (sizeof (master_t));
     self->options = options;
+    self->curve = curve;
     zuuid_t *uuid = zuuid_new ();
     snprintf (self->job_id, sizeof self->job_id, "%.16s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
@@ -200,6 +215,7 @@ master_destroy (master_t **self_p)
     zsock_destroy (&self->control);
     zsock_destroy (&self->tasks_monitor);
     zsock_destroy (&self->tasks);
+    zactor_destroy (&self->auth);
     job_reader_destroy (&self->reader);
     free (self);
     *self_p = NULL;

@@ -74,16 +74,17 @@ s_make_incarnation (char *incarnation)
 }
 
 worker_t *
-worker_new (const worker_options_t *options, handler_registry_t **registry_p)
+worker_new (const worker_options_t *options, const tm_curve_t *curve,
+            handler_registry_t **registry_p)
 {
     worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
     self->options = options;
     self->registry = *registry_p;
     *registry_p = NULL;
     s_make_incarnation (self->incarnation);
-    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation);
-    self->results = tm_socket_results_push (options->results);
-    self->control = tm_socket_control_sub (options->control);
+    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation, curve);
+    self->results = tm_socket_results_push (options->results, curve);
+    self->control = tm_socket_control_sub (options->control, curve);
     if (!self->tasks || !self->results || !self->control) {
         worker_destroy (&self);
         return NULL;
@@ -111,9 +112,9 @@ worker_new (const worker_options_t *options, handler_registry_t **registry_p)
     self->held_max = queue + TM_MAX_BATCH_TASKS;
     self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
     self->running = (uint64_t *) zmalloc (max_threads * sizeof (uint64_t));
-    zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s%s", options->id,
+    zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s, %s%s", options->id,
                options->threads, options->tasks, self->incarnation, options->results,
-               options->allow_exec ? ", exec allowed" : "");
+               curve ? "CURVE" : "plaintext", options->allow_exec ? ", exec allowed" : "");
     return self;
 }
 

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "tm_curve.h"
+#include "tm_socket.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -159,6 +160,77 @@ two_files_with_one_key_in_the_directory_are_refused (void **state)
     assert_null (curve);
 }
 
+//  --- the proof ---------------------------------------------------------------------
+
+//  A CURVE server that trusts whoever knows its key: what the proof is for.
+static void
+an_unenforced_server_fails_the_proof (void **state)
+{
+    s_rig_t *rig = (s_rig_t *) *state;
+    tm_curve_t *curve = s_server (rig);
+    zcert_t *cert = zcert_load (s_path (rig, "master_secret"));
+    zsock_t *router = zsock_new (ZMQ_ROUTER);
+    zcert_apply (cert, router);
+    zsock_set_curve_server (router, 1);
+    assert_true (zsock_bind (router, "tcp://127.0.0.1:*") > 0);
+    char *endpoint = zsock_last_endpoint (router);
+    assert_int_equal (tm_curve_prove_closed (curve, endpoint, S_PROOF_MS), -1);
+    zstr_free (&endpoint);
+    zsock_destroy (&router);
+    zcert_destroy (&cert);
+    tm_curve_destroy (&curve);
+}
+
+//  Fail closed: with the domain enforced and no ZAP handler, no one gets in.
+static void
+an_enforced_server_without_zauth_admits_no_stranger (void **state)
+{
+    s_rig_t *rig = (s_rig_t *) *state;
+    tm_curve_t *curve = s_server (rig);
+    zsock_t *router = tm_socket_admin_router ("tcp://127.0.0.1:*", curve);
+    assert_non_null (router);
+    char *endpoint = zsock_last_endpoint (router);
+    assert_int_equal (tm_curve_prove_closed (curve, endpoint, S_PROOF_MS), 0);
+    zstr_free (&endpoint);
+    zsock_destroy (&router);
+    tm_curve_destroy (&curve);
+}
+
+static void
+zauth_admits_a_listed_client_and_no_stranger (void **state)
+{
+    s_rig_t *rig = (s_rig_t *) *state;
+    tm_curve_t *curve = s_server (rig);
+    zactor_t *auth = tm_curve_auth_new (curve);
+    assert_non_null (auth);
+    zsock_t *router = tm_socket_admin_router ("tcp://127.0.0.1:*", curve);
+    assert_non_null (router);
+    char *endpoint = zsock_last_endpoint (router);
+    assert_int_equal (tm_curve_prove_closed (curve, endpoint, S_PROOF_MS), 0);
+    //  The worker's own pair: its secret beside the master's public file.
+    char error [512], secret [128], server [128];
+    snprintf (secret, sizeof secret, "%s/allow/worker_secret", rig->dir);
+    snprintf (server, sizeof server, "%s/master", rig->dir);
+    //  (A _secret file in the directory is skipped by the store, as here.)
+    tm_curve_t *client = tm_curve_client_new (secret, server, error, sizeof error);
+    assert_non_null (client);
+    zsock_t *dealer = tm_socket_admin_dealer (endpoint, client);
+    assert_non_null (dealer);
+    zstr_send (dealer, "hello");
+    zpoller_t *poller = zpoller_new (router, NULL);
+    assert_true (zpoller_wait (poller, S_WAIT_MS) == router);
+    zmsg_t *msg = zmsg_recv (router);
+    assert_int_equal (zmsg_size (msg), 2);
+    zmsg_destroy (&msg);
+    zpoller_destroy (&poller);
+    zsock_destroy (&dealer);
+    tm_curve_destroy (&client);
+    zstr_free (&endpoint);
+    zsock_destroy (&router);
+    zactor_destroy (&auth);
+    tm_curve_destroy (&curve);
+}
+
 int
 main (void)
 {
@@ -171,6 +243,11 @@ main (void)
         cmocka_unit_test_setup_teardown (a_secret_open_to_others_is_refused, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (a_public_certificate_is_no_secret, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (two_files_with_one_key_in_the_directory_are_refused,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (an_unenforced_server_fails_the_proof, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (an_enforced_server_without_zauth_admits_no_stranger,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (zauth_admits_a_listed_client_and_no_stranger,
                                          s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
