@@ -4,7 +4,7 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libcmocka-dev libjansson-dev libssl-dev python3
-python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2 tmux"
+python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2 tmux tcpdump"
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" \
