@@ -4,6 +4,14 @@
     libzmq 4.3.4 a busy PULL misses the PINGs, the connection is reset and the
     tasks queued in it are lost (zeromq/libzmq#3937, #4767). Liveness comes
     from application heartbeats plus TCP keepalive and ZMQ_TCP_MAXRT.
+
+    Memory against any peer: what a socket may receive is bounded per
+    connection by its receive high-water mark times its ZMQ_MAXMSGSIZE, so
+    both are set per role, to what that role legitimately receives. A
+    frame over the size drops the connection before libzmq allocates it
+    (the sizes are in tm_limits.h, with the encoders they bound). Not
+    bounded: how many distinct subscriptions a control peer makes; libzmq
+    keeps every one (README.md, "Security").
 */
 #include "tm_socket.h"
 #include "tm_codec.h"
@@ -11,12 +19,19 @@
 
 //  Per-connection high-water marks, in messages (a message is a batch).
 #define S_TASKS_SNDHWM 64       //  master side, per worker: its credit bounds the rest
-#define S_TASKS_RCVHWM 64       //  worker side: its credit bounds the rest
+#define S_TASKS_RCVHWM 64       //  both sides: the worker's credit bounds the rest
 #define S_RESULTS_SNDHWM 1000
-#define S_RESULTS_RCVHWM 1000
+#define S_RESULTS_RCVHWM 64     //  the sink reads at once: 64 batches only wait while it is busy
 #define S_CONTROL_HWM 1000
+#define S_SUBSCRIPTIONS_HWM 16  //  control PUB, inbound: one subscription per worker connection
+#define S_NOTHING_IN_HWM 16     //  a PUSH reads nothing its peer sends
 #define S_ADMIN_HWM 100
-#define S_ADMIN_MAX_BYTES 4096      //  a request is a small JSON object
+//  The most a role receives in one frame.
+#define S_CREDIT_MAX_BYTES TM_MAX_CREDIT_FRAME_BYTES    //  tasks ROUTER
+#define S_CONTROL_MAX_BYTES TM_MAX_CONTROL_FRAME_BYTES  //  control SUB
+#define S_SUBSCRIBE_MAX_BYTES TM_MAX_SUBSCRIPTION_BYTES //  control PUB
+#define S_NOTHING_IN_MAX_BYTES TM_MAX_PUSH_INBOUND_BYTES    //  results PUSH
+#define S_ADMIN_MAX_BYTES TM_MAX_ADMIN_REQUEST_BYTES    //  admin ROUTER
 #define S_RECONNECT_IVL_MS 10      //  first redial; doubling to at most
 #define S_RECONNECT_IVL_MAX_MS 100  //  this: a new master has its workers in tens of ms
 #define S_TCP_MAXRT_MS 30000    //  TCP_USER_TIMEOUT: unacked data this long resets
@@ -26,9 +41,9 @@
 #define S_RESULTS_SNDTIMEO_MS 1000
 
 static void
-s_set_common (zsock_t *sock)
+s_set_common (zsock_t *sock, int64_t max_bytes)
 {
-    zsock_set_maxmsgsize (sock, TM_MAX_FRAME_BYTES);
+    zsock_set_maxmsgsize (sock, (int) max_bytes);
     zsock_set_tcp_keepalive (sock, 1);
     zsock_set_tcp_keepalive_idle (sock, S_KEEPALIVE_IDLE_S);
     zsock_set_tcp_keepalive_intvl (sock, S_KEEPALIVE_INTVL_S);
@@ -81,7 +96,7 @@ tm_socket_tasks_router (const char *endpoint, zsock_t **monitor, const tm_curve_
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, S_CREDIT_MAX_BYTES);
     zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
     zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
     zsock_set_router_mandatory (sock, 1);
@@ -101,7 +116,7 @@ tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, const tm_c
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, TM_MAX_FRAME_BYTES);
     zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
     zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
     zsock_set_identity (sock, routing_id);
@@ -116,8 +131,9 @@ tm_socket_results_push (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PUSH);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, S_NOTHING_IN_MAX_BYTES);
     zsock_set_sndhwm (sock, S_RESULTS_SNDHWM);
+    zsock_set_rcvhwm (sock, S_NOTHING_IN_HWM);
     zsock_set_sndtimeo (sock, S_RESULTS_SNDTIMEO_MS);
     return s_connect (sock, endpoint, "results", curve);
 }
@@ -127,7 +143,7 @@ tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PULL);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, TM_MAX_FRAME_BYTES);
     zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
     return s_bind (sock, endpoint, "results", curve);
 }
@@ -137,8 +153,7 @@ tm_socket_admin_router (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_ROUTER);
     assert (sock);
-    s_set_common (sock);
-    zsock_set_maxmsgsize (sock, S_ADMIN_MAX_BYTES);
+    s_set_common (sock, S_ADMIN_MAX_BYTES);
     zsock_set_rcvhwm (sock, S_ADMIN_HWM);
     zsock_set_sndhwm (sock, S_ADMIN_HWM);
     return s_bind (sock, endpoint, "admin", curve);
@@ -149,7 +164,7 @@ tm_socket_admin_dealer (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, TM_MAX_FRAME_BYTES);
     return s_connect (sock, endpoint, "admin", curve);
 }
 
@@ -158,8 +173,9 @@ tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_PUB);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, S_SUBSCRIBE_MAX_BYTES);
     zsock_set_sndhwm (sock, S_CONTROL_HWM);
+    zsock_set_rcvhwm (sock, S_SUBSCRIPTIONS_HWM);
     return s_bind (sock, endpoint, "control", curve);
 }
 
@@ -168,7 +184,7 @@ tm_socket_control_sub (const char *endpoint, const tm_curve_t *curve)
 {
     zsock_t *sock = zsock_new (ZMQ_SUB);
     assert (sock);
-    s_set_common (sock);
+    s_set_common (sock, S_CONTROL_MAX_BYTES);
     zsock_set_rcvhwm (sock, S_CONTROL_HWM);
     zsock_set_subscribe (sock, "");
     return s_connect (sock, endpoint, "control", curve);
