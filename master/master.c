@@ -241,21 +241,26 @@ s_lose_worker (master_t *self, worker_info_t *worker, const char *why, int64_t n
     failover_worker_lost (self->leases, worker->slot, &self->plan);
     size_t charged = self->plan.charged_count;
     size_t resent = s_apply_plan (self, now_us);
+    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+    tm_log_safe (worker->id, id, sizeof id);
     if (drained && resent == 0)
-        zsys_info ("worker left: %s (drained)", worker->id);
+        zsys_info ("worker left: %s (drained)", id);
     else
         zsys_info ("worker lost: %s (%s), %zu tasks sent again, %zu of them charged",
-                   worker->id, why, resent, charged);
+                   id, why, resent, charged);
 }
 
 static void
 s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
     worker_info_t *worker = worker_table_heartbeat (self->workers, heartbeat, now_us);
+    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
     if (worker && worker->revived) {
         worker->revived = false;
+        char incarnation [TM_LOG_SAFE_BYTES (TM_MAX_INCARNATION_BYTES)];
         zsys_info ("worker back: %s (%s) heard from again; it gets work at its next credit",
-                   worker->id, worker->incarnation);
+                   tm_log_safe (worker->id, id, sizeof id),
+                   tm_log_safe (worker->incarnation, incarnation, sizeof incarnation));
     }
     if (!worker || strcmp (heartbeat->job_id, self->job_id) != 0)
         return;
@@ -264,7 +269,7 @@ s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now
     size_t resent = s_apply_plan (self, now_us);
     if (resent)
         zsys_info ("worker %s: %zu tasks sent to it were lost on the way, sent again",
-                   worker->id, resent);
+                   tm_log_safe (worker->id, id, sizeof id), resent);
 }
 
 static void
@@ -304,7 +309,11 @@ s_handle_credit (master_t *self, const char *incarnation, const tm_credit_t *cre
         return;
     }
     if (outcome == WORKER_CREDIT_NEW) {
-        zsys_info ("worker joined: %s (%s, %u threads, credit %u)", worker->id, incarnation,
+        //  The incarnation is printable ASCII (s_incarnation_valid); the id
+        //  is whatever the peer wrote.
+        char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+        zsys_info ("worker joined: %s (%s, %u threads, credit %u)",
+                   tm_log_safe (worker->id, id, sizeof id), incarnation,
                    credit->threads, credit->credit);
         if (replaced)
             s_lose_worker (self, replaced, "replaced by a new incarnation", now_us);

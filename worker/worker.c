@@ -185,7 +185,10 @@ s_start_job (worker_t *self, const char *job_id)
         self->retired_next = (self->retired_next + 1) % S_RETIRED_JOBS;
     }
     size_t purged = executor_purge_other_jobs (self->executor, job_id);
-    zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
+    //  The job id is what a master (or whoever the worker reached) sent.
+    char safe [TM_LOG_SAFE_BYTES (TM_MAX_JOB_ID_BYTES)];
+    zsys_info ("worker %s: job %s started%s", self->options->id,
+               tm_log_safe (job_id, safe, sizeof safe),
                purged ? " (dropped tasks of an earlier job)" : "");
     snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
     self->last_batch = 0;
@@ -285,9 +288,10 @@ s_read_control (worker_t *self)
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id)) {
         //  Whatever of it still waits here would only make stale results.
         size_t purged = executor_purge_job (self->executor, job_id);
+        char safe [TM_LOG_SAFE_BYTES (TM_MAX_JOB_ID_BYTES)];
         if (purged)
             zsys_info ("worker %s: job %s ended: dropped %zu tasks of it still queued",
-                       self->options->id, job_id, purged);
+                       self->options->id, tm_log_safe (job_id, safe, sizeof safe), purged);
         if (self->pending && strcmp (tm_task_batch_job_id (self->pending), job_id) == 0)
             tm_task_batch_destroy (&self->pending);
         self->job_ended = true;
