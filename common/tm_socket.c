@@ -21,7 +21,7 @@
 #define S_TASKS_SNDHWM 64       //  master side, per worker: its credit bounds the rest
 #define S_TASKS_RCVHWM 64       //  both sides: the worker's credit bounds the rest
 #define S_RESULTS_SNDHWM 1000
-#define S_RESULTS_RCVHWM 64     //  the sink reads at once: 64 batches only wait while it is busy
+#define S_RESULTS_RCVHWM 16     //  the sink reads at once: 16 batches only wait while it is busy
 #define S_CONTROL_HWM 1000
 #define S_SUBSCRIPTIONS_HWM 16  //  control PUB, inbound: one subscription per worker connection
 #define S_NOTHING_IN_HWM 16     //  a PUSH reads nothing its peer sends
