@@ -205,7 +205,10 @@ tm_socket_bound_port (zsock_t *sock)
 zsock_t *
 tm_socket_monitor (zsock_t *sock)
 {
-    return tm_socket_monitor_events (sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED);
+    return tm_socket_monitor_events (sock, ZMQ_EVENT_ACCEPTED | ZMQ_EVENT_DISCONNECTED
+                                           | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL
+                                           | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                                           | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH);
 }
 
 zsock_t *
@@ -236,20 +239,28 @@ tm_socket_monitor_event (zsock_t *monitor)
     return event;
 }
 
+int
+tm_socket_monitor_value (zsock_t *monitor, uint32_t *value)
+{
+    *value = 0;
+    zmsg_t *msg = zmsg_recv (monitor);
+    if (!msg)
+        return 0;
+    zframe_t *first = zmsg_first (msg);
+    uint16_t event = 0;
+    if (first && zframe_size (first) >= 6) {
+        memcpy (&event, zframe_data (first), sizeof event);
+        memcpy (value, zframe_data (first) + 2, sizeof *value);
+    }
+    zmsg_destroy (&msg);
+    return event;
+}
+
 bool
 tm_socket_monitor_closed (zsock_t *monitor, int *fd)
 {
-    zmsg_t *msg = zmsg_recv (monitor);
-    if (!msg)
-        return false;
-    zframe_t *first = zmsg_first (msg);
-    uint16_t event = 0;
-    uint32_t value = 0;
-    if (first && zframe_size (first) >= 6) {
-        memcpy (&event, zframe_data (first), sizeof event);
-        memcpy (&value, zframe_data (first) + 2, sizeof value);
-    }
-    zmsg_destroy (&msg);
+    uint32_t value;
+    int event = tm_socket_monitor_value (monitor, &value);
     *fd = (int) value;
     return event == ZMQ_EVENT_DISCONNECTED;
 }

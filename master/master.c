@@ -64,6 +64,9 @@ struct _master_t {
     failover_plan_t plan;           //  scratch for failover
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
     tm_log_limiter_t garbage_limiter;
+    uint64_t handshakes_failed;     //  tasks-socket peers refused or broken at the handshake
+    tm_log_limiter_t refused_limiter;   //  keys not admitted
+    tm_log_limiter_t handshake_limiter; //  other failed handshakes
     bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
@@ -387,6 +390,39 @@ s_connection_closed (master_t *self, int fd, int64_t now_us)
         s_lose_worker (self, worker, "its connection closed", now_us);
 }
 
+//  A failed handshake is a peer that never reached our code: with CURVE,
+//  one whose key is not admitted or that does not use CURVE at all.
+static void
+s_handshake_failed (master_t *self, int event, uint32_t status)
+{
+    self->handshakes_failed++;
+    bool refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    uint64_t suppressed;
+    if (!tm_log_limiter_allow (refused ? &self->refused_limiter : &self->handshake_limiter,
+                               tm_clock_now_us (), &suppressed))
+        return;
+    if (refused)
+        zsys_warning ("tasks socket: refused a peer whose key is not in --allow (ZAP status %u; "
+                      "%" PRIu64 " handshakes failed so far)", status, self->handshakes_failed);
+    else
+        zsys_warning ("tasks socket: a peer's handshake failed (%s; %" PRIu64 " so far)",
+                      self->curve ? "not a CURVE peer, or a broken handshake"
+                                  : "a broken handshake", self->handshakes_failed);
+}
+
+static void
+s_read_tasks_monitor (master_t *self, int64_t now_us)
+{
+    uint32_t value;
+    int event = tm_socket_monitor_value (self->tasks_monitor, &value);
+    if (event == ZMQ_EVENT_DISCONNECTED)
+        s_connection_closed (self, (int) value, now_us);
+    else
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
+        s_handshake_failed (self, event, value);
+}
+
 static void
 s_reap_workers (master_t *self, int64_t now_us)
 {
@@ -602,11 +638,8 @@ s_poll_once (master_t *self)
             ;
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_sink (self);
-    if (items [2].revents & ZMQ_POLLIN) {
-        int fd;
-        if (tm_socket_monitor_closed (self->tasks_monitor, &fd))
-            s_connection_closed (self, fd, now_us);
-    }
+    if (items [2].revents & ZMQ_POLLIN)
+        s_read_tasks_monitor (self, now_us);
     if ((items [3].revents & ZMQ_POLLIN)
     &&  admin_serve (self->admin, status_json (self->status))) {
         //  Every worker finishes what it holds and exits; the job waits

@@ -10,7 +10,8 @@ workers and the CLI --cert and --server-cert.
     worker, get no task and nothing of theirs reaches the sink: with only
     them the job does not move (results file empty, status 0 done, no
     worker listed); an allowed worker then completes it, and the summary
-    names it alone and counts no dropped frame.
+    names it alone and counts no dropped frame. The master logs both
+    refusals (its tasks socket's monitor sees the failed handshakes).
 (3) A worker whose certificate is added to the directory during the run is
     accepted: zauth's certificate store reloads when the directory changes
     (czmq checks its mtime, file count and size at each ZAP request), and
@@ -161,6 +162,11 @@ def test_unlisted_and_plaintext_workers_get_nothing(env):
     for key in ("garbage_dropped", "stale_dropped", "duplicates_dropped"):
         h.check_eq(sm[key], 0, "summary %s" % key)
     h.check(stranger.alive() and plain.alive(), "an intruding worker exited")
+    log = master.stderr()
+    h.check("refused a peer whose key is not in --allow" in log,
+            "the master did not say it refused the unlisted key:\n%s" % log[-1500:])
+    h.check("handshake failed (not a CURVE peer" in log,
+            "the master did not report the plaintext peer's failed handshake:\n%s" % log[-1500:])
 
 
 def test_worker_added_during_the_run_is_accepted(env):
