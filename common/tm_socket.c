@@ -256,22 +256,6 @@ tm_socket_monitor_value (zsock_t *monitor, uint32_t *value)
     return event;
 }
 
-bool
-tm_socket_monitor_closed (zsock_t *monitor, int *fd)
-{
-    uint32_t value;
-    int event = tm_socket_monitor_value (monitor, &value);
-    *fd = (int) value;
-    return event == ZMQ_EVENT_DISCONNECTED;
-}
-
-int
-tm_socket_monitor_read (zsock_t *monitor)
-{
-    int event = tm_socket_monitor_event (monitor);
-    return event == ZMQ_EVENT_ACCEPTED ? 1 : event == ZMQ_EVENT_DISCONNECTED ? -1 : 0;
-}
-
 tm_recv_status_t
 tm_socket_recv_frame (zsock_t *sock, zmq_msg_t *part, size_t *size)
 {

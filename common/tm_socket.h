@@ -45,16 +45,10 @@ zsock_t *tm_socket_control_sub (const char *endpoint, const tm_curve_t *curve);
 //  at a CURVE socket, junk). Returns a socket to poll for POLLIN and read
 //  with tm_socket_monitor_value; the caller destroys it before sock.
 zsock_t *tm_socket_monitor (zsock_t *sock);
-//  Reads one monitor event: +1 for an accepted connection, -1 for one that
-//  closed (every accepted connection closes once, handshake or not), 0 for
-//  anything else.
-int tm_socket_monitor_read (zsock_t *monitor);
-//  Reads one monitor event: true for a closed connection, whose file
-//  descriptor goes to *fd (what zmq_msg_get (ZMQ_SRCFD) gave for its messages).
-bool tm_socket_monitor_closed (zsock_t *monitor, int *fd);
 //  Reads one monitor event: returns its ZMQ_EVENT_* value (0 if none) and
-//  puts the event's value in *value (the file descriptor of a connection
-//  that closed, the ZAP status of a refused handshake, ...).
+//  puts the event's value in *value (for a connection that closed, its file
+//  descriptor: what zmq_msg_get (ZMQ_SRCFD) gave for its messages; for a
+//  refused handshake, the ZAP status).
 int tm_socket_monitor_value (zsock_t *monitor, uint32_t *value);
 //  Like tm_socket_monitor, for a mask of ZMQ_EVENT_* values.
 zsock_t *tm_socket_monitor_events (zsock_t *sock, int events);
