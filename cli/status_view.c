@@ -1,18 +1,25 @@
 /*  status_view: the table. */
 #include "status_view.h"
+#include "tm_limits.h"
+#include "tm_log.h"
 #include <jansson.h>
 #include <string.h>
 
-//  A string from the wire, fit for a terminal: control bytes (ESC, CR, LF,
-//  DEL...) become '?', and it is cut to width.
+//  A string from the wire, fit for a terminal: escaped as the master's log
+//  escapes it (control bytes, C1 controls and broken UTF-8 as \xNN), then
+//  cut to width, not inside a UTF-8 sequence.
 static const char *
 s_safe (const char *text, char *buffer, size_t size)
 {
-    size_t length = 0;
-    for (; text && *text && length + 1 < size; text++, length++) {
-        unsigned char c = (unsigned char) *text;
-        buffer [length] = c < 0x20 || c == 0x7f ? '?' : (char) c;
+    char escaped [TM_LOG_SAFE_BYTES (TM_MAX_ERROR_BYTES)];
+    tm_log_safe (text ? text : "", escaped, sizeof escaped);
+    size_t length = strlen (escaped);
+    if (length >= size) {
+        length = size - 1;
+        while (length > 0 && ((unsigned char) escaped [length] & 0xc0) == 0x80)
+            length--;
     }
+    memcpy (buffer, escaped, length);
     buffer [length] = 0;
     return buffer;
 }

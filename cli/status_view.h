@@ -1,7 +1,7 @@
 /*  status_view: `taskmill status` as a person reads it: the master's
     status JSON (master/status.h) laid out as a table. Names that came from
-    peers over the wire (worker ids, hosts, errors) are shown with control
-    bytes replaced, so no peer can write to the operator's terminal.
+    peers over the wire (worker ids, hosts, errors) are shown escaped
+    (tm_log_safe), so no peer can write to the operator's terminal.
 */
 #ifndef STATUS_VIEW_H_INCLUDED
 #define STATUS_VIEW_H_INCLUDED

@@ -7,7 +7,16 @@
 #define TM_LIMITS_H_INCLUDED
 
 #define TM_PROTOCOL_VERSION 1
-#define TM_MAX_FRAME_BYTES (64 * 1024 * 1024)   //  ZMQ_MAXMSGSIZE on every socket
+#define TM_MAX_FRAME_BYTES (64 * 1024 * 1024)   //  ZMQ_MAXMSGSIZE where tasks and results go
+//  ZMQ_MAXMSGSIZE of the sockets that take only small frames: a frame over
+//  it drops the connection (so an encoder of ours must stay under it).
+#define TM_MAX_CREDIT_FRAME_BYTES 4096          //  a Credit, into the master's tasks ROUTER
+#define TM_MAX_CONTROL_FRAME_BYTES 65536        //  a ControlMessage, into a worker's SUB
+#define TM_MAX_ADMIN_REQUEST_BYTES 4096         //  a JSON request, into the admin ROUTER
+#define TM_MAX_SUBSCRIPTION_BYTES 4096          //  into the control PUB (ours is one byte)
+#define TM_MAX_PUSH_INBOUND_BYTES 4096          //  into a results PUSH, which reads nothing
+//  (None is under 4096: the handshake's commands count too, and a CURVE
+//  INITIATE is under 1 KiB.)
 //  A batch (tasks or results) holds at most this many items, and a frame
 //  more than one item only while its payloads stay under TM_MAX_BATCH_BYTES,
 //  so no frame of ours nears TM_MAX_FRAME_BYTES. A worker's queue holds at

@@ -5,6 +5,7 @@
 #define TM_LOG_H_INCLUDED
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 //  Initialises czmq and sends its log to stderr under ident.
@@ -19,5 +20,15 @@ typedef struct {
 
 //  True if the caller should log now; *suppressed gets the count to mention.
 bool tm_log_limiter_allow (tm_log_limiter_t *self, int64_t now_us, uint64_t *suppressed);
+
+//  The buffer tm_log_safe needs for any string of n bytes, uncut.
+#define TM_LOG_SAFE_BYTES(n) (4 * (n) + 4)
+
+//  A string from a peer (a worker id, a job id, an error) made fit for a
+//  log line or a terminal: control bytes (C0, DEL, and C1 as UTF-8) and
+//  bytes that are not UTF-8 become \xNN, a backslash \\, so no peer can
+//  move the cursor, set a title or start a line of its own. Writes into
+//  buffer (cut with "..." if it is short; at least 4 bytes) and returns it.
+const char *tm_log_safe (const char *text, char *buffer, size_t size);
 
 #endif

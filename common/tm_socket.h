@@ -5,10 +5,15 @@
     Binding constructors return NULL after logging if the bind fails.
     Connecting constructors never fail on an unreachable peer: ZeroMQ
     reconnects by itself.
+
+    Every constructor takes curve: NULL for plaintext, else the process's
+    keys (tm_curve.h), the master's on the sockets it binds (CURVE server,
+    fail-closed ZAP) and a client's on the sockets it connects.
 */
 #ifndef TM_SOCKET_H_INCLUDED
 #define TM_SOCKET_H_INCLUDED
 
+#include "tm_curve.h"
 #include <czmq.h>
 
 //  Master: ROUTER sending tasks to workers by routing id and taking their
@@ -16,34 +21,35 @@
 //  connected fails (EHOSTUNREACH) instead of vanishing. If monitor is not
 //  NULL, it gets a peer monitor (see tm_socket_monitor) attached before the
 //  bind, so no connection is missed; the caller destroys it before the socket.
-zsock_t *tm_socket_tasks_router (const char *endpoint, zsock_t **monitor);
+zsock_t *tm_socket_tasks_router (const char *endpoint, zsock_t **monitor,
+                                 const tm_curve_t *curve);
 //  Worker: DEALER taking tasks and sending credit (connected), with
 //  routing_id (its incarnation) as its ZeroMQ routing id.
-zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id);
+zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id,
+                                 const tm_curve_t *curve);
 //  Worker: PUSH results and heartbeats to the sink (connected).
-zsock_t *tm_socket_results_push (const char *endpoint);
+zsock_t *tm_socket_results_push (const char *endpoint, const tm_curve_t *curve);
 //  Sink: PULL results and heartbeats from workers (bound).
-zsock_t *tm_socket_results_pull (const char *endpoint);
+zsock_t *tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve);
 //  Master: ROUTER answering admin requests (bound); small frames only.
-zsock_t *tm_socket_admin_router (const char *endpoint);
+zsock_t *tm_socket_admin_router (const char *endpoint, const tm_curve_t *curve);
 //  CLI: DEALER to a master's admin endpoint (connected).
-zsock_t *tm_socket_admin_dealer (const char *endpoint);
+zsock_t *tm_socket_admin_dealer (const char *endpoint, const tm_curve_t *curve);
 //  Master: PUB control messages (bound).
-zsock_t *tm_socket_control_pub (const char *endpoint);
+zsock_t *tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve);
 //  Worker: SUB to control messages (connected, subscribed to all).
-zsock_t *tm_socket_control_sub (const char *endpoint);
+zsock_t *tm_socket_control_sub (const char *endpoint, const tm_curve_t *curve);
 
-//  Starts watching the peers of a bound socket. Returns a socket to poll
-//  for POLLIN and read with tm_socket_monitor_read; the caller destroys it
-//  before sock.
+//  Starts watching the peers of a bound socket: connections accepted and
+//  closed, and handshakes that failed (a key not admitted, a plaintext peer
+//  at a CURVE socket, junk). Returns a socket to poll for POLLIN and read
+//  with tm_socket_monitor_value; the caller destroys it before sock.
 zsock_t *tm_socket_monitor (zsock_t *sock);
-//  Reads one monitor event: +1 for an accepted connection, -1 for one that
-//  closed (every accepted connection closes once, handshake or not), 0 for
-//  anything else.
-int tm_socket_monitor_read (zsock_t *monitor);
-//  Reads one monitor event: true for a closed connection, whose file
-//  descriptor goes to *fd (what zmq_msg_get (ZMQ_SRCFD) gave for its messages).
-bool tm_socket_monitor_closed (zsock_t *monitor, int *fd);
+//  Reads one monitor event: returns its ZMQ_EVENT_* value (0 if none) and
+//  puts the event's value in *value (for a connection that closed, its file
+//  descriptor: what zmq_msg_get (ZMQ_SRCFD) gave for its messages; for a
+//  refused handshake, the ZAP status).
+int tm_socket_monitor_value (zsock_t *monitor, uint32_t *value);
 //  Like tm_socket_monitor, for a mask of ZMQ_EVENT_* values.
 zsock_t *tm_socket_monitor_events (zsock_t *sock, int events);
 //  Reads one monitor event and returns its ZMQ_EVENT_* value (0 if none).

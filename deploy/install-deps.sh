@@ -6,7 +6,7 @@
 set -eu
 PACKAGES="build-essential cmake pkg-config libzmq3-dev libczmq-dev libprotobuf-c-dev
 protobuf-c-compiler libcmocka-dev libjansson-dev libssl-dev python3
-python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2 tmux
+python3-zmq python3-protobuf protobuf-compiler libsimdjson-dev iproute2 tmux tcpdump
 libmicrohttpd-dev prometheus chromium
 help2man file shellcheck yamllint python3-yaml systemd docker-compose nodejs slurm-wlm munge"
 missing=""

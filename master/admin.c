@@ -15,9 +15,9 @@ struct _admin_t {
 };
 
 admin_t *
-admin_new (const char *endpoint)
+admin_new (const char *endpoint, const tm_curve_t *curve)
 {
-    zsock_t *sock = tm_socket_admin_router (endpoint);
+    zsock_t *sock = tm_socket_admin_router (endpoint, curve);
     if (!sock)
         return NULL;
     admin_t *self = (admin_t *) zmalloc (sizeof (admin_t));

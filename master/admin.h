@@ -9,14 +9,16 @@
 #ifndef ADMIN_H_INCLUDED
 #define ADMIN_H_INCLUDED
 
+#include "tm_curve.h"
 #include <czmq.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 typedef struct _admin_t admin_t;
 
-//  Binds endpoint. Returns NULL after logging if the bind fails.
-admin_t *admin_new (const char *endpoint);
+//  Binds endpoint, as a CURVE server with curve (NULL: plaintext). Returns
+//  NULL after logging if the bind fails.
+admin_t *admin_new (const char *endpoint, const tm_curve_t *curve);
 void admin_destroy (admin_t **self_p);
 //  The socket to poll for requests.
 zsock_t *admin_socket (admin_t *self);

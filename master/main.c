@@ -1,5 +1,6 @@
 /*  taskmill-master: parse options, check the job, run it, report. */
 #include "master.h"
+#include "tm_curve.h"
 #include "tm_exit.h"
 #include "tm_log.h"
 #include "tm_memory.h"
@@ -18,10 +19,17 @@ main (int argc, char *argv [])
     rc = master_check_job (&options);
     if (rc != TM_EXIT_OK)
         return rc;
-    master_t *master = master_new (&options);
-    if (!master)
-        return TM_EXIT_RUNTIME;
-    rc = master_run (master);
+    //  Keys are checked before anything binds: a bad one is bad usage.
+    tm_curve_t *curve = NULL;
+    char error [512];
+    if (options.cert_path
+    &&  !(curve = tm_curve_server_new (options.cert_path, options.allow_dir, error, sizeof error))) {
+        fprintf (stderr, "taskmill-master: %s\n", error);
+        return TM_EXIT_USAGE;
+    }
+    master_t *master = master_new (&options, curve);
+    rc = master ? master_run (master) : TM_EXIT_RUNTIME;
     master_destroy (&master);
+    tm_curve_destroy (&curve);
     return rc;
 }

@@ -43,9 +43,12 @@
 #define S_CONTROL_LINGER_MS 500     //  JOB_END gets this long to leave
 #define S_LOST_KEEP_US 60000000     //  a lost worker is remembered this long
 #define S_SKIPS_NAMED 20            //  --skip-invalid: lines named before rate limiting
+#define S_PROOF_MS 1000             //  a stranger must get nothing in this long
 
 struct _master_t {
     const master_options_t *options;
+    const tm_curve_t *curve;        //  CURVE keys, or NULL: plaintext
+    zactor_t *auth;                 //  zauth, the ZAP handler (CURVE only)
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     zsock_t *tasks;                 //  ROUTER to workers
     zsock_t *control;               //  PUB to workers
@@ -70,6 +73,9 @@ struct _master_t {
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
     uint64_t sink_garbage;          //  results-socket frames dropped, as the sink last said
     tm_log_limiter_t garbage_limiter;
+    uint64_t handshakes_failed;     //  tasks-socket peers refused or broken at the handshake
+    tm_log_limiter_t refused_limiter;   //  keys not admitted
+    tm_log_limiter_t handshake_limiter; //  other failed handshakes
     bool dispatching;               //  --min-workers reached (no gate after)
     bool input_done;                //  the reader reached the end (or failed)
     bool input_failed;              //  a bad job line or read error stopped it
@@ -109,25 +115,37 @@ static int
 s_open_sockets (master_t *self)
 {
     const master_options_t *options = self->options;
-    self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor);
-    self->control = tm_socket_control_pub (options->bind_control);
-    self->sink = sink_new (options->bind_results);
-    self->admin = admin_new (options->bind_admin);
+    //  Before any bind: a CURVE server with no ZAP handler refuses all.
+    if (self->curve && !(self->auth = tm_curve_auth_new (self->curve)))
+        return -1;
+    self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor, self->curve);
+    self->control = tm_socket_control_pub (options->bind_control, self->curve);
+    self->sink = sink_new (options->bind_results, self->curve);
+    self->admin = admin_new (options->bind_admin, self->curve);
     if (options->http)
         self->http = http_new (options->http_host, options->http_port);
     if (!self->tasks || !self->control || !self->sink || !self->admin
     ||  (options->http && !self->http))
         return -1;
-    zsys_info ("job %s: tasks on %s, results on %s, control on %s",
-               self->job_id, options->bind_tasks, options->bind_results, options->bind_control);
+    if (self->curve) {
+        char *endpoint = zsock_last_endpoint (admin_socket (self->admin));
+        int rc = tm_curve_prove_closed (self->curve, endpoint, S_PROOF_MS);
+        zstr_free (&endpoint);
+        if (rc != 0)
+            return -1;
+    }
+    zsys_info ("job %s: tasks on %s, results on %s, control on %s, %s",
+               self->job_id, options->bind_tasks, options->bind_results, options->bind_control,
+               self->curve ? "CURVE: a stranger and a plaintext peer were refused" : "plaintext");
     return 0;
 }
 
 master_t *
-master_new (const master_options_t *options)
+master_new (const master_options_t *options, const tm_curve_t *curve)
 {
     master_t *self = (master_t *) zmalloc (sizeof (master_t));
     self->options = options;
+    self->curve = curve;
     zuuid_t *uuid = zuuid_new ();
     snprintf (self->job_id, sizeof self->job_id, "%.16s", zuuid_str (uuid));
     zuuid_destroy (&uuid);
@@ -217,6 +235,7 @@ master_destroy (master_t **self_p)
     zsock_destroy (&self->control);
     zsock_destroy (&self->tasks_monitor);
     zsock_destroy (&self->tasks);
+    zactor_destroy (&self->auth);
     job_reader_destroy (&self->reader);
     free (self);
     *self_p = NULL;
@@ -242,21 +261,26 @@ s_lose_worker (master_t *self, worker_info_t *worker, const char *why, int64_t n
     failover_worker_lost (self->leases, worker->slot, &self->plan);
     size_t charged = self->plan.charged_count;
     size_t resent = s_apply_plan (self, now_us);
+    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+    tm_log_safe (worker->id, id, sizeof id);
     if (drained && resent == 0)
-        zsys_info ("worker left: %s (drained)", worker->id);
+        zsys_info ("worker left: %s (drained)", id);
     else
         zsys_info ("worker lost: %s (%s), %zu tasks sent again, %zu of them charged",
-                   worker->id, why, resent, charged);
+                   id, why, resent, charged);
 }
 
 static void
 s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now_us)
 {
     worker_info_t *worker = worker_table_heartbeat (self->workers, heartbeat, now_us);
+    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
     if (worker && worker->revived) {
         worker->revived = false;
+        char incarnation [TM_LOG_SAFE_BYTES (TM_MAX_INCARNATION_BYTES)];
         zsys_info ("worker back: %s (%s) heard from again; it gets work at its next credit",
-                   worker->id, worker->incarnation);
+                   tm_log_safe (worker->id, id, sizeof id),
+                   tm_log_safe (worker->incarnation, incarnation, sizeof incarnation));
     }
     if (!worker || strcmp (heartbeat->job_id, self->job_id) != 0)
         return;
@@ -265,7 +289,7 @@ s_handle_heartbeat (master_t *self, const tm_heartbeat_t *heartbeat, int64_t now
     size_t resent = s_apply_plan (self, now_us);
     if (resent)
         zsys_info ("worker %s: %zu tasks sent to it were lost on the way, sent again",
-                   worker->id, resent);
+                   tm_log_safe (worker->id, id, sizeof id), resent);
 }
 
 static void
@@ -305,7 +329,11 @@ s_handle_credit (master_t *self, const char *incarnation, const tm_credit_t *cre
         return;
     }
     if (outcome == WORKER_CREDIT_NEW) {
-        zsys_info ("worker joined: %s (%s, %u threads, credit %u)", worker->id, incarnation,
+        //  The incarnation is printable ASCII (s_incarnation_valid); the id
+        //  is whatever the peer wrote.
+        char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+        zsys_info ("worker joined: %s (%s, %u threads, credit %u)",
+                   tm_log_safe (worker->id, id, sizeof id), incarnation,
                    credit->threads, credit->credit);
         if (replaced)
             s_lose_worker (self, replaced, "replaced by a new incarnation", now_us);
@@ -377,6 +405,39 @@ s_connection_closed (master_t *self, int fd, int64_t now_us)
     worker_info_t *worker = worker_table_by_fd (self->workers, fd);
     if (worker && dispatcher_send_marker (self->dispatcher, worker) == -1)
         s_lose_worker (self, worker, "its connection closed", now_us);
+}
+
+//  A failed handshake is a peer that never reached our code: with CURVE,
+//  one whose key is not admitted or that does not use CURVE at all.
+static void
+s_handshake_failed (master_t *self, int event, uint32_t status)
+{
+    self->handshakes_failed++;
+    bool refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+    uint64_t suppressed;
+    if (!tm_log_limiter_allow (refused ? &self->refused_limiter : &self->handshake_limiter,
+                               tm_clock_now_us (), &suppressed))
+        return;
+    if (refused)
+        zsys_warning ("tasks socket: refused a peer whose key is not in --allow (ZAP status %u; "
+                      "%" PRIu64 " handshakes failed so far)", status, self->handshakes_failed);
+    else
+        zsys_warning ("tasks socket: a peer's handshake failed (%s; %" PRIu64 " so far)",
+                      self->curve ? "not a CURVE peer, or a broken handshake"
+                                  : "a broken handshake", self->handshakes_failed);
+}
+
+static void
+s_read_tasks_monitor (master_t *self, int64_t now_us)
+{
+    uint32_t value;
+    int event = tm_socket_monitor_value (self->tasks_monitor, &value);
+    if (event == ZMQ_EVENT_DISCONNECTED)
+        s_connection_closed (self, (int) value, now_us);
+    else
+    if (event & (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+                 | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH))
+        s_handshake_failed (self, event, value);
 }
 
 static void
@@ -626,11 +687,8 @@ s_poll_once (master_t *self)
             ;
     if (items [0].revents & ZMQ_POLLIN)
         s_drain_sink (self);
-    if (items [2].revents & ZMQ_POLLIN) {
-        int fd;
-        if (tm_socket_monitor_closed (self->tasks_monitor, &fd))
-            s_connection_closed (self, fd, now_us);
-    }
+    if (items [2].revents & ZMQ_POLLIN)
+        s_read_tasks_monitor (self, now_us);
     if ((items [3].revents & ZMQ_POLLIN)
     &&  admin_serve (self->admin, status_json (self->status))) {
         //  Every worker finishes what it holds and exits; the job waits

@@ -7,6 +7,7 @@
 #define MASTER_H_INCLUDED
 
 #include "master_options.h"
+#include "tm_curve.h"
 
 typedef struct _master_t master_t;
 
@@ -15,9 +16,11 @@ typedef struct _master_t master_t;
 //  task leaves; not with --skip-invalid. Returns TM_EXIT_OK or TM_EXIT_USAGE
 //  (message on stderr).
 int master_check_job (const master_options_t *options);
-//  Binds the sockets and opens input and output. Returns NULL after logging
-//  if any of that fails. options must outlive the master.
-master_t *master_new (const master_options_t *options);
+//  Binds the sockets and opens input and output. With curve (the server's
+//  keys, or NULL for plaintext) it starts zauth first and, once bound,
+//  proves a stranger is refused. Returns NULL after logging if any of that
+//  fails. options and curve must outlive the master.
+master_t *master_new (const master_options_t *options, const tm_curve_t *curve);
 void master_destroy (master_t **self_p);
 //  Runs the job to the end, or until interrupted. Returns the exit status.
 int master_run (master_t *self);

@@ -56,6 +56,12 @@ static const char *s_usage =
 "  --speculate-min MS   the least a task runs before it is copied (default 1000)\n"
 "  --retry-backoff MS   a retry waits MS, doubled at each further attempt, up to\n"
 "                       30 s (default 100; 0: retry at once)\n"
+"Security (DESIGN.md, \"Security\"; taskmill keygen NAME makes keys):\n"
+"  --cert FILE          this master's secret certificate (NAME_secret): CURVE\n"
+"                       on every socket, with --allow\n"
+"  --allow DIR          the public certificates of the workers and operators\n"
+"                       admitted; files added there are picked up at the\n"
+"                       next connection\n"
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
 "  --bind-tasks EP      tasks endpoint (ROUTER: tasks to workers, credit back)\n"
 "  --bind-results EP    results endpoint (PULL from workers)\n"
@@ -71,7 +77,7 @@ enum {
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
     OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS, OPT_SPECULATE, OPT_SPECULATE_EXEC,
-    OPT_SPECULATE_MIN,
+    OPT_SPECULATE_MIN, OPT_CERT, OPT_ALLOW,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_HTTP, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -101,6 +107,8 @@ static const struct option s_options [] = {
     { "speculate-min", required_argument, NULL, OPT_SPECULATE_MIN },
     { "reduce-max-words", required_argument, NULL, OPT_REDUCE_MAX_WORDS },
     { "sync", required_argument, NULL, OPT_SYNC },
+    { "cert", required_argument, NULL, OPT_CERT },
+    { "allow", required_argument, NULL, OPT_ALLOW },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
     { "bind-results", required_argument, NULL, OPT_BIND_RESULTS },
     { "bind-control", required_argument, NULL, OPT_BIND_CONTROL },
@@ -283,6 +291,8 @@ s_apply (master_options_t *options, int option, const char *arg)
             if (s_number ("retry-backoff", arg, 0, 30000, &value)) return TM_EXIT_USAGE;
             options->retry_backoff_ms = (uint32_t) value;
             break;
+        case OPT_CERT: options->cert_path = arg; break;
+        case OPT_ALLOW: options->allow_dir = arg; break;
         case OPT_BIND_TASKS:
             if (s_endpoint (options->bind_tasks, arg)) return s_usage_error ("bad endpoint '%s'", arg);
             break;
@@ -333,6 +343,9 @@ s_check_input (master_options_t *options, int argc, char *argv [])
     if (options->resume && options->reduce == REDUCER_CONCAT)
         return s_usage_error ("%s", "--reduce concat cannot --resume: its file is written "
                                     "in seq order from the start");
+    if (!options->cert_path != !options->allow_dir)
+        return s_usage_error ("%s", "--cert FILE and --allow DIR go together (CURVE on every "
+                                    "socket)");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
     return 0;

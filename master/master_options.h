@@ -41,6 +41,8 @@ typedef struct {
     bool speculate;                 //  --speculate: copies of stragglers near the end
     bool speculate_exec;            //  --speculate-exec: exec tasks too
     uint32_t speculate_min_ms;      //  --speculate-min: the least a task runs before a copy
+    const char *cert_path;          //  --cert: our secret certificate (NULL: plaintext)
+    const char *allow_dir;          //  --allow: public certificates of admitted peers
     char bind_tasks [TM_ENDPOINT_MAX];
     char bind_results [TM_ENDPOINT_MAX];
     char bind_control [TM_ENDPOINT_MAX];

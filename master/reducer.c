@@ -1,5 +1,6 @@
 /*  reducer: sum, count-words, concat. */
 #include "reducer.h"
+#include "tm_log.h"
 #include "tm_json.h"
 #include <czmq.h>
 #include <errno.h>
@@ -356,9 +357,12 @@ reducer_print (reducer_t *self, FILE *out)
         json_t *sorted = s_sorted_words (self);
         fprintf (out, "  reduce count-words: %zu distinct words%s; top:", zhashx_size (self->words),
                  self->words_dropped ? " (more dropped past the limit)" : "");
+        //  Words come from workers' outputs.
+        char word [TM_LOG_SAFE_BYTES (64)];
         for (size_t i = 0; i < json_array_size (sorted) && i < REDUCER_TOP_WORDS; i++) {
             json_t *pair = json_array_get (sorted, i);
-            fprintf (out, " %s=%lld", json_string_value (json_array_get (pair, 0)),
+            fprintf (out, " %s=%lld",
+                     tm_log_safe (json_string_value (json_array_get (pair, 0)), word, sizeof word),
                      (long long) json_integer_value (json_array_get (pair, 1)));
         }
         fprintf (out, "\n");

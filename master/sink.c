@@ -115,11 +115,19 @@ s_report_stats (s_state_t *self)
     return -1;
 }
 
+//  What the actor binds; sink_new waits for the actor's signal, so this
+//  lives on its stack for as long as the actor reads it.
+typedef struct {
+    const char *endpoint;
+    const tm_curve_t *curve;
+} s_args_t;
+
 static void
 s_sink_actor (zsock_t *pipe, void *args)
 {
     s_state_t self = { .pipe = pipe };
-    self.results = tm_socket_results_pull ((const char *) args);
+    const s_args_t *bind = (const s_args_t *) args;
+    self.results = tm_socket_results_pull (bind->endpoint, bind->curve);
     zsock_signal (pipe, 0);
     //  The port, or -1 when the bind failed and the actor ends.
     zstr_sendf (pipe, "%d", self.results ? tm_socket_bound_port (self.results) : -1);
@@ -153,15 +161,16 @@ s_sink_actor (zsock_t *pipe, void *args)
 }
 
 sink_t *
-sink_new (const char *endpoint)
+sink_new (const char *endpoint, const tm_curve_t *curve)
 {
+    s_args_t args = { .endpoint = endpoint, .curve = curve };
     //  Only the main thread should see SIGINT/SIGTERM.
     sigset_t block, previous;
     sigemptyset (&block);
     sigaddset (&block, SIGINT);
     sigaddset (&block, SIGTERM);
     pthread_sigmask (SIG_BLOCK, &block, &previous);
-    zactor_t *actor = zactor_new (s_sink_actor, (void *) endpoint);
+    zactor_t *actor = zactor_new (s_sink_actor, &args);
     pthread_sigmask (SIG_SETMASK, &previous, NULL);
     if (!actor)
         return NULL;

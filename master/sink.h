@@ -13,6 +13,7 @@
 #define SINK_H_INCLUDED
 
 #include "tm_codec.h"
+#include "tm_curve.h"
 #include <czmq.h>
 
 //  What the sink sends to the master: one fixed-size frame per event.
@@ -39,9 +40,10 @@ typedef struct {
 
 typedef struct _sink_t sink_t;
 
-//  Starts the sink actor bound to endpoint. Returns NULL (after logging) if
-//  the bind fails.
-sink_t *sink_new (const char *endpoint);
+//  Starts the sink actor bound to endpoint, as a CURVE server with curve
+//  (NULL: plaintext; read only while this call runs). Returns NULL (after
+//  logging) if the bind fails.
+sink_t *sink_new (const char *endpoint, const tm_curve_t *curve);
 //  Stops the actor, freeing any message still in flight to the master.
 void sink_destroy (sink_t **self_p);
 //  The pipe to poll for events.

@@ -1,5 +1,6 @@
 /*  speculate: per-type run-time histograms and the straggler scan. */
 #include "speculate.h"
+#include "tm_log.h"
 #include <czmq.h>
 
 #define S_BUCKETS 96                //  4 a power of two, from 1 µs to ~2^24 s
@@ -171,10 +172,14 @@ speculate_tick (speculate_t *self, int64_t now_us)
             if (dispatcher_send_copy (self->dispatcher, idle, lease) == 0) {
                 lease_table_copied (self->leases, lease, idle->slot);
                 idle->copy_sent_us = now_us;
+                char slow [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+                char copy [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
                 zsys_info ("speculate: seq %" PRIu64 " ran %.1f s on %s (median %.3f s): a copy "
                            "to %s", lease->seq, (double) (now_us - lease->running_since_us) / 1e6,
-                           worker_table_by_slot (self->workers, slot)->id,
-                           (double) speculate_median_us (self, lease->type) / 1e6, idle->id);
+                           tm_log_safe (worker_table_by_slot (self->workers, slot)->id, slow,
+                                        sizeof slow),
+                           (double) speculate_median_us (self, lease->type) / 1e6,
+                           tm_log_safe (idle->id, copy, sizeof copy));
                 sent++;
             }
         }

@@ -3,6 +3,7 @@
     by worker (bounded by the number of types and workers, not tasks).
 */
 #include "summary.h"
+#include "tm_log.h"
 #include <czmq.h>
 #include <jansson.h>
 
@@ -247,9 +248,11 @@ summary_print (summary_t *self, FILE *out)
              summary_latency_us (self, 0.50), summary_latency_us (self, 0.90),
              summary_latency_us (self, 0.99), self->latency_max_us);
     fprintf (out, "  workers: %zu", zhashx_size (self->by_worker));
+    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
     for (uint64_t *count = (uint64_t *) zhashx_first (self->by_worker);
          count; count = (uint64_t *) zhashx_next (self->by_worker))
-        fprintf (out, " %s=%" PRIu64, (const char *) zhashx_cursor (self->by_worker), *count);
+        fprintf (out, " %s=%" PRIu64, tm_log_safe ((const char *) zhashx_cursor (self->by_worker),
+                                                   id, sizeof id), *count);
     fprintf (out, "\n ");
     for (int c = 0; c < SUMMARY_COUNTER_COUNT; c++)
         fprintf (out, " %s=%" PRIu64, s_counter_names [c], self->counters [c]);

@@ -45,9 +45,19 @@ main (int argc, char *argv [])
     }
     tm_log_init ("taskmill-worker");
     tm_memory_tune ();
+    //  Keys are checked before anything connects: a bad one is bad usage.
+    tm_curve_t *curve = NULL;
+    if (options.cert_path
+    &&  !(curve = tm_curve_client_new (options.cert_path, options.server_cert_path,
+                                       error, sizeof error))) {
+        fprintf (stderr, "taskmill-worker: %s\n", error);
+        handler_registry_destroy (&registry);
+        return TM_EXIT_USAGE;
+    }
     //  Our handler replaces czmq's: the first signal drains, the second stops.
     zsys_handler_set (s_on_signal);
-    worker_t *worker = worker_new (&options, &registry);
+    worker_t *worker = worker_new (&options, curve, &registry);
+    tm_curve_destroy (&curve);
     if (!worker)
         return TM_EXIT_RUNTIME;
     rc = worker_run (worker, &s_signals);

@@ -17,7 +17,12 @@ struct _redial_t {
     int64_t lost_us;                //  closed with no retry seen since (0: none)
     int connections;                //  up now: CONNECTED minus DISCONNECTED
     tm_log_limiter_t limiter;
+    tm_log_limiter_t refused_limiter;   //  handshakes the master refused
+    bool refused;                   //  the last close was a failed handshake (logged)
 };
+
+#define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+                            | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 redial_t *
 redial_new (zsock_t *sock, const char *endpoint, const char *role)
@@ -28,7 +33,8 @@ redial_new (zsock_t *sock, const char *endpoint, const char *role)
     self->role = role;
     self->monitor = tm_socket_monitor_events (sock, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED
                                                     | ZMQ_EVENT_CONNECT_RETRIED
-                                                    | ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
+                                                    | ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                                                    | S_HANDSHAKE_FAILED);
     return self;
 }
 
@@ -56,6 +62,21 @@ int
 redial_read (redial_t *self, int64_t now_us)
 {
     int event = tm_socket_monitor_event (self->monitor);
+    uint64_t suppressed;
+    if (event & S_HANDSHAKE_FAILED) {
+        //  Its DISCONNECTED follows: the dial again happens as for any
+        //  protocol error.
+        self->refused = true;
+        if (tm_log_limiter_allow (&self->refused_limiter, now_us, &suppressed))
+            zsys_warning ("%s connection to %s: the handshake failed (%s): is this peer's "
+                          "certificate in the master's --allow directory, and do both sides "
+                          "use CURVE (--cert) or neither? (%" PRIu64 " more not logged)",
+                          self->role, self->endpoint,
+                          event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "the master refused our key"
+                          : event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol mismatch"
+                          : "no detail", suppressed);
+        return 0;
+    }
     if (event == ZMQ_EVENT_CONNECTED)
         self->connections++;
     if (event == ZMQ_EVENT_DISCONNECTED) {
@@ -81,7 +102,9 @@ redial_check (redial_t *self, int64_t now_us)
         return false;
     self->lost_us = 0;
     uint64_t suppressed;
-    if (tm_log_limiter_allow (&self->limiter, now_us, &suppressed))
+    bool refused = self->refused;
+    self->refused = false;
+    if (!refused && tm_log_limiter_allow (&self->limiter, now_us, &suppressed))
         zsys_warning ("%s connection to %s closed after a protocol error, which libzmq does not "
                       "retry: dialling again (%" PRIu64 " more not logged)",
                       self->role, self->endpoint, suppressed);

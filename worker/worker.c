@@ -74,16 +74,17 @@ s_make_incarnation (char *incarnation)
 }
 
 worker_t *
-worker_new (const worker_options_t *options, handler_registry_t **registry_p)
+worker_new (const worker_options_t *options, const tm_curve_t *curve,
+            handler_registry_t **registry_p)
 {
     worker_t *self = (worker_t *) zmalloc (sizeof (worker_t));
     self->options = options;
     self->registry = *registry_p;
     *registry_p = NULL;
     s_make_incarnation (self->incarnation);
-    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation);
-    self->results = tm_socket_results_push (options->results);
-    self->control = tm_socket_control_sub (options->control);
+    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation, curve);
+    self->results = tm_socket_results_push (options->results, curve);
+    self->control = tm_socket_control_sub (options->control, curve);
     if (!self->tasks || !self->results || !self->control) {
         worker_destroy (&self);
         return NULL;
@@ -111,9 +112,9 @@ worker_new (const worker_options_t *options, handler_registry_t **registry_p)
     self->held_max = queue + TM_MAX_BATCH_TASKS;
     self->held = (uint64_t *) zmalloc (self->held_max * sizeof (uint64_t));
     self->running = (uint64_t *) zmalloc (max_threads * sizeof (uint64_t));
-    zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s%s", options->id,
+    zsys_info ("worker %s: %zu threads, tasks from %s (as %s), results to %s, %s%s", options->id,
                options->threads, options->tasks, self->incarnation, options->results,
-               options->allow_exec ? ", exec allowed" : "");
+               curve ? "CURVE" : "plaintext", options->allow_exec ? ", exec allowed" : "");
     return self;
 }
 
@@ -184,7 +185,10 @@ s_start_job (worker_t *self, const char *job_id)
         self->retired_next = (self->retired_next + 1) % S_RETIRED_JOBS;
     }
     size_t purged = executor_purge_other_jobs (self->executor, job_id);
-    zsys_info ("worker %s: job %s started%s", self->options->id, job_id,
+    //  The job id is what a master (or whoever the worker reached) sent.
+    char safe [TM_LOG_SAFE_BYTES (TM_MAX_JOB_ID_BYTES)];
+    zsys_info ("worker %s: job %s started%s", self->options->id,
+               tm_log_safe (job_id, safe, sizeof safe),
                purged ? " (dropped tasks of an earlier job)" : "");
     snprintf (self->job_id, sizeof self->job_id, "%s", job_id);
     self->last_batch = 0;
@@ -284,9 +288,10 @@ s_read_control (worker_t *self)
     if (kind == TM_CONTROL_JOB_END && (strcmp (job_id, self->job_id) == 0 || !*self->job_id)) {
         //  Whatever of it still waits here would only make stale results.
         size_t purged = executor_purge_job (self->executor, job_id);
+        char safe [TM_LOG_SAFE_BYTES (TM_MAX_JOB_ID_BYTES)];
         if (purged)
             zsys_info ("worker %s: job %s ended: dropped %zu tasks of it still queued",
-                       self->options->id, job_id, purged);
+                       self->options->id, tm_log_safe (job_id, safe, sizeof safe), purged);
         if (self->pending && strcmp (tm_task_batch_job_id (self->pending), job_id) == 0)
             tm_task_batch_destroy (&self->pending);
         self->job_ended = true;

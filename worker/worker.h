@@ -8,13 +8,16 @@
 
 #include "handler_registry.h"
 #include "worker_options.h"
+#include "tm_curve.h"
 #include <signal.h>
 
 typedef struct _worker_t worker_t;
 
-//  Connects the sockets and starts the pool over registry, which it takes
-//  over (nulls *registry_p; on failure too). options must outlive the worker.
-worker_t *worker_new (const worker_options_t *options, handler_registry_t **registry_p);
+//  Connects the sockets (CURVE clients with curve, plaintext with NULL) and
+//  starts the pool over registry, which it takes over (nulls *registry_p;
+//  on failure too). options must outlive the worker; curve is read here only.
+worker_t *worker_new (const worker_options_t *options, const tm_curve_t *curve,
+                      handler_registry_t **registry_p);
 void worker_destroy (worker_t **self_p);
 //  Runs until drained, shut down or (with --once) the job ends. signals
 //  counts SIGTERM/SIGINT received: 1 starts a drain, 2 stops at once.

@@ -36,6 +36,10 @@ static const char *s_usage =
 "  --plugin LIB.so      load task types from a plugin (taskmill/plugin.h);\n"
 "                       repeatable, up to 16\n"
 "  --list-handlers      print every task type (built-in and plugins), exit\n"
+"  --cert FILE          this worker's secret certificate (NAME_secret; its\n"
+"                       public NAME is in the master's --allow directory):\n"
+"                       CURVE on every socket, with --server-cert\n"
+"  --server-cert FILE   the master's public certificate\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
@@ -43,7 +47,7 @@ enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
     OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP,
     OPT_PLUGIN, OPT_LIST_HANDLERS, OPT_MIN_THREADS, OPT_MAX_THREADS, OPT_SCALE_THRESHOLD,
-    OPT_SCALE_SHRINK_AFTER
+    OPT_SCALE_SHRINK_AFTER, OPT_CERT, OPT_SERVER_CERT
 };
 
 static const struct option s_options [] = {
@@ -64,6 +68,8 @@ static const struct option s_options [] = {
     { "max-threads", required_argument, NULL, OPT_MAX_THREADS },
     { "scale-threshold", required_argument, NULL, OPT_SCALE_THRESHOLD },
     { "scale-shrink-after", required_argument, NULL, OPT_SCALE_SHRINK_AFTER },
+    { "cert", required_argument, NULL, OPT_CERT },
+    { "server-cert", required_argument, NULL, OPT_SERVER_CERT },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -143,6 +149,8 @@ s_apply (worker_options_t *options, int option, const char *arg)
                 return s_usage_error ("--scale-shrink-after wants 0 to 86400000 ms, not", arg);
             options->scale_shrink_after_ms = (uint32_t) value;
             return 0;
+        case OPT_CERT: options->cert_path = arg; return 0;
+        case OPT_SERVER_CERT: options->server_cert_path = arg; return 0;
         case OPT_HELP:
             fputs (s_usage, stdout);
             return TM_EXIT_HELP_SHOWN;
@@ -163,6 +171,11 @@ s_complete (worker_options_t *options, const char *host)
         snprintf (options->host, sizeof options->host, "unknown");
     if (!*options->id)
         snprintf (options->id, sizeof options->id, "%.200s/%d", options->host, (int) getpid ());
+    if (!options->cert_path != !options->server_cert_path) {
+        fprintf (stderr, "taskmill-worker: --cert FILE and --server-cert FILE go together "
+                         "(CURVE on every socket)\nTry 'taskmill-worker --help'.\n");
+        return -1;
+    }
     if (options->min_threads || options->max_threads) {
         if (!options->min_threads || !options->max_threads || options->threads
         ||  options->min_threads > options->max_threads) {

@@ -36,6 +36,8 @@ typedef struct {
     const char *plugins [WORKER_MAX_PLUGINS];   //  --plugin, in order
     size_t plugin_count;
     bool list_handlers;                 //  --list-handlers: print the types and exit
+    const char *cert_path;              //  --cert: our secret certificate (NULL: plaintext)
+    const char *server_cert_path;       //  --server-cert: the master's public certificate
 } worker_options_t;
 
 //  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN or

@@ -5,11 +5,9 @@
     decoded by protobuf-c alone, which the direct readers must agree with
     (abort if not).
 
-    Not part of the CMake build. To run it:
-      clang -g -O1 -fsanitize=fuzzer,address,undefined -Icommon -Ibuild/proto \
-          tests/fuzz/fuzz_codec.c common/tm_codec.c common/tm_json.c build/proto/taskmill.pb-c.c \
-          $(pkg-config --cflags --libs libczmq libzmq libprotobuf-c libcrypto) -o fuzz_codec
-      ./fuzz_codec -max_len=4096
+    Built by CMake when clang is installed (tests/fuzz/CMakeLists.txt, which
+    also runs it for 30 s in ctest); the seed corpus replays as
+    tests/unit/test_fuzz_corpus.c in every build.
 */
 #include "tm_codec.h"
 #include <stdlib.h>

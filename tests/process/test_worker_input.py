@@ -52,15 +52,26 @@ WORKER_ID = "w1"
 START, END, DRAIN, SHUTDOWN = 1, 2, 3, 4      # Control.Kind
 
 
-def max_frame_bytes():
-    """TM_MAX_FRAME_BYTES, the ZMQ_MAXMSGSIZE of every socket, read from the
-    header so the test follows the code."""
+def max_frame_bytes(name="TM_MAX_FRAME_BYTES"):
+    """A ZMQ_MAXMSGSIZE from common/tm_limits.h, read from the header so the
+    test follows the code: TM_MAX_FRAME_BYTES (a worker's tasks socket),
+    TM_MAX_CONTROL_FRAME_BYTES (its control SUB), TM_MAX_PUSH_INBOUND_BYTES
+    (its results PUSH)."""
     header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                           "common", "tm_limits.h")
     with open(header) as f:
-        m = re.search(r"#define\s+TM_MAX_FRAME_BYTES\s+\((\d+)\s*\*\s*(\d+)\s*\*\s*(\d+)\)", f.read())
-    h.check(m, "TM_MAX_FRAME_BYTES not found in %s" % header)
-    return int(m.group(1)) * int(m.group(2)) * int(m.group(3))
+        text = f.read()
+    m = re.search(r"#define\s+%s\s+\(?([\d\s*]+)\)?" % name, text)
+    h.check(m, "%s not found in %s" % (name, header))
+    value = 1
+    for factor in m.group(1).split("*"):
+        value *= int(factor)
+    return value
+
+
+#  The limit of each of a worker's sockets, by name.
+LIMITS = {"tasks": "TM_MAX_FRAME_BYTES", "control": "TM_MAX_CONTROL_FRAME_BYTES",
+          "results": "TM_MAX_PUSH_INBOUND_BYTES"}
 
 
 def task(seq, type="echo", payload="must not run", job=JOB, **fields):
@@ -75,16 +86,17 @@ def batch(*tasks, version=1):
     return h.master_to_worker(tasks, version=version)
 
 
-def oversized_frame():
-    """A frame one byte over the limit: the worker's libzmq refuses it when it
-    reads the size and closes the connection."""
-    return bytes(max_frame_bytes() + 1)
+def oversized_frame(name):
+    """A frame one byte over the limit of a worker's socket: its libzmq
+    refuses it when it reads the size and closes the connection."""
+    return bytes(max_frame_bytes(LIMITS[name]) + 1)
 
 
-def oversized_header():
+def oversized_header(name):
     """The start of an oversized frame, for the hand-written ZMTP server
     side (harness.ZmtpServerConn)."""
-    return b"\x02" + (max_frame_bytes() + 1).to_bytes(8, "big") + bytes(65536)
+    limit = max_frame_bytes(LIMITS[name])
+    return b"\x02" + (limit + 1).to_bytes(8, "big") + bytes(min(limit, 65536))
 
 
 class FakeMaster:
@@ -273,9 +285,9 @@ class Session:
         fm.read()
         epoch, subscriptions, dropped = fm.epoch, fm.subscriptions, fm.dropped[name]
         if name == "tasks":
-            fm.tasks.send_multipart([fm.routing_id, oversized_frame()], copy=False)
+            fm.tasks.send_multipart([fm.routing_id, oversized_frame(name)], copy=False)
         else:
-            fm.control.send(oversized_frame(), copy=False)
+            fm.control.send(oversized_frame(name), copy=False)
         port = fm.tasks_port if name == "tasks" else fm.control_port
         h.wait_for(lambda: (fm.read(), fm.dropped[name] > dropped)[1], h.scaled(10),
                    "the worker to close its connection to port %d after an oversized frame" % port)
@@ -289,7 +301,7 @@ class Session:
         (hand-written ZMTP): its libzmq closes it and dials again."""
         listener = self.fm.results
         old = listener.current()
-        old.send_raw(oversized_header())
+        old.send_raw(oversized_header("results"))
         h.wait_for(old.closed_by_peer, h.scaled(10),
                    "the worker to close its connection to port %d after an oversized frame"
                    % listener.port)
@@ -395,9 +407,10 @@ def check_outcome(s, tasks_done, dropped, expected_drops):
 #  of frames and reaches the worker's code, which must drop and count it.
 #  Every task in them has a seq from 9000 up: none may ever run.
 
-def random_frames(rng):
+def random_frames(rng, largest=1 << 20):
+    """Random frames of a few sizes, up to largest (what the socket takes)."""
     return [[bytes(rng.getrandbits(8) for _ in range(n))] for n in (1, 2, 7, 64, 1000)] \
-        + [[rng.randbytes(1 << 20)]]
+        + [[rng.randbytes(largest)]]
 
 
 def truncations(valid):
@@ -439,7 +452,7 @@ def tasks_hostile(rng):
 def control_hostile(rng):
     valid = h.control_message(SHUTDOWN, JOB)
     return [
-        ("random bytes", random_frames(rng)),
+        ("random bytes", random_frames(rng, max_frame_bytes(LIMITS["control"]))),
         ("an empty frame", [[b""]]),
         ("truncated protobuf", truncations(valid)),
         ("a valid message of the wrong kind", [
@@ -513,7 +526,8 @@ def test_hostile_frames_at_worker_results(env):
         s.oversized_results()
         s.probe("an oversized frame on results")
         conn = fm.results.current()
-        garbage = random_frames(rng) + [[batch(task(9030))], [b"a", b"b"]]
+        garbage = random_frames(rng, max_frame_bytes(LIMITS["results"])) \
+            + [[batch(task(9030))], [b"a", b"b"]]
         for frames in garbage:
             conn.send(*frames)
         for i in range(3000):

@@ -274,6 +274,13 @@ control_message_round_trips_every_kind (void **state)
     zframe_t *frame = tm_codec_encode_control (TM_CONTROL_DRAIN, NULL);
     assert_int_equal (s_decode_control_frame (frame), TM_DECODE_OK);
     zframe_destroy (&frame);
+    //  The longest job id stays under what a worker's SUB takes.
+    char job_id [TM_MAX_JOB_ID_BYTES + 1];
+    memset (job_id, 'j', TM_MAX_JOB_ID_BYTES);
+    job_id [TM_MAX_JOB_ID_BYTES] = 0;
+    frame = tm_codec_encode_control (TM_CONTROL_SHUTDOWN, job_id);
+    assert_true (zframe_size (frame) <= TM_MAX_CONTROL_FRAME_BYTES);
+    zframe_destroy (&frame);
 }
 
 static void
@@ -402,7 +409,15 @@ credit_with_the_longest_worker_id_round_trips (void **state)
     long_id [TM_MAX_WORKER_ID_BYTES] = 0;
     tm_credit_t credit = s_credit ();
     credit.worker_id = long_id;
-    zframe_t *frame = tm_codec_encode_credit (&credit);
+    //  With the widest numbers too it stays under what the master's tasks
+    //  socket takes (a larger frame drops the connection).
+    tm_credit_t widest = credit;
+    widest.credit = widest.threads = UINT32_MAX;
+    widest.epoch = widest.stamp = UINT64_MAX;
+    zframe_t *frame = tm_codec_encode_credit (&widest);
+    assert_true (zframe_size (frame) <= TM_MAX_CREDIT_FRAME_BYTES);
+    zframe_destroy (&frame);
+    frame = tm_codec_encode_credit (&credit);
     tm_credit_t decoded;
     char worker_id [TM_MAX_WORKER_ID_BYTES + 1];
     assert_int_equal (tm_codec_decode_credit (zframe_data (frame), zframe_size (frame), &decoded,

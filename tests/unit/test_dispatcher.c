@@ -54,7 +54,7 @@ static void
 s_rig_new (s_rig_t *rig, size_t capacity)
 {
     memset (rig, 0, sizeof *rig);
-    rig->router = tm_socket_tasks_router ("tcp://127.0.0.1:*", NULL);
+    rig->router = tm_socket_tasks_router ("tcp://127.0.0.1:*", NULL, NULL);
     assert_non_null (rig->router);
     int port = tm_socket_bound_port (rig->router);
     assert_true (port > 0);
@@ -112,7 +112,7 @@ s_join (s_rig_t *rig, const char *incarnation, uint32_t window, uint64_t stamp)
     assert_true (rig->peer_count < S_PEERS);
     s_peer_t *peer = &rig->peers [rig->peer_count++];
     snprintf (peer->incarnation, sizeof peer->incarnation, "%s", incarnation);
-    peer->dealer = tm_socket_tasks_dealer (rig->endpoint, incarnation);
+    peer->dealer = tm_socket_tasks_dealer (rig->endpoint, incarnation, NULL);
     assert_non_null (peer->dealer);
     //  ZMQ_IMMEDIATE: the send waits for the connection, at most this long.
     zsock_set_sndtimeo (peer->dealer, S_WAIT_MS);

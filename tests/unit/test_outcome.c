@@ -37,7 +37,7 @@ static void
 s_rig_new (s_rig_t *rig, uint32_t backoff_ms)
 {
     memset (rig, 0, sizeof *rig);
-    rig->router = tm_socket_tasks_router ("tcp://127.0.0.1:*", NULL);
+    rig->router = tm_socket_tasks_router ("tcp://127.0.0.1:*", NULL, NULL);
     assert_non_null (rig->router);
     rig->leases = lease_table_new (64);
     rig->workers = worker_table_new ();
