@@ -4,12 +4,14 @@
     fast worker is never starved and a slow one never sits on tasks that an
     idle worker could run:
 
-        window = threads + rate * budget,   budget = 2 * round trip + 2 ms
+        window = threads + rate * budget,   budget = 2 * round trip + 5 ms
 
     rate is the worker's measured completion rate (it rises at once and
     falls slowly), the round trip the shortest seen lately between sending a
     Credit and receiving a batch that echoes it. Bounded by the worker's
-    --queue. Pure arithmetic on times handed in: no I/O, no clock.
+    --queue. The 5 ms are batching and scheduling on both sides, results
+    waiting in the executor for company included. Pure arithmetic on times
+    handed in: no I/O, no clock.
 
     Where it sits: the worker's loop feeds it completions and echoes, and
     sends a Credit when the window moves.
