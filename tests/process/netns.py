@@ -19,6 +19,7 @@ grep '^tm[0-9]'` shows them, `ip netns del NAME` removes them.
 """
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -186,6 +187,23 @@ class Network:
             if old is not None:
                 signal.signal(signal.SIGTERM, old)
         return left
+
+
+@contextlib.contextmanager
+def network(env):
+    """A Network for the body of a with statement. On the way out, also on
+    failure, it stops every process of env first (a namespace whose name
+    is deleted lives on while a process is in it), then deletes the
+    namespaces, and fails the test if one is left."""
+    net = Network()
+    try:
+        yield net
+    finally:
+        try:
+            h.stop_all(env.procs)
+        finally:
+            left = net.teardown()
+    h.check(not left, "namespaces left behind: %s" % left)
 
 
 # --------------------------------------------------------------------------
