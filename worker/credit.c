@@ -54,6 +54,15 @@ credit_echoed (credit_t *self, int64_t sent_us, int64_t now_us)
         rtt_us = S_RTT_MIN_US;
     if (rtt_us > S_RTT_MAX_US)
         return;
+    //  The default is a guess, not a measurement: were it kept as the
+    //  shortest, a path slower than 1 ms (a WAN, a relay) would get a
+    //  window of about the threads for a whole period (10 s).
+    if (!self->rtt_measured) {
+        self->rtt_measured = true;
+        self->rtt_us = self->rtt_next_us = rtt_us;
+        self->rtt_period_us = now_us;
+        return;
+    }
     if (now_us - self->rtt_period_us > S_RTT_PERIOD_US) {
         self->rtt_us = self->rtt_next_us;
         self->rtt_next_us = S_RTT_MAX_US;

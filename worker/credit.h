@@ -8,10 +8,11 @@
 
     rate is the worker's measured completion rate (it rises at once and
     falls slowly), the round trip the shortest seen lately between sending a
-    Credit and receiving a batch that echoes it. Bounded by the worker's
-    --queue. The 5 ms are batching and scheduling on both sides, results
-    waiting in the executor for company included. Pure arithmetic on times
-    handed in: no I/O, no clock.
+    Credit and receiving a batch that echoes it (1 ms until the first echo,
+    which replaces that guess whether longer or shorter). Bounded by the
+    worker's --queue. The 5 ms are batching and scheduling on both sides,
+    results waiting in the executor for company included. Pure arithmetic on
+    times handed in: no I/O, no clock.
 
     Where it sits: the worker's loop feeds it completions and echoes, and
     sends a Credit when the window moves.
@@ -29,6 +30,7 @@ typedef struct {
     double rate_per_us;         //  completions per µs, smoothed
     int64_t sample_start_us;    //  the rate sample being counted began then
     uint64_t sample_done;       //  completions in it
+    bool rtt_measured;          //  an echo came (before it, rtt_us is a guess)
     int64_t rtt_us;             //  shortest round trip in this or the last period
     int64_t rtt_next_us;        //  shortest in this period
     int64_t rtt_period_us;      //  this period began then

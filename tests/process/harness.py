@@ -853,6 +853,62 @@ def worker_pid(worker_field):
     return int(pid) if pid.isdigit() else None
 
 
+def per_worker(results):
+    """Results per worker, sorted by worker id."""
+    return dict(sorted(collections.Counter(r.get("worker") for r in results).items(),
+                       key=lambda kv: str(kv[0])))
+
+
+def check_all_ok(results, what):
+    bad = [r for r in results if r.get("status") != "ok"]
+    check(not bad, "%s: %d tasks not ok (%s), e.g. %s"
+          % (what, len(bad), dict(collections.Counter(r.get("status") for r in bad)),
+             short(bad[:3])))
+
+
+def summary_counters(summary):
+    """The summary's counters of what went again, for a note."""
+    s = summary or {}
+    return "reissued %s retries %s leases_expired %s duplicates_dropped %s" % (
+        s.get("reissued"), s.get("retries"), s.get("leases_expired"), s.get("duplicates_dropped"))
+
+
+class ResultsTail:
+    """Reads a results file as the master appends to it, a little at a time
+    (only the bytes added since the last poll): the highest seq written so
+    far and the count of results of each worker."""
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.partial = b""
+        self.max_seq = 0
+        self.by_worker = collections.Counter()
+
+    def poll(self):
+        """The results completed since the last call."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except OSError:
+            return []
+        self.offset += len(data)
+        lines = (self.partial + data).split(b"\n")
+        self.partial = lines.pop()
+        new = []
+        for line in lines:
+            try:
+                r = json.loads(line)
+            except ValueError:
+                continue
+            new.append(r)
+            if isinstance(r.get("seq"), int):
+                self.max_seq = max(self.max_seq, r["seq"])
+            self.by_worker[r.get("worker")] += 1
+        return new
+
+
 # --------------------------------------------------------------------------
 #  Runner
 

@@ -45,25 +45,18 @@ Needs root (CAP_SYS_ADMIN and CAP_NET_ADMIN) and iproute2; where `ip netns
 add` is refused the test is skipped with the reason. The namespaces (and
 with them every veth and the bridge) are deleted when the test ends, on
 failure, on SIGTERM (the harness turns it into an unwinding exception) and
-at interpreter exit. Only a SIGKILL of this script leaves them behind (the
-processes in them die with it: PR_SET_PDEATHSIG); `ip netns list | grep
-'^tm[0-9]'` shows them, `ip netns del NAME` removes them.
+at interpreter exit (netns.py says how, and what a SIGKILL leaves).
 """
 
-import atexit
-import collections
-import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import sys
 import time
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
+import netns  # noqa: E402
 
 #  The whole script ends by itself well within 60 s: the harness's safety
 #  deadline, then at most a few seconds of teardown.
@@ -90,187 +83,27 @@ CALM_LIMIT_S = 20.0     # the fault-free run (~8-11 s here)
 
 SUBNET = "10.250.77"
 MASTER_ADDR = SUBNET + ".1"
-#  The defaults: nothing else listens inside the test's own namespaces.
-PORTS = {"tasks": 5557, "results": 5558, "control": 5559, "admin": 5560}
 
 
 # --------------------------------------------------------------------------
 #  The test's own network
 
-def _ip_binary():
-    for path in (shutil.which("ip"), "/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip"):
-        if path and os.access(path, os.X_OK):
-            return path
-    return None
-
-
-class Network:
-    """Four namespaces of this script's own: a bridge (the switch), the
-    master and two workers, each joined to the bridge by a veth pair
-    created inside the namespaces. teardown() deletes them (and so every
-    link) and is safe to call any number of times."""
-
-    def __init__(self):
-        self.ip_bin = _ip_binary()
-        if self.ip_bin is None:
-            raise h.TestSkip("iproute2's ip is not installed")
-        tag = "tm%d" % os.getpid()
-        self.bridge = tag + "b"
-        self.master = tag + "m"
-        self.workers = [tag + "w1", tag + "w2"]
-        self.created = []
-        #  Hosts: namespace -> (address, veth end on the bridge side).
-        self.hosts = {self.master: (MASTER_ADDR, "vm"),
-                      self.workers[0]: (SUBNET + ".11", "vw1"),
-                      self.workers[1]: (SUBNET + ".12", "vw2")}
-        atexit.register(self.teardown)
-
-    def ip(self, *args):
-        """Runs ip; returns the CompletedProcess (raises nothing)."""
-        return subprocess.run([self.ip_bin] + list(args), stdin=subprocess.DEVNULL,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
-
-    def must(self, *args):
-        r = self.ip(*args)
-        if r.returncode != 0:
-            err = r.stderr.decode("utf-8", "replace").strip()
-            if re.search(r"not supported|Unknown device type|Operation not permitted", err):
-                raise h.TestSkip("ip %s refused: %s" % (" ".join(args), err))
-            h.fail("ip %s failed (status %d): %s" % (" ".join(args), r.returncode, err))
-        return r
-
-    def setup(self):
-        for ns in [self.bridge, self.master] + self.workers:
-            r = self.ip("netns", "add", ns)
-            if r.returncode != 0:
-                err = r.stderr.decode("utf-8", "replace").strip()
-                if not self.created:
-                    raise h.TestSkip("ip netns add %s refused (status %d, uid %d): %s"
-                                     % (ns, r.returncode, os.geteuid(), err))
-                h.fail("ip netns add %s failed: %s" % (ns, err))
-            self.created.append(ns)
-        b = self.bridge
-        self.must("-n", b, "link", "add", "br0", "type", "bridge")
-        self.must("-n", b, "link", "set", "br0", "up")
-        for ns, (addr, port) in self.hosts.items():
-            self.must("-n", b, "link", "add", port, "type", "veth", "peer", "name", "eth0",
-                      "netns", ns)
-            self.must("-n", b, "link", "set", port, "master", "br0")
-            self.must("-n", b, "link", "set", port, "up")
-            self.must("-n", ns, "addr", "add", addr + "/24", "dev", "eth0")
-            self.must("-n", ns, "link", "set", "eth0", "up")
-            self.must("-n", ns, "link", "set", "lo", "up")
-
-    def cut(self, ns):
-        self.must("-n", self.bridge, "link", "set", self.hosts[ns][1], "down")
-
-    def restore(self, ns, quiet=False):
-        args = ("-n", self.bridge, "link", "set", self.hosts[ns][1], "up")
-        return self.ip(*args) if quiet else self.must(*args)
-
-    def exec_argv(self, ns):
-        return [self.ip_bin, "netns", "exec", ns]
-
-    def netns_inode(self, ns):
-        return os.stat("/run/netns/" + ns).st_ino
-
-    def teardown(self):
-        """Deletes every namespace created (their links go with them);
-        returns the ones that could not be deleted."""
-        #  Not to be cut short by a second SIGTERM while deleting.
-        old = None
-        try:
-            old = signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        except ValueError:
-            pass        # not the main thread
-        left = []
-        try:
-            while self.created:
-                ns = self.created.pop()
-                r = self.ip("netns", "del", ns)
-                if r.returncode != 0 and os.path.exists("/run/netns/" + ns):
-                    left.append("%s (%s)" % (ns, r.stderr.decode("utf-8", "replace").strip()))
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
-        return left
-
-
-# --------------------------------------------------------------------------
-#  Processes in the namespaces
-
-def ep(kind, addr=MASTER_ADDR):
-    return "tcp://%s:%d" % (addr, PORTS[kind])
-
-
-def check_exec_in(net, proc, binary, ns):
-    """`ip netns exec` has exec'd the binary in place (so the pid the harness
-    signals is the binary's) and it runs in namespace ns."""
-    want = os.path.realpath(binary)
-
-    def execd():
-        if not proc.alive():
-            h.fail("%s exited (status %s) at start: %s" % (proc.name, proc.poll(),
-                                                          proc.stderr()[-500:]))
-        try:
-            return os.path.realpath("/proc/%d/exe" % proc.pid) == want
-        except OSError:
-            return False
-    h.wait_for(execd, h.scaled(5), "pid %d (%s) to be %s after ip netns exec"
-               % (proc.pid, proc.name, want))
-    h.check_eq(os.stat("/proc/%d/ns/net" % proc.pid).st_ino, net.netns_inode(ns),
-               "network namespace inode of %s" % proc.name)
+def build_network(net):
+    """The bridge, the master (tm<pid>m) and two workers (tm<pid>w1, w2)."""
+    net.add_bridge()
+    net.master = net.add_host("m", MASTER_ADDR)
+    net.workers = [net.add_host("w1", SUBNET + ".11"), net.add_host("w2", SUBNET + ".12")]
 
 
 def start_master(env, net, tag, job_path, out, summary_path):
-    argv = net.exec_argv(net.master) + [
-        env.master_bin, job_path, "--out", out, "--summary", summary_path,
-        "--bind-tasks", ep("tasks"), "--bind-results", ep("results"),
-        "--bind-control", ep("control"), "--bind-admin", ep("admin"),
-        "--min-workers", "2"] + FAST_MASTER
-    master = env.start("%s-master" % tag, argv)
-    check_exec_in(net, master, env.master_bin, net.master)
-    h.wait_for(lambda: re.search(r"job \w+: tasks on ", master.stderr()) or (
-        not master.alive() and h.fail("the %s master exited (status %s) at start: %s"
-                                      % (tag, master.poll(), master.stderr()[-500:]))),
-        h.scaled(10), "the %s master to log that its sockets are open" % tag)
-    return master
+    return netns.start_master(env, net, net.master, MASTER_ADDR, tag, job_path, out,
+                              summary_path, ["--min-workers", "2"] + FAST_MASTER)
 
 
 def start_worker(env, net, tag, index):
-    ns = net.workers[index]
     wid = "%s-w%d" % (tag, index + 1)
-    argv = net.exec_argv(ns) + [env.worker_bin, MASTER_ADDR, "--threads", str(THREADS),
-                                "--id", wid] + FAST_WORKER
-    w = env.start(wid, argv)
-    check_exec_in(net, w, env.worker_bin, ns)
-    return wid, w
-
-
-def lost_lines(master, wid):
-    return re.findall(r"worker lost: %s \([^)]*\).*" % re.escape(wid), master.stderr())
-
-
-def summary_counters(summary):
-    s = summary or {}
-    return "reissued %s retries %s leases_expired %s duplicates_dropped %s" % (
-        s.get("reissued"), s.get("retries"), s.get("leases_expired"), s.get("duplicates_dropped"))
-
-
-def per_worker(results):
-    return dict(sorted(collections.Counter(r.get("worker") for r in results).items(),
-                       key=lambda kv: str(kv[0])))
-
-
-def check_all_ok(results, what):
-    bad = [r for r in results if r.get("status") != "ok"]
-    h.check(not bad, "%s: %d tasks not ok (%s), e.g. %s"
-            % (what, len(bad), dict(collections.Counter(r.get("status") for r in bad)),
-               h.short(bad[:3])))
-
-
-def stop_cluster(procs):
-    h.stop_all([p for p in procs if p is not None])
+    argv = [env.worker_bin, MASTER_ADDR, "--threads", str(THREADS), "--id", wid] + FAST_WORKER
+    return wid, netns.start_in(env, net, net.workers[index], wid, argv)
 
 
 # --------------------------------------------------------------------------
@@ -284,66 +117,26 @@ def run_calm(env, net, job_path, n_tasks):
     workers = [start_worker(env, net, tag, i) for i in range(2)]
     try:
         for wid, _ in workers:
-            h.wait_for(lambda: "worker joined: %s " % wid in master.stderr() or (
-                not master.alive() and h.fail("the calm master exited (status %s)" % master.poll())),
-                h.scaled(10), "the calm master to log \"worker joined: %s\"" % wid)
+            netns.wait_joined(master, wid, tag)
         t_joined = time.monotonic()
         rc = master.wait_exit(h.scaled(CALM_LIMIT_S), "the fault-free master")
         elapsed = time.monotonic() - t_joined
     finally:
-        stop_cluster([w for _, w in workers])
+        h.stop_all([w for _, w in workers])
     results = h.read_results(out)
     summary = h.read_summary(summary_path)
     env.note("fault-free: %.1f s from both joined to exit; tasks per worker %s; %s; worker "
-             "exit statuses after SIGTERM %s" % (elapsed, per_worker(results),
-                                                summary_counters(summary),
+             "exit statuses after SIGTERM %s" % (elapsed, h.per_worker(results),
+                                                h.summary_counters(summary),
                                                 [w.rc for _, w in workers]))
     h.check_eq(rc, 0, "exit status of the fault-free master")
     h.check_exactly_once(results, n_tasks)
-    check_all_ok(results, "fault-free run")
+    h.check_all_ok(results, "fault-free run")
     h.check(not re.search(r"worker lost: ", master.stderr()),
             "a worker was declared lost in the fault-free run: %s"
             % re.findall(r"worker lost: .*", master.stderr())[:2])
-    for wid, w in workers:
-        h.check(w.rc in (0, 3), "%s exited %s when stopped (SIGTERM through ip netns exec should "
-                "drain it: 0, or 3 on the second SIGTERM)" % (wid, w.rc))
+    netns.check_drained(workers)
     return elapsed
-
-
-class ResultsTail:
-    """Reads a results file as the master appends to it, a little at a time
-    (only the bytes added since the last poll): the highest seq written so
-    far and the count of results of each worker."""
-
-    def __init__(self, path):
-        self.path = path
-        self.offset = 0
-        self.partial = b""
-        self.max_seq = 0
-        self.by_worker = collections.Counter()
-
-    def poll(self):
-        """The results completed since the last call."""
-        try:
-            with open(self.path, "rb") as f:
-                f.seek(self.offset)
-                data = f.read()
-        except OSError:
-            return []
-        self.offset += len(data)
-        lines = (self.partial + data).split(b"\n")
-        self.partial = lines.pop()
-        new = []
-        for line in lines:
-            try:
-                r = json.loads(line)
-            except ValueError:
-                continue
-            new.append(r)
-            if isinstance(r.get("seq"), int):
-                self.max_seq = max(self.max_seq, r["seq"])
-            self.by_worker[r.get("worker")] += 1
-        return new
 
 
 def run_cut(env, net, job_path, n_tasks, fault_free):
@@ -354,13 +147,11 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
     victim_ns = net.workers[0]
     victim = workers[0][0]
     limit_s = fault_free + WORKER_TIMEOUT_MS / 1000.0 + STALL_SLACK_S
-    tail = ResultsTail(out)
+    tail = h.ResultsTail(out)
     link_down = False
     try:
         for wid, _ in workers:
-            h.wait_for(lambda: "worker joined: %s " % wid in master.stderr() or (
-                not master.alive() and h.fail("the cut master exited (status %s)" % master.poll())),
-                h.scaled(10), "the cut master to log \"worker joined: %s\"" % wid)
+            netns.wait_joined(master, wid, tag)
         t_joined = time.monotonic()
 
         def cut_time():
@@ -377,7 +168,7 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
         t_cut = time.monotonic()
         t_lost = None
         while time.monotonic() - t_cut < CUT_S:
-            if t_lost is None and lost_lines(master, victim):
+            if t_lost is None and netns.lost_lines(master, victim):
                 t_lost = time.monotonic()
             if master.exited_within(0.03) is not None:
                 break
@@ -385,7 +176,7 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
         net.restore(victim_ns)
         link_down = False
         t_restore = time.monotonic()
-        if t_lost is None and lost_lines(master, victim):
+        if t_lost is None and netns.lost_lines(master, victim):
             t_lost = t_restore      # seen late (the master was slow to log it)
         tail.poll()
         during_cut = tail.by_worker[victim] - before_cut
@@ -409,7 +200,7 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
     finally:
         if link_down:       # so that the worker can drain when it is stopped
             net.restore(victim_ns, quiet=True)
-        stop_cluster([w for _, w in workers])
+        h.stop_all([w for _, w in workers])
     elapsed = t_exit - t_joined
     results = h.read_results(out)
     summary = h.read_summary(summary_path)
@@ -426,7 +217,7 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
              % (victim, t_cut - t_joined, t_restore - t_cut, before_cut, during_cut))
     env.note("master declared %s lost %s after the cut: %s"
              % (victim, "%.2f s" % (t_lost - t_cut) if t_lost else "never",
-                h.short(lost_lines(master, victim), 200)))
+                h.short(netns.lost_lines(master, victim), 200)))
     env.note("other master lines on %s: %s" % (victim, h.short(
         [l.strip() for l in log.splitlines() if victim in l and "worker lost:" not in l], 400)))
     if rejoined:
@@ -447,13 +238,13 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
                 ((summary or {}).get("latency_us") or {}).get("max")))
     env.note("with the cut: %.1f s from both joined to exit (fault-free %.1f s, limit %.1f s); "
              "master exit %s; tasks per worker %s; %s; worker exit statuses after SIGTERM %s"
-             % (elapsed, fault_free, limit_s, rc, per_worker(results), summary_counters(summary),
+             % (elapsed, fault_free, limit_s, rc, h.per_worker(results), h.summary_counters(summary),
                 [w.rc for _, w in workers]))
 
     h.check(ran_at_restore, "test setup: the job ended while the link was still down "
             "(make the job longer or the cut shorter)")
     by_seq = h.check_exactly_once(results, n_tasks)
-    check_all_ok(results, "run with the link cut")
+    h.check_all_ok(results, "run with the link cut")
     h.check(max(r["attempts"] for r in by_seq.values()) <= 3, "attempts above 3")
     h.check_eq(rc, 0, "master exit status")
     h.check_summary(summary, results, exit_status=0)
@@ -467,29 +258,18 @@ def run_cut(env, net, job_path, n_tasks, fault_free):
             "more (%d late results of it written)" % (victim, t_exit - t_restore, after_restore))
     h.check(elapsed <= limit_s, "the job took %.1f s with the cut, more than the fault-free "
             "%.1f s + worker timeout + %.0f s" % (elapsed, fault_free, STALL_SLACK_S))
-    for wid, w in workers:
-        h.check(w.rc in (0, 3), "%s exited %s when stopped (SIGTERM through ip netns exec should "
-                "drain it: 0, or 3 on the second SIGTERM)" % (wid, w.rc))
+    netns.check_drained(workers)
 
 
 def test_link_cut_fails_no_healthy_task(env):
-    net = Network()
-    try:
-        net.setup()
+    with netns.network(env) as net:
+        build_network(net)
         n = N_TASKS if h.time_scale() == 1 else N_TASKS_SANITIZED
         job = [{"id": "s%d" % i, "type": "sleep", "payload": SLEEP_MS[i % len(SLEEP_MS)]}
                for i in range(n)]
         job_path = env.write_job("job.jsonl", job)
         fault_free = run_calm(env, net, job_path, n)
         run_cut(env, net, job_path, n, fault_free)
-    finally:
-        #  The processes first: a namespace whose name is deleted lives on
-        #  while a process is in it.
-        try:
-            stop_cluster(env.procs)
-        finally:
-            left = net.teardown()
-    h.check(not left, "namespaces left behind: %s" % left)
 
 
 if __name__ == "__main__":

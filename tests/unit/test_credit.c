@@ -196,6 +196,29 @@ echoes_of_a_longer_round_trip_raise_the_window_only_in_a_later_period (void **st
     s_assert_about (long_rtt, s_expected (4, 0.1, 3000), 10);
 }
 
+static void
+a_first_echo_longer_than_the_default_raises_the_window_at_once (void **state)
+{
+    (void) state;
+    //  A worker 100 ms away (a WAN, test_relay_faults.py's relay), running
+    //  2 threads x 1 ms tasks: its first echo, not a period later, sets the
+    //  round trip (it ran at 2-3 tasks a round trip for 10 s before).
+    credit_t credit;
+    int64_t now_us = 0;
+    credit_init (&credit, 2, 100000, now_us);
+    s_run (&credit, 2, 1000, 100, &now_us);         //  0.002 a µs
+    s_assert_about (credit_window (&credit), s_expected (2, 0.002, S_DEFAULT_RTT_US), 2);
+    credit_echoed (&credit, now_us - 100000, now_us);
+    s_assert_about (credit_window (&credit), s_expected (2, 0.002, 100000), 2);
+    //  An echo over the 1 s cap is not a measurement: the first one stays.
+    credit_echoed (&credit, now_us - 3000000, now_us + 10);
+    s_assert_about (credit_window (&credit), s_expected (2, 0.002, 100000), 2);
+    //  A shorter one still lowers it at once (the first echo may have
+    //  waited for the job to start).
+    credit_echoed (&credit, now_us - 20000, now_us + 20);
+    s_assert_about (credit_window (&credit), s_expected (2, 0.002, 20000), 2);
+}
+
 //  --- when to send -----------------------------------------------------------------
 
 static void
@@ -306,6 +329,7 @@ main (void)
         cmocka_unit_test (short_bursts_below_the_sample_size_do_not_move_the_window),
         cmocka_unit_test (echoes_of_a_shorter_round_trip_lower_the_window),
         cmocka_unit_test (echoes_of_a_longer_round_trip_raise_the_window_only_in_a_later_period),
+        cmocka_unit_test (a_first_echo_longer_than_the_default_raises_the_window_at_once),
         cmocka_unit_test (small_window_is_due_again_after_any_change),
         cmocka_unit_test (large_window_is_due_again_only_after_a_change_of_an_eighth),
         cmocka_unit_test (one_thread_worker_on_ten_ms_tasks_asks_for_at_most_three),
