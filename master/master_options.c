@@ -330,9 +330,6 @@ s_check_input (master_options_t *options, int argc, char *argv [])
         return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
     if (options->resume && (!options->out_path || streq (options->out_path, "-")))
         return s_usage_error ("%s", "--resume needs --out FILE (the results to resume from)");
-    if (options->resume && options->reduce == REDUCER_CONCAT)
-        return s_usage_error ("%s", "--reduce concat cannot --resume: its file is written "
-                                    "in seq order from the start");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
     return 0;

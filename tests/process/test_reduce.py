@@ -12,6 +12,13 @@ once, whatever was retried or run twice.
     SIGKILLed mid-job.
 (5) count-words past --reduce-max-words keeps that many words and counts
     the rest as dropped.
+(6) concat after --resume: a master SIGKILLed mid-job (some tasks failed,
+    others in flight, its concat file torn), run again with --resume while
+    a worker is SIGKILLed: the file is every ok output of both runs once,
+    in seq order, as an uninterrupted run would have written it.
+(7) concat resumes from a results file far from seq order (written
+    backwards): the outputs it needs are found by reading it again from the
+    top, and no more than a window of them wait at once.
 """
 
 import collections
@@ -140,6 +147,95 @@ def test_resume_rebuilds_the_sum(env):
     h.check_eq(s["reduce"]["value"], n * (n + 1) // 2, "the sum after --resume")
 
 
+def mixed_numbers_job(env, n, fail_every):
+    """Each task echoes its number; every fail_every-th fails for good."""
+    def command(i):
+        return "exit 3" if i % fail_every == 0 else "sleep 0.004; echo %d" % i
+    tasks = [{"id": "n%d" % i, "type": "exec", "payload": command(i),
+              "retries": 0 if i % fail_every == 0 else 5} for i in range(1, n + 1)]
+    expected = "".join("%d\n" % i for i in range(1, n + 1) if i % fail_every)
+    return env.write_job("job.jsonl", tasks), expected
+
+
+def test_concat_resumed_after_the_master_was_killed(env):
+    n, fail_every = 1500, 97
+    job, expected = mixed_numbers_job(env, n, fail_every)
+    target = env.path("concat.out")
+    ports = h.Ports()
+    out, summary = env.path("out.jsonl"), env.path("summary.json")
+    reduce = ["--reduce", "concat:" + target, "--window", "64"]
+    first = env.start_master(ports, job, out=out, extra=reduce + ["--quiet"])
+    worker = env.start_worker(ports, threads=2, extra=["--allow-exec"])
+    h.wait_for(lambda: h.count_lines(out) >= n // 3 or not first.alive(), h.scaled(30),
+               "a third of the job written")
+    h.check(first.alive(), "the first master ended before it could be killed")
+    first.signal(signal.SIGKILL)
+    first.wait_exit(h.scaled(10), "master after SIGKILL")
+    before = h.complete_lines(out)
+    ok_before = sum(1 for r in before if r["status"] == "ok")
+    h.check(len(before) < n, "the first run finished before it was killed")
+    #  Whatever the killed run left in its file is not to be trusted.
+    with open(target, "a") as f:
+        f.write("torn")
+    again = env.start_master(ports, job, out=out, summary=summary, name="resumed",
+                             extra=reduce + ["--resume"])
+    h.wait_for(lambda: h.count_lines(out) >= 2 * n // 3 or not again.alive(), h.scaled(30),
+               "two thirds of the job written")
+    worker.signal(signal.SIGKILL)
+    env.start_worker(ports, threads=2, extra=["--allow-exec"], name="replacement")
+    h.check_eq(again.wait_exit(h.scaled(60), "resumed master"), 1,
+               "resumed master exit status (some tasks failed)")
+    results = h.read_results(out)
+    by_seq = h.check_exactly_once(results, n)
+    failed = sorted(s for s, r in by_seq.items() if r["status"] != "ok")
+    h.check_eq(failed, list(range(fail_every, n + 1, fail_every)), "the seqs that failed")
+    with open(target) as f:
+        text = f.read()
+    h.check_eq(text, expected, "the concatenation after --resume")
+    from_results = "".join(h.output_bytes(by_seq[s]).decode() for s in range(1, n + 1)
+                           if by_seq[s]["status"] == "ok")
+    h.check_eq(text, from_results, "the concatenation against the results file")
+    s = h.read_summary(summary)
+    gaps = max(r["seq"] for r in before) - len(before)
+    env.note("first run: %d results (%d ok, %d seqs missing below its highest) before SIGKILL; "
+             "resumed: %d skipped, reduce %s; reissued %d retries %d duplicates %d"
+             % (len(before), ok_before, gaps, s["resumed_skipped"], s["reduce"], s["reissued"],
+                s["retries"], s["duplicates_dropped"]))
+    h.check_eq(s["resumed_skipped"], len(before), "resumed_skipped")
+    h.check_eq(s["reduce"]["from_earlier_runs"], ok_before, "outputs read back from the results")
+    h.check_eq(s["reduce"]["written_through_seq"], n, "written through")
+    h.check(s["reduce"]["most_waiting"] <= 64, "more than the window waited: %s" % s["reduce"])
+
+
+def test_concat_resume_reads_a_results_file_far_from_seq_order(env):
+    n, window = 400, 8
+    job = env.write_job("job.jsonl", [{"id": "e%d" % i, "type": "echo", "payload": "<%d>" % i}
+                                      for i in range(1, n + 1)])
+    out, summary, target = env.path("out.jsonl"), env.path("summary.json"), env.path("c.out")
+    #  An earlier run that finished every other seq of the first half, the
+    #  last first: the worst order for a scan that reads forward.
+    earlier = list(range(n // 2 - 1, 0, -2))
+    with open(out, "w") as f:
+        for seq in earlier:
+            f.write(json.dumps({"seq": seq, "id": "e%d" % seq, "type": "echo", "status": "ok",
+                                "attempts": 1, "worker": "w/1", "duration_us": 1,
+                                "output": "<%d>" % seq}) + "\n")
+    ports = h.Ports()
+    master = env.start_master(ports, job, out=out, summary=summary,
+                              extra=["--reduce", "concat:" + target, "--resume",
+                                     "--window", str(window)])
+    env.start_worker(ports, threads=2, extra=["--once"])
+    h.check_eq(master.wait_exit(h.scaled(60), "master"), 0, "master exit status")
+    h.check_exactly_once(h.read_results(out), n)
+    with open(target) as f:
+        h.check_eq(f.read(), "".join("<%d>" % i for i in range(1, n + 1)), "the concatenation")
+    reduced = h.read_summary(summary)["reduce"]
+    env.note("reduce %s" % reduced)
+    h.check_eq(reduced["from_earlier_runs"], len(earlier), "outputs read back")
+    h.check(reduced["results_rescans"] > 0, "the results were never read again")
+    h.check(reduced["most_waiting"] <= window, "more than the window waited: %s" % reduced)
+
+
 def test_count_words_is_bounded(env):
     h.check(os.path.exists(WORDFREQ), "run through ctest (TASKMILL_WORDFREQ)")
     job, n = chunk_job(env, corpus_files()[:3])
@@ -155,4 +251,5 @@ def test_count_words_is_bounded(env):
 if __name__ == "__main__":
     h.main([test_map_reduce_counts_as_tr_does, test_sum_is_exact_with_a_worker_killed,
             test_concat_is_in_seq_order_with_a_worker_killed, test_resume_rebuilds_the_sum,
-            test_count_words_is_bounded], __doc__)
+            test_count_words_is_bounded, test_concat_resumed_after_the_master_was_killed,
+            test_concat_resume_reads_a_results_file_far_from_seq_order], __doc__)
