@@ -19,6 +19,8 @@ once, whatever was retried or run twice.
 (7) concat resumes from a results file far from seq order (written
     backwards): the outputs it needs are found by reading it again from the
     top, and no more than a window of them wait at once.
+(8) A slow first task holds the concat file back: no more than a window of
+    outputs wait for it (dispatch waits instead).
 """
 
 import collections
@@ -236,6 +238,25 @@ def test_concat_resume_reads_a_results_file_far_from_seq_order(env):
     h.check(reduced["most_waiting"] <= window, "more than the window waited: %s" % reduced)
 
 
+def test_concat_waits_a_window_at_most_behind_a_slow_task(env):
+    n, window = 300, 16
+    tasks = [{"id": "s1", "type": "exec", "payload": "sleep 1; echo first"}]
+    tasks += [{"id": "e%d" % i, "type": "echo", "payload": "<%d>" % i} for i in range(2, n + 1)]
+    target = env.path("c.out")
+    _, master, _, out, summary = run_cluster(env, env.write_job("job.jsonl", tasks),
+                                             "concat:" + target,
+                                             extra_master=["--window", str(window)],
+                                             worker_extra=["--allow-exec"])
+    h.check_eq(master.wait_exit(h.scaled(60), "master"), 0, "master exit status")
+    h.check_exactly_once(h.read_results(out), n)
+    with open(target) as f:
+        h.check_eq(f.read(), "first\n" + "".join("<%d>" % i for i in range(2, n + 1)),
+                   "the concatenation")
+    reduced = h.read_summary(summary)["reduce"]
+    env.note("reduce %s" % reduced)
+    h.check(reduced["most_waiting"] <= window, "more than the window waited: %s" % reduced)
+
+
 def test_count_words_is_bounded(env):
     h.check(os.path.exists(WORDFREQ), "run through ctest (TASKMILL_WORDFREQ)")
     job, n = chunk_job(env, corpus_files()[:3])
@@ -252,4 +273,5 @@ if __name__ == "__main__":
     h.main([test_map_reduce_counts_as_tr_does, test_sum_is_exact_with_a_worker_killed,
             test_concat_is_in_seq_order_with_a_worker_killed, test_resume_rebuilds_the_sum,
             test_count_words_is_bounded, test_concat_resumed_after_the_master_was_killed,
-            test_concat_resume_reads_a_results_file_far_from_seq_order], __doc__)
+            test_concat_resume_reads_a_results_file_far_from_seq_order,
+            test_concat_waits_a_window_at_most_behind_a_slow_task], __doc__)
