@@ -21,6 +21,8 @@ once, whatever was retried or run twice.
     top, and no more than a window of them wait at once.
 (8) A slow first task holds the concat file back: no more than a window of
     outputs wait for it (dispatch waits instead).
+(9) deploy/examples/wordcount.sh, run as a user runs it: its totals are
+    what tr counts, and it says the corpus's size.
 """
 
 import collections
@@ -35,6 +37,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness as h  # noqa: E402
 
 WORDFREQ = os.environ.get("TASKMILL_WORDFREQ", "")
+BUILD = os.environ.get("TASKMILL_BUILD_DIR", "")
 CORPUS = "/usr/share/common-licenses"
 
 
@@ -257,6 +260,28 @@ def test_concat_waits_a_window_at_most_behind_a_slow_task(env):
     h.check(reduced["most_waiting"] <= window, "more than the window waited: %s" % reduced)
 
 
+def test_wordcount_example_counts_as_tr_does(env):
+    h.check(os.path.isdir(BUILD), "run through ctest (TASKMILL_BUILD_DIR)")
+    script = os.path.join(h.REPO, "deploy", "examples", "wordcount.sh")
+    environment = dict(os.environ, TASKMILL_BIN=BUILD, TASKMILL_WORK_DIR=env.tmp,
+                       TASKMILL_PORT_BASE=str(h.free_port_run(4)))
+    p = subprocess.Popen(["sh", script], env=environment, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, stderr = p.communicate(timeout=h.scaled(60))
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+    h.check_eq(p.returncode, 0, "wordcount.sh exit status (stderr: %s)" % h.short(stderr, 2000))
+    paths = corpus_files()
+    size = sum(os.path.getsize(path) for path in paths)
+    h.check("of %d files (%d bytes)" % (len(paths), size) in stderr,
+            "no corpus size in %s" % h.short(stderr, 2000))
+    reduced = h.read_summary(os.path.join(env.tmp, "wordcount-summary.json"))["reduce"]
+    h.check_eq(reduced["words"], tr_counts(paths), "word totals against tr | sort | uniq -c")
+
+
 def test_count_words_is_bounded(env):
     h.check(os.path.exists(WORDFREQ), "run through ctest (TASKMILL_WORDFREQ)")
     job, n = chunk_job(env, corpus_files()[:3])
@@ -274,4 +299,5 @@ if __name__ == "__main__":
             test_concat_is_in_seq_order_with_a_worker_killed, test_resume_rebuilds_the_sum,
             test_count_words_is_bounded, test_concat_resumed_after_the_master_was_killed,
             test_concat_resume_reads_a_results_file_far_from_seq_order,
-            test_concat_waits_a_window_at_most_behind_a_slow_task], __doc__)
+            test_concat_waits_a_window_at_most_behind_a_slow_task,
+            test_wordcount_example_counts_as_tr_does], __doc__)
