@@ -11,6 +11,10 @@
     (words: runs of ASCII letters, lowercased).
 (4) A plugin built out of the tree, against the header and the pkg-config
     file that `cmake --install` puts in a prefix, loads and runs.
+(5) A plugin task still running when its job ends (its lease ran out, so
+    the master made it final without it) sees its cancelled flag rise and
+    returns, so a --once worker exits at once rather than when the handler
+    would have given up (60 s).
 """
 
 import collections
@@ -137,6 +141,34 @@ def test_plugin_built_out_of_tree(env):
         h.check_eq(h.output_bytes(r).decode(), ("abc%s" % r["id"][1:])[::-1], "output of " + r["id"])
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_job_end_cancels_a_running_plugin_task(env):
+    need_build_paths()
+    probe = os.path.join(BAD, "libprobe_plugin.so")
+    marker = env.path("marker")
+    job = env.write_job("job.jsonl", [{"id": "c1", "type": "probe-cancel", "payload": marker,
+                                       "timeout_ms": 300, "retries": 0}])
+    ports = h.Ports()
+    out = env.path("out.jsonl")
+    master = env.start_master(ports, job, out=out, extra=["--lease-grace", "200"])
+    worker = env.start_worker(ports, threads=1, extra=["--plugin", probe, "--once"])
+    h.wait_for(lambda: read_text(marker) == "started", h.scaled(15), "the handler to start")
+    h.check_eq(master.wait_exit(h.scaled(15), "master"), 1, "master exit status (a timeout)")
+    h.check_eq([r["status"] for r in h.read_results(out)], ["timeout"], "the task's status")
+    h.wait_for(lambda: read_text(marker) != "started", h.scaled(10),
+               "the handler to see its cancelled flag")
+    h.check_eq(read_text(marker), "cancelled", "what the handler saw")
+    h.check_eq(worker.wait_exit(h.scaled(10), "--once worker after the job's end"), 0,
+               "worker exit status")
+
+
 if __name__ == "__main__":
     h.main([test_bad_plugins_are_refused, test_list_handlers, test_wordfreq_on_four_threads,
-            test_plugin_built_out_of_tree], __doc__)
+            test_plugin_built_out_of_tree, test_job_end_cancels_a_running_plugin_task], __doc__)
