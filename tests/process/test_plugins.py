@@ -2,9 +2,9 @@
 """Plugins (taskmill/plugin.h): task types from a shared library.
 
 (1) A worker refuses a plugin, exit 2 with a message saying why, when the
-    file is missing, its entry point is missing, its ABI version is not
-    the worker's, its registration fails, or it takes a type already taken
-    (a built-in, or the same plugin twice).
+    file is missing, its entry point or its ABI symbol is missing, its ABI
+    version is not the worker's, its registration fails, or it takes a type
+    already taken (a built-in, or the same plugin twice).
 (2) --list-handlers prints every type, built-in and plugin, and exits 0.
 (3) The example plugin, wordfreq, on 4 executor threads over a job of
     hundreds of texts: every output equals the word count Python computes
@@ -49,6 +49,7 @@ def test_bad_plugins_are_refused(env):
     cases = [
         ([env.path("missing.so")], "cannot load plugin"),
         ([os.path.join(BAD, "libbad_plugin_no_entry.so")], "no taskmill_plugin_register"),
+        ([os.path.join(BAD, "libbad_plugin_no_abi.so")], "no taskmill_plugin_abi"),
         ([os.path.join(BAD, "libbad_plugin_wrong_abi.so")], "built for plugin ABI 2"),
         ([os.path.join(BAD, "libbad_plugin_refuses.so")], "refused to load"),
         ([os.path.join(BAD, "libbad_plugin_taken_type.so")], "type 'echo'"),
