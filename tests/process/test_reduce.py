@@ -5,7 +5,7 @@ once, whatever was retried or run twice.
 (1) Map-reduce: the licence texts Debian ships, in chunks, mapped by the
     wordfreq plugin on two workers and reduced with count-words: the totals
     equal what `tr -cs A-Za-z '\\n' | tr A-Z a-z | sort | uniq -c` counts on
-    the same text.
+    the same text, and the summary prints its top 20.
 (2) sum and (3) concat with a worker SIGKILLed mid-job and another started:
     the sum is exact, the concatenation is every output once in seq order.
 (4) --resume rebuilds the sum from the results file after the master was
@@ -90,6 +90,12 @@ def test_map_reduce_counts_as_tr_does(env):
                 sum(expected.values())))
     h.check_eq(reduced["distinct"], len(expected), "distinct words")
     h.check_eq(reduced["words"], expected, "word totals against tr | sort | uniq -c")
+    #  The human summary names the 20 most frequent, ties by word.
+    top = sorted(expected.items(), key=lambda item: (-item[1], item[0]))[:20]
+    printed = [line for line in master.stderr().splitlines() if "reduce count-words:" in line]
+    h.check_eq(len(printed), 1, "reduce lines in the master's summary")
+    h.check_eq(printed[0].split("top: ", 1)[1].split(),
+               ["%s=%d" % item for item in top], "the top 20 printed")
 
 
 def numbers_job(env, n):
