@@ -175,10 +175,11 @@ master_new (const master_options_t *options, const tm_curve_t *curve)
     }
     results_writer_set_retry_ms (self->writer, options->write_retry_ms);
     self->reducer = reducer_new (options->reduce, options->reduce_path,
-                                 options->reduce_max_words, error, sizeof error);
+                                 options->reduce_max_words, options->window, error, sizeof error);
     if (!self->reducer
-    ||  (options->resume && options->reduce != REDUCER_NONE
-         && reducer_replay (self->reducer, options->out_path, error, sizeof error) != 0)) {
+    ||  (options->resume
+         && reducer_replay (self->reducer, options->out_path, self->resume,
+                            error, sizeof error) != 0)) {
         zsys_error ("%s", error);
         master_destroy (&self);
         return NULL;
@@ -467,7 +468,8 @@ s_fill_window (master_t *self)
     //  a whole window read at once (megabytes) fell out of the cache in
     //  between, stalls that were half the loop's time on noop tasks; large
     //  payloads read at once were as many fresh megabytes of memory, a page
-    //  fault every 4 KiB, where a few would have been reused.
+    //  fault every 4 KiB, where a few would have been reused. concat's seq
+    //  limit keeps the outputs waiting for its file within the window.
     size_t window = lease_table_capacity (self->leases);
     size_t ahead = S_READ_AHEAD + dispatcher_room_total (self->dispatcher);
     for (int read = 0; read < S_READ_BURST && lease_table_size (self->leases) < window
@@ -475,7 +477,9 @@ s_fill_window (master_t *self)
                     && (lease_table_queued_bytes (self->leases) < S_READ_AHEAD_BYTES
                         || dispatcher_queued (self->dispatcher) == 0)
                     && (lease_table_bytes (self->leases) < self->options->window_bytes
-                        || lease_table_size (self->leases) == 0); read++) {
+                        || lease_table_size (self->leases) == 0)
+                    && lease_table_last_seq (self->leases) < reducer_seq_limit (self->reducer);
+         read++) {
         job_entry_t entry;
         job_reader_status_t status = job_reader_next (self->reader, &entry);
         if (status == JOB_READER_SKIPPED) {

@@ -340,9 +340,6 @@ s_check_input (master_options_t *options, int argc, char *argv [])
         return s_usage_error ("%s", "no job: give a job file, - for stdin, or --generate N");
     if (options->resume && (!options->out_path || streq (options->out_path, "-")))
         return s_usage_error ("%s", "--resume needs --out FILE (the results to resume from)");
-    if (options->resume && options->reduce == REDUCER_CONCAT)
-        return s_usage_error ("%s", "--reduce concat cannot --resume: its file is written "
-                                    "in seq order from the start");
     if (!options->cert_path != !options->allow_dir)
         return s_usage_error ("%s", "--cert FILE and --allow DIR go together (CURVE on every "
                                     "socket)");

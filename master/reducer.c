@@ -2,6 +2,7 @@
 #include "reducer.h"
 #include "tm_log.h"
 #include "tm_json.h"
+#include "results_scan.h"
 #include <czmq.h>
 #include <errno.h>
 #include <math.h>
@@ -21,11 +22,11 @@ struct _reducer_t {
     uint64_t words_dropped;         //  occurrences of words past max_words
     uint64_t not_objects;           //  outputs that were not word counts
     //  concat
-    FILE *file;
-    char *path;
-    uint64_t next_seq;              //  the next seq the file waits for
-    zhashx_t *early;                //  seq (as text) -> zchunk of output, or NULL: skipped
-    bool write_failed;
+    concat_t *concat;
+    //  --resume
+    results_scan_t *scan;           //  the results file, read back
+    resume_set_t *resume;           //  borrowed: which seqs an earlier run finished
+    concat_source_t source;         //  concat's view of the two
 };
 
 int
@@ -57,36 +58,21 @@ s_free_total (void **item)
     *item = NULL;
 }
 
-static void
-s_free_chunk (void **item)
-{
-    zchunk_t *chunk = (zchunk_t *) *item;
-    zchunk_destroy (&chunk);
-    *item = NULL;
-}
-
 reducer_t *
-reducer_new (reducer_kind_t kind, const char *path, size_t max_words, char *error,
-             size_t error_size)
+reducer_new (reducer_kind_t kind, const char *path, size_t max_words, size_t window,
+             char *error, size_t error_size)
 {
     reducer_t *self = (reducer_t *) zmalloc (sizeof (reducer_t));
     self->kind = kind;
     self->max_words = max_words ? max_words : REDUCER_DEFAULT_MAX_WORDS;
-    self->next_seq = 1;
     if (kind == REDUCER_COUNT_WORDS) {
         self->words = zhashx_new ();
         zhashx_set_destructor (self->words, s_free_total);
     }
     if (kind == REDUCER_CONCAT) {
-        self->path = strdup (path);
-        self->file = fopen (path, "w");
-        self->early = zhashx_new ();
-        zhashx_set_destructor (self->early, s_free_chunk);
-        if (!self->file) {
-            snprintf (error, error_size, "--reduce concat: cannot open %s: %s", path,
-                      strerror (errno));
+        self->concat = concat_new (path, window, error, error_size);
+        if (!self->concat)
             reducer_destroy (&self);
-        }
     }
     return self;
 }
@@ -98,10 +84,8 @@ reducer_destroy (reducer_t **self_p)
     reducer_t *self = *self_p;
     if (self) {
         zhashx_destroy (&self->words);
-        zhashx_destroy (&self->early);
-        if (self->file)
-            fclose (self->file);
-        free (self->path);
+        concat_destroy (&self->concat);
+        results_scan_destroy (&self->scan);
         free (self);
         *self_p = NULL;
     }
@@ -177,38 +161,6 @@ s_count_words (reducer_t *self, const uint8_t *output, size_t size)
     json_decref (object);
 }
 
-//  Writes every output the file can take now, in seq order.
-static void
-s_concat_drain (reducer_t *self)
-{
-    char key [24];
-    while (true) {
-        snprintf (key, sizeof key, "%" PRIu64, self->next_seq);
-        //  A skip waits as an empty chunk, like an empty output.
-        zchunk_t *chunk = (zchunk_t *) zhashx_lookup (self->early, key);
-        if (!chunk)
-            return;
-        if (zchunk_size (chunk)
-        &&  fwrite (zchunk_data (chunk), 1, zchunk_size (chunk), self->file) != zchunk_size (chunk))
-            self->write_failed = true;
-        zhashx_delete (self->early, key);
-        self->next_seq++;
-    }
-}
-
-static void
-s_concat (reducer_t *self, uint64_t seq, const uint8_t *output, size_t size)
-{
-    if (seq < self->next_seq)
-        return;     //  already written or passed: a duplicate
-    char key [24];
-    snprintf (key, sizeof key, "%" PRIu64, seq);
-    if (zhashx_lookup (self->early, key))
-        return;
-    zhashx_insert (self->early, key, zchunk_new (output, size));
-    s_concat_drain (self);
-}
-
 void
 reducer_add (reducer_t *self, uint64_t seq, const uint8_t *output, size_t size)
 {
@@ -219,46 +171,73 @@ reducer_add (reducer_t *self, uint64_t seq, const uint8_t *output, size_t size)
         s_count_words (self, output, size);
     else
     if (self->kind == REDUCER_CONCAT)
-        s_concat (self, seq, output, size);
+        concat_add (self->concat, seq, output, size);
 }
 
 uint64_t
 reducer_waiting_for (reducer_t *self)
 {
-    return self->kind == REDUCER_CONCAT ? self->next_seq : 0;
+    return self->kind == REDUCER_CONCAT ? concat_waiting_for (self->concat) : 0;
+}
+
+uint64_t
+reducer_seq_limit (reducer_t *self)
+{
+    return self->kind == REDUCER_CONCAT ? concat_seq_limit (self->concat) : UINT64_MAX;
+}
+
+static concat_origin_t
+s_origin (void *source, uint64_t seq)
+{
+    resume_set_t *resume = ((reducer_t *) source)->resume;
+    if (!resume_set_has (resume, seq))
+        return CONCAT_LIVE;
+    return resume_set_ok (resume, seq) ? CONCAT_EARLIER_OK : CONCAT_EARLIER_NOT_OK;
+}
+
+//  The next ok result of the earlier runs.
+static int
+s_next_ok (void *source, uint64_t *seq, const uint8_t **output, size_t *size)
+{
+    results_scan_record_t record;
+    while (results_scan_next (((reducer_t *) source)->scan, &record) == 1)
+        if (record.ok) {
+            *seq = record.seq;
+            *output = record.output;
+            *size = record.output_size;
+            return 1;
+        }
+    return 0;
+}
+
+static int
+s_rewind (void *source)
+{
+    return results_scan_rewind (((reducer_t *) source)->scan);
 }
 
 int
-reducer_replay (reducer_t *self, const char *path, char *error, size_t error_size)
+reducer_replay (reducer_t *self, const char *path, resume_set_t *resume, char *error,
+                size_t error_size)
 {
-    FILE *file = fopen (path, "r");
-    if (!file) {
-        snprintf (error, error_size, "cannot read %s: %s", path, strerror (errno));
+    if (self->kind == REDUCER_NONE)
+        return 0;
+    self->scan = results_scan_new (path, error, error_size);
+    if (!self->scan)
         return -1;
+    if (self->kind == REDUCER_CONCAT) {
+        //  The file is written again from the top, the earlier outputs
+        //  read back as it reaches them (see concat.h).
+        self->resume = resume;
+        self->source = (concat_source_t) { s_origin, s_next_ok, s_rewind, self };
+        concat_resume (self->concat, &self->source);
+        return 0;
     }
-    char *line = NULL;
-    size_t capacity = 0;
-    ssize_t length;
-    while ((length = getline (&line, &capacity, file)) > 0) {
-        json_t *result = json_loadb (line, (size_t) length, 0, NULL);
-        const char *status = json_string_value (json_object_get (result, "status"));
-        json_t *seq = json_object_get (result, "seq");
-        const char *text = json_string_value (json_object_get (result, "output"));
-        const char *b64 = json_string_value (json_object_get (result, "output_b64"));
-        if (status && strcmp (status, "ok") == 0 && json_is_integer (seq)) {
-            uint8_t *bytes = NULL;
-            size_t size = 0;
-            if (b64 && tm_base64_decode (b64, strlen (b64), &bytes, &size) == 0)
-                reducer_add (self, (uint64_t) json_integer_value (seq), bytes, size);
-            else
-                reducer_add (self, (uint64_t) json_integer_value (seq),
-                             (const uint8_t *) (text ? text : ""), text ? strlen (text) : 0);
-            free (bytes);
-        }
-        json_decref (result);
-    }
-    free (line);
-    fclose (file);
+    results_scan_record_t record;
+    while (results_scan_next (self->scan, &record) == 1)
+        if (record.ok)
+            reducer_add (self, record.seq, record.output, record.output_size);
+    results_scan_destroy (&self->scan);
     return 0;
 }
 
@@ -266,20 +245,13 @@ void
 reducer_skip (reducer_t *self, uint64_t seq)
 {
     if (self->kind == REDUCER_CONCAT)
-        s_concat (self, seq, NULL, 0);
+        concat_skip (self->concat, seq);
 }
 
 int
 reducer_finish (reducer_t *self)
 {
-    if (self->kind != REDUCER_CONCAT)
-        return 0;
-    s_concat_drain (self);
-    if (fflush (self->file) != 0 || fsync (fileno (self->file)) != 0)
-        self->write_failed = true;
-    if (self->write_failed)
-        zsys_error ("--reduce concat: cannot write %s", self->path);
-    return self->write_failed ? -1 : 0;
+    return self->kind == REDUCER_CONCAT ? concat_finish (self->concat) : 0;
 }
 
 static int
@@ -334,9 +306,16 @@ reducer_json (reducer_t *self)
                           "dropped_past_max_words", (json_int_t) self->words_dropped,
                           "not_word_counts", (json_int_t) self->not_objects);
     }
-    if (self->kind == REDUCER_CONCAT)
-        return json_pack ("{s:s, s:s, s:I}", "kind", "concat", "file", self->path,
-                          "written_through_seq", (json_int_t) (self->next_seq - 1));
+    if (self->kind == REDUCER_CONCAT) {
+        concat_stats_t stats;
+        concat_stats (self->concat, &stats);
+        return json_pack ("{s:s, s:s, s:I, s:I, s:I, s:I}", "kind", "concat",
+                          "file", concat_path (self->concat),
+                          "written_through_seq", (json_int_t) stats.written_through,
+                          "from_earlier_runs", (json_int_t) stats.from_earlier,
+                          "results_rescans", (json_int_t) stats.rescans,
+                          "most_waiting", (json_int_t) stats.most_waiting);
+    }
     return NULL;
 }
 
@@ -369,7 +348,13 @@ reducer_print (reducer_t *self, FILE *out)
         json_decref (sorted);
     }
     else
-    if (self->kind == REDUCER_CONCAT)
-        fprintf (out, "  reduce concat: %s, written through seq %" PRIu64 "\n", self->path,
-                 self->next_seq - 1);
+    if (self->kind == REDUCER_CONCAT) {
+        concat_stats_t stats;
+        concat_stats (self->concat, &stats);
+        fprintf (out, "  reduce concat: %s, written through seq %" PRIu64, concat_path (self->concat),
+                 stats.written_through);
+        if (stats.from_earlier)
+            fprintf (out, " (%" PRIu64 " outputs from earlier runs)", stats.from_earlier);
+        fprintf (out, "\n");
+    }
 }

@@ -10,13 +10,20 @@
                    distinct words are kept, the rest counted as dropped
       concat:FILE  outputs written to FILE in seq order, streamed: results
                    that come early wait in memory, bounded by the master's
-                   window, never the whole job
+                   window, never the whole job (concat.h)
+
+    --resume: sum and count-words add up the ok results the results file
+    already holds before the run goes on; concat writes FILE again from the
+    top, reading the earlier outputs back from the results file as the seq
+    order reaches them (concat.h says how memory stays bounded).
 
     It does not decide finality (outcome does) or write results.
 */
 #ifndef REDUCER_H_INCLUDED
 #define REDUCER_H_INCLUDED
 
+#include "concat.h"
+#include "resume_set.h"
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,9 +45,9 @@ typedef struct _reducer_t reducer_t;
 //  Parses a --reduce value (none, sum, count-words, concat[:FILE]) into
 //  *kind and the concat file (default "concat.out"). Returns 0, or -1.
 int reducer_parse (const char *text, reducer_kind_t *kind, const char **path);
-//  A reducer of kind; concat opens path (truncated). Returns NULL with the
-//  reason in error if it cannot.
-reducer_t *reducer_new (reducer_kind_t kind, const char *path, size_t max_words,
+//  A reducer of kind; concat opens path (truncated) and lets window
+//  outputs wait. Returns NULL with the reason in error if it cannot.
+reducer_t *reducer_new (reducer_kind_t kind, const char *path, size_t max_words, size_t window,
                         char *error, size_t error_size);
 void reducer_destroy (reducer_t **self_p);
 //  The final ok output of seq.
@@ -51,9 +58,14 @@ void reducer_skip (reducer_t *self, uint64_t seq);
 //  concat: the seq the file waits for next (0 for other kinds). The master
 //  skips it once it is final with no ok output (a task it gave up on).
 uint64_t reducer_waiting_for (reducer_t *self);
-//  --resume: adds every ok result already in the results file at path (sum
-//  and count-words; concat cannot resume). Returns 0, or -1 with error.
-int reducer_replay (reducer_t *self, const char *path, char *error, size_t error_size);
+//  The highest seq the master may issue now: concat's bound on what waits
+//  in memory; UINT64_MAX for other kinds.
+uint64_t reducer_seq_limit (reducer_t *self);
+//  --resume, before this run writes a result: takes in the results already
+//  in the results file at path, which resume (borrowed: it must outlive
+//  self) says are final. Returns 0, or -1 with error.
+int reducer_replay (reducer_t *self, const char *path, resume_set_t *resume, char *error,
+                    size_t error_size);
 //  Writes what concat holds in order and flushes it. Returns 0, or -1.
 int reducer_finish (reducer_t *self);
 //  The reducer's value for the --summary JSON (the caller owns it), NULL for none.

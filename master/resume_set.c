@@ -7,7 +7,8 @@
 #define S_MAX_SEQ 100000000000ull     //  beyond any job: refuse, do not allocate
 
 struct _resume_set_t {
-    uint64_t *bits;
+    uint64_t *bits;                 //  final
+    uint64_t *ok_bits;              //  final and ok (concat reads their outputs back)
     size_t words;
     uint64_t count;
     uint64_t not_ok;
@@ -22,8 +23,10 @@ s_add (resume_set_t *self, uint64_t seq, bool ok)
         while (words <= word)
             words *= 2;
         self->bits = (uint64_t *) realloc (self->bits, words * sizeof (uint64_t));
-        assert (self->bits);
+        self->ok_bits = (uint64_t *) realloc (self->ok_bits, words * sizeof (uint64_t));
+        assert (self->bits && self->ok_bits);
         memset (self->bits + self->words, 0, (words - self->words) * sizeof (uint64_t));
+        memset (self->ok_bits + self->words, 0, (words - self->words) * sizeof (uint64_t));
         self->words = words;
     }
     uint64_t mask = 1ull << (seq % 64);
@@ -31,7 +34,9 @@ s_add (resume_set_t *self, uint64_t seq, bool ok)
         return;
     self->bits [word] |= mask;
     self->count++;
-    if (!ok)
+    if (ok)
+        self->ok_bits [word] |= mask;
+    else
         self->not_ok++;
 }
 
@@ -113,6 +118,7 @@ resume_set_destroy (resume_set_t **self_p)
     assert (self_p);
     if (*self_p) {
         free ((*self_p)->bits);
+        free ((*self_p)->ok_bits);
         free (*self_p);
         *self_p = NULL;
     }
@@ -123,6 +129,13 @@ resume_set_has (resume_set_t *self, uint64_t seq)
 {
     size_t word = (size_t) (seq / 64);
     return word < self->words && (self->bits [word] >> (seq % 64)) & 1;
+}
+
+bool
+resume_set_ok (resume_set_t *self, uint64_t seq)
+{
+    size_t word = (size_t) (seq / 64);
+    return word < self->words && (self->ok_bits [word] >> (seq % 64)) & 1;
 }
 
 uint64_t

@@ -3,8 +3,8 @@
     reads the job again, so a run killed part way and started again with
     --resume writes every task exactly once across both runs.
 
-    Seqs are job line order, so the job must be the same file. One bit per
-    seq up to the highest seen (1.25 MB for 10 million tasks).
+    Seqs are job line order, so the job must be the same file. Two bits per
+    seq up to the highest seen, final and ok (2.5 MB for 10 million tasks).
 */
 #ifndef RESUME_SET_H_INCLUDED
 #define RESUME_SET_H_INCLUDED
@@ -23,6 +23,8 @@ resume_set_t *resume_set_load (const char *path, char *error, size_t error_size)
 void resume_set_destroy (resume_set_t **self_p);
 //  True if seq was already final.
 bool resume_set_has (resume_set_t *self, uint64_t seq);
+//  True if seq was already final with status ok (its first line, if twice).
+bool resume_set_ok (resume_set_t *self, uint64_t seq);
 //  Distinct seqs final, and how many of those did not end ok.
 uint64_t resume_set_count (resume_set_t *self);
 uint64_t resume_set_not_ok (resume_set_t *self);

@@ -30,6 +30,8 @@ typedef struct {
     size_t size;
     size_t refs;                //  tasks not yet released
     uint8_t *released;          //  per task: released (or purged)
+    volatile int cancelled;     //  its job ended or the pool stops: plugins running
+                                //  its tasks poll this (taskmill/plugin.h)
 } s_holder_t;
 
 typedef struct {
@@ -66,7 +68,6 @@ struct _executor_t {
     size_t head;
     size_t count;
     bool stopping;
-    volatile int cancelled;     //  plugins poll it: set when the pool stops
     atomic_size_t busy;         //  threads running a handler
     size_t max_threads;         //  slots for threads
     size_t live;                //  threads running now (under lock)
@@ -105,7 +106,7 @@ s_run_item (executor_t *self, s_item_t item, void **states, executor_done_t *don
         .deadline_us = done->task.timeout_ms ? start_us + (int64_t) done->task.timeout_ms * 1000 : 0,
         .allow_exec = self->allow_exec,
         .type = done->task.type, .id = done->task.id, .attempt = done->task.attempt,
-        .thread_states = states, .cancelled = &self->cancelled,
+        .thread_states = states, .cancelled = &item.holder->cancelled,
     };
     done->start_us = tm_clock_wall_us ();
     handler_registry_run (self->registry, done->task.type, &input, &done->output);
@@ -338,6 +339,21 @@ s_release_task (executor_t *self, s_holder_t *holder, size_t index)
     }
 }
 
+//  Tells the handlers running tasks whose job is job_id (matching) or is
+//  not (!matching) that their results are not wanted; job_id NULL: every
+//  task. A frame holds tasks of one job, so the flag is the frame's.
+static void
+s_cancel (executor_t *self, const char *job_id, bool matching)
+{
+    for (s_holder_t *holder = (s_holder_t *) zlist_first (self->holders);
+         holder; holder = (s_holder_t *) zlist_next (self->holders)) {
+        tm_task_t task;
+        tm_task_batch_get (holder->batch, 0, &task);
+        if (!job_id || (strcmp (task.job_id, job_id) == 0) == matching)
+            holder->cancelled = 1;
+    }
+}
+
 void
 executor_destroy (executor_t **self_p)
 {
@@ -345,9 +361,9 @@ executor_destroy (executor_t **self_p)
     executor_t *self = *self_p;
     if (!self)
         return;
+    s_cancel (self, NULL, true);
     pthread_mutex_lock (&self->lock);
     self->stopping = true;
-    self->cancelled = 1;
     pthread_cond_broadcast (&self->ready);
     pthread_mutex_unlock (&self->lock);
     for (size_t slot = 0; slot < self->max_threads; slot++)
@@ -497,11 +513,12 @@ executor_running_seqs (executor_t *self, const char *job_id, uint64_t *seqs, siz
     return count;
 }
 
-//  Drops queued (not running) tasks whose job is job_id (matching) or is
-//  not (!matching).
+//  Drops queued tasks whose job is job_id (matching) or is not
+//  (!matching), and cancels those that run.
 static size_t
 s_purge (executor_t *self, const char *job_id, bool matching)
 {
+    s_cancel (self, job_id, matching);
     size_t purged = 0;
     pthread_mutex_lock (&self->lock);
     size_t kept = 0;

@@ -75,10 +75,11 @@ size_t executor_held_seqs (executor_t *self, const char *job_id, uint64_t *seqs,
 //  Writes up to max seqs of job_id's tasks that threads run now into seqs;
 //  returns how many.
 size_t executor_running_seqs (executor_t *self, const char *job_id, uint64_t *seqs, size_t max);
-//  Drops queued (not running) tasks whose job is not job_id; they produce
-//  no result. Returns how many.
+//  Drops queued tasks whose job is not job_id; they produce no result. Those
+//  running are cancelled (the flag plugins poll). Returns how many were dropped.
 size_t executor_purge_other_jobs (executor_t *self, const char *job_id);
-//  Drops queued (not running) tasks of job_id (it ended). Returns how many.
+//  Drops queued tasks of job_id (it ended) and cancels those running.
+//  Returns how many were dropped.
 size_t executor_purge_job (executor_t *self, const char *job_id);
 
 #endif

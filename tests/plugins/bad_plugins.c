@@ -1,6 +1,7 @@
 /*  Plugins that must be refused, one per -D: a worker loading each exits 2
     with a message saying why (tests/process/test_plugins.py).
       NO_ENTRY      declares its ABI but no taskmill_plugin_register
+      NO_ABI        a taskmill_plugin_register but no TASKMILL_PLUGIN_ABI
       WRONG_ABI     built for another ABI version
       TAKEN_TYPE    registers "echo", a built-in
       REFUSES       its registration returns -1
@@ -10,7 +11,7 @@
 #ifdef WRONG_ABI
 __attribute__ ((visibility ("default"))) const unsigned taskmill_plugin_abi =
     TASKMILL_PLUGIN_ABI_VERSION + 1;
-#else
+#elif !defined (NO_ABI)
 TASKMILL_PLUGIN_ABI;
 #endif
 

@@ -224,6 +224,20 @@ def free_ports(count):
     fail("could not find %d free TCP ports on %s" % (count, HOST))
 
 
+def free_port_run(count):
+    """The first of count consecutive free ports, for a script that takes a
+    base port (deploy/local-cluster.sh)."""
+    low, high = _port_range()
+    rng = random.Random(os.getpid() ^ int(time.time() * 1000))
+    for _ in range(1000):
+        base = rng.randint(low, high - count)
+        run = range(base, base + count)
+        if not any(p in _handed_out for p in run) and all(_port_free(p) for p in run):
+            _handed_out.update(run)
+            return base
+    fail("could not find %d consecutive free TCP ports on %s" % (count, HOST))
+
+
 class Ports:
     """The four master endpoints of one cluster."""
 

@@ -2,15 +2,19 @@
 """Plugins (taskmill/plugin.h): task types from a shared library.
 
 (1) A worker refuses a plugin, exit 2 with a message saying why, when the
-    file is missing, its entry point is missing, its ABI version is not
-    the worker's, its registration fails, or it takes a type already taken
-    (a built-in, or the same plugin twice).
+    file is missing, its entry point or its ABI symbol is missing, its ABI
+    version is not the worker's, its registration fails, or it takes a type
+    already taken (a built-in, or the same plugin twice).
 (2) --list-handlers prints every type, built-in and plugin, and exits 0.
 (3) The example plugin, wordfreq, on 4 executor threads over a job of
     hundreds of texts: every output equals the word count Python computes
     (words: runs of ASCII letters, lowercased).
 (4) A plugin built out of the tree, against the header and the pkg-config
     file that `cmake --install` puts in a prefix, loads and runs.
+(5) A plugin task still running when its job ends (its lease ran out, so
+    the master made it final without it) sees its cancelled flag rise and
+    returns, so a --once worker exits at once rather than when the handler
+    would have given up (60 s).
 """
 
 import collections
@@ -45,6 +49,7 @@ def test_bad_plugins_are_refused(env):
     cases = [
         ([env.path("missing.so")], "cannot load plugin"),
         ([os.path.join(BAD, "libbad_plugin_no_entry.so")], "no taskmill_plugin_register"),
+        ([os.path.join(BAD, "libbad_plugin_no_abi.so")], "no taskmill_plugin_abi"),
         ([os.path.join(BAD, "libbad_plugin_wrong_abi.so")], "built for plugin ABI 2"),
         ([os.path.join(BAD, "libbad_plugin_refuses.so")], "refused to load"),
         ([os.path.join(BAD, "libbad_plugin_taken_type.so")], "type 'echo'"),
@@ -137,6 +142,34 @@ def test_plugin_built_out_of_tree(env):
         h.check_eq(h.output_bytes(r).decode(), ("abc%s" % r["id"][1:])[::-1], "output of " + r["id"])
 
 
+def read_text(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def test_job_end_cancels_a_running_plugin_task(env):
+    need_build_paths()
+    probe = os.path.join(BAD, "libprobe_plugin.so")
+    marker = env.path("marker")
+    job = env.write_job("job.jsonl", [{"id": "c1", "type": "probe-cancel", "payload": marker,
+                                       "timeout_ms": 300, "retries": 0}])
+    ports = h.Ports()
+    out = env.path("out.jsonl")
+    master = env.start_master(ports, job, out=out, extra=["--lease-grace", "200"])
+    worker = env.start_worker(ports, threads=1, extra=["--plugin", probe, "--once"])
+    h.wait_for(lambda: read_text(marker) == "started", h.scaled(15), "the handler to start")
+    h.check_eq(master.wait_exit(h.scaled(15), "master"), 1, "master exit status (a timeout)")
+    h.check_eq([r["status"] for r in h.read_results(out)], ["timeout"], "the task's status")
+    h.wait_for(lambda: read_text(marker) != "started", h.scaled(10),
+               "the handler to see its cancelled flag")
+    h.check_eq(read_text(marker), "cancelled", "what the handler saw")
+    h.check_eq(worker.wait_exit(h.scaled(10), "--once worker after the job's end"), 0,
+               "worker exit status")
+
+
 if __name__ == "__main__":
     h.main([test_bad_plugins_are_refused, test_list_handlers, test_wordfreq_on_four_threads,
-            test_plugin_built_out_of_tree], __doc__)
+            test_plugin_built_out_of_tree, test_job_end_cancels_a_running_plugin_task], __doc__)

@@ -21,7 +21,7 @@ static reducer_t *
 s_new (reducer_kind_t kind, const char *path, size_t max_words)
 {
     char error [256];
-    reducer_t *self = reducer_new (kind, path, max_words, error, sizeof error);
+    reducer_t *self = reducer_new (kind, path, max_words, 16, error, sizeof error);
     assert_non_null (self);
     return self;
 }
@@ -120,6 +120,78 @@ concat_writes_in_seq_order_once (void **state)
     assert_string_equal (text, "acde");
 }
 
+//  A results file as an earlier run left it, and its resume set.
+static resume_set_t *
+s_earlier_run (char *path, const char *lines)
+{
+    snprintf (path, 64, "/tmp/test_reducer_%d.jsonl", (int) getpid ());
+    FILE *file = fopen (path, "w");
+    assert_non_null (file);
+    fputs (lines, file);
+    fclose (file);
+    char error [256];
+    resume_set_t *resume = resume_set_load (path, error, sizeof error);
+    assert_non_null (resume);
+    return resume;
+}
+
+static void
+replay_adds_the_ok_results_of_an_earlier_run (void **state)
+{
+    (void) state;
+    char results [64], error [256];
+    resume_set_t *resume = s_earlier_run (results,
+        "{\"seq\":2,\"status\":\"ok\",\"output\":\"{\\\"a\\\":2}\"}\n"
+        "{\"seq\":1,\"status\":\"failed\",\"output\":\"{\\\"a\\\":5}\"}\n"
+        "{\"seq\":3,\"status\":\"ok\",\"output\":\"{\\\"b\\\":1}\"}\n");
+    reducer_t *self = s_new (REDUCER_COUNT_WORDS, NULL, 0);
+    assert_int_equal (reducer_replay (self, results, resume, error, sizeof error), 0);
+    s_add (self, 4, "{\"a\":1}");
+    json_t *value = reducer_json (self);
+    json_t *words = json_object_get (value, "words");
+    assert_int_equal (json_integer_value (json_object_get (words, "a")), 3);
+    assert_int_equal (json_integer_value (json_object_get (words, "b")), 1);
+    json_decref (value);
+    reducer_destroy (&self);
+    resume_set_destroy (&resume);
+    unlink (results);
+}
+
+static void
+concat_on_resume_reads_the_earlier_outputs_back_in_seq_order (void **state)
+{
+    (void) state;
+    char results [64], path [64], error [256];
+    //  Completion order, a failed seq, and a binary output (b"c\0", base64).
+    resume_set_t *resume = s_earlier_run (results,
+        "{\"seq\":3,\"status\":\"ok\",\"output_b64\":\"YwA=\"}\n"
+        "{\"seq\":1,\"status\":\"ok\",\"output\":\"a\"}\n"
+        "{\"seq\":2,\"status\":\"timeout\"}\n"
+        "{\"seq\":6,\"status\":\"ok\",\"output\":\"f\"}\n");
+    snprintf (path, sizeof path, "/tmp/test_reducer_%d.out", (int) getpid ());
+    reducer_t *self = s_new (REDUCER_CONCAT, path, 0);
+    assert_int_equal (reducer_replay (self, results, resume, error, sizeof error), 0);
+    assert_int_equal (reducer_waiting_for (self), 4);
+    //  This run appends to the same results file: not read back.
+    FILE *appended = fopen (results, "a");
+    fputs ("{\"seq\":5,\"status\":\"ok\",\"output\":\"NOT\"}\n", appended);
+    fclose (appended);
+    s_add (self, 5, "e");
+    s_add (self, 4, "d");
+    s_add (self, 7, "g");
+    assert_int_equal (reducer_finish (self), 0);
+    reducer_destroy (&self);
+    resume_set_destroy (&resume);
+    FILE *file = fopen (path, "r");
+    char text [32] = "";
+    size_t size = fread (text, 1, sizeof text, file);
+    fclose (file);
+    unlink (path);
+    unlink (results);
+    assert_int_equal (size, 7);
+    assert_memory_equal (text, "ac\0defg", 7);
+}
+
 static void
 parse_knows_every_kind (void **state)
 {
@@ -147,6 +219,8 @@ main (void)
         cmocka_unit_test (sum_takes_decimals_as_doubles),
         cmocka_unit_test (count_words_merges_and_is_bounded),
         cmocka_unit_test (concat_writes_in_seq_order_once),
+        cmocka_unit_test (replay_adds_the_ok_results_of_an_earlier_run),
+        cmocka_unit_test (concat_on_resume_reads_the_earlier_outputs_back_in_seq_order),
         cmocka_unit_test (parse_knows_every_kind),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

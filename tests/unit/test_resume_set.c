@@ -58,6 +58,10 @@ seqs_of_complete_lines_are_final_and_not_ok_ones_counted (void **state)
     assert_false (resume_set_has (set, 4000000));
     assert_int_equal (resume_set_count (set), 2);
     assert_int_equal (resume_set_not_ok (set), 1);
+    assert_true (resume_set_ok (set, 3));
+    assert_false (resume_set_ok (set, 1000000));
+    assert_false (resume_set_ok (set, 2));
+    assert_false (resume_set_ok (set, 4000000));
     resume_set_destroy (&set);
     unlink (path);
 }

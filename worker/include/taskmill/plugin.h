@@ -21,6 +21,14 @@
     thread before its first task, and goes to `thread_fini` when the
     thread ends. Build with -fPIC -shared; load with
     `taskmill-worker HOST --plugin path/lib.so` (repeatable).
+
+    Cancellation: a task's cancelled flag becomes non-zero when its job
+    ends while it runs (the master has every final result, so this copy's
+    is not needed: its lease ran out, or another copy won), when a new job
+    starts, and when the worker's pool stops. What the handler returns then
+    goes unused. A worker that stops at once (a second SIGTERM, its drain
+    timeout) exits without waiting for handlers. The deadline is the
+    handler's own to keep.
 */
 #ifndef TASKMILL_PLUGIN_H_INCLUDED
 #define TASKMILL_PLUGIN_H_INCLUDED
@@ -50,8 +58,9 @@ typedef struct {
     size_t payload_size;
     long long deadline_us;              //  CLOCK_MONOTONIC microseconds; 0: no timeout
     unsigned attempt;                   //  1 for the first try
-    const volatile int *cancelled;      //  becomes non-zero when the worker stops at once:
-                                        //  a long handler polls it and returns
+    const volatile int *cancelled;      //  becomes non-zero when the result is no longer
+                                        //  wanted (see Cancellation above): a long
+                                        //  handler polls it and returns
 } taskmill_task_t;
 
 //  Where a handler puts its result. Output is appended and bounded by the
