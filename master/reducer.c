@@ -1,7 +1,6 @@
 /*  reducer: sum, count-words, concat. */
 #include "reducer.h"
 #include "tm_log.h"
-#include "tm_json.h"
 #include "results_scan.h"
 #include <czmq.h>
 #include <errno.h>
