@@ -35,6 +35,8 @@ struct _tm_http_t {
     int port;
     int fd;                             //  the daemon's epoll fd
     int64_t due_us;                     //  tm_http_run must run by then
+    unsigned int connections;           //  open now, as libmicrohttpd notifies them
+    bool limit_reached;                 //  in this run, at S_CONNECTIONS_MAX
     s_route_t *routes;
     size_t route_count;
     struct MHD_Response *not_found;
@@ -126,6 +128,24 @@ s_log (void *cls, const char *format, va_list args)
     vsnprintf (text, sizeof text, format, args);
     text [strcspn (text, "\n")] = 0;
     zsys_warning ("%s: %s (%" PRIu64 " more not logged)", self->name, text, suppressed);
+}
+
+static void
+s_notify (void *cls, struct MHD_Connection *connection, void **socket_context,
+          enum MHD_ConnectionNotificationCode code)
+{
+    (void) connection;
+    (void) socket_context;
+    tm_http_t *self = (tm_http_t *) cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        self->connections++;
+        if (self->connections >= S_CONNECTIONS_MAX)
+            self->limit_reached = true;
+    }
+    else {
+        assert (self->connections > 0);
+        self->connections--;
+    }
 }
 
 //  Every response says what it is and forbids loading anything from
@@ -242,6 +262,7 @@ s_start (tm_http_t *self, const struct sockaddr_storage *address)
     return MHD_start_daemon (
         flags, (uint16_t) s_port (address), NULL, NULL, s_answer, self,
         MHD_OPTION_EXTERNAL_LOGGER, s_log, self,        //  first, or some lines miss it
+        MHD_OPTION_NOTIFY_CONNECTION, s_notify, self,
         MHD_OPTION_SOCK_ADDR, (const struct sockaddr *) address,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) S_CONNECTIONS_MAX,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) S_CONNECTION_TIMEOUT_S,
@@ -311,6 +332,12 @@ tm_http_address (tm_http_t *self)
     return self->address;
 }
 
+size_t
+tm_http_connections (tm_http_t *self)
+{
+    return self->connections;
+}
+
 int
 tm_http_fd (tm_http_t *self)
 {
@@ -332,7 +359,15 @@ tm_http_pending (tm_http_t *self, short revents, int64_t now_us)
 void
 tm_http_run (tm_http_t *self, int64_t now_us)
 {
+    self->limit_reached = self->connections >= S_CONNECTIONS_MAX;
     MHD_run (self->daemon);
+    //  At its connection limit libmicrohttpd takes the listen socket out
+    //  of its epoll set, and puts it back only at the start of a run: after
+    //  a run that closed connections below the limit nothing would wake it
+    //  (no event, and no timeout once no connection is left), and clients
+    //  in the backlog would wait for ever. One more run puts it back.
+    if (self->limit_reached && self->connections < S_CONNECTIONS_MAX)
+        MHD_run (self->daemon);
     //  Only a run changes what libmicrohttpd waits for, so asking after
     //  each is enough: the poll loop need not ask every turn.
     MHD_UNSIGNED_LONG_LONG timeout_ms;

@@ -66,6 +66,8 @@ void tm_http_destroy (tm_http_t **self_p);
 int tm_http_port (tm_http_t *self);
 //  Where it listens, for log lines: "127.0.0.1:8080", "[::1]:8080".
 const char *tm_http_address (tm_http_t *self);
+//  Connections open now (at most 64: more wait in the listen backlog).
+size_t tm_http_connections (tm_http_t *self);
 //  The file descriptor to poll for input (an epoll fd: the listener and
 //  every connection).
 int tm_http_fd (tm_http_t *self);
