@@ -63,24 +63,39 @@ s_print_job (json_t *job, FILE *out)
     fprintf (out, "\n\n");
 }
 
+//  An autoscaled pool's bounds and its growth and shrink events
+//  ("1-8 +3 -2"), or "fixed".
+static const char *
+s_pool (json_t *worker, char *buffer, size_t size)
+{
+    if (s_int (worker, "threads_max") == 0)
+        snprintf (buffer, size, "fixed");
+    else
+        snprintf (buffer, size, "%lld-%lld +%lld -%lld", s_int (worker, "threads_min"),
+                  s_int (worker, "threads_max"), s_int (worker, "threads_grown"),
+                  s_int (worker, "threads_shrunk"));
+    return buffer;
+}
+
 static void
 s_print_workers (json_t *workers, FILE *out)
 {
-    fprintf (out, "%-24s %-16s %-16s %7s %7s %6s %6s %8s %7s %6s %s\n", "WORKER", "INCARNATION",
-             "HOST", "PID", "THREADS", "CREDIT", "HELD", "DONE", "FAILED", "HEARD", "STATE");
+    fprintf (out, "%-24s %-16s %-16s %7s %7s %-16s %6s %6s %8s %7s %6s %s\n", "WORKER",
+             "INCARNATION", "HOST", "PID", "THREADS", "POOL", "CREDIT", "HELD", "DONE", "FAILED",
+             "HEARD", "STATE");
     size_t index;
     json_t *worker;
     json_array_foreach (workers, index, worker) {
-        char id [25], incarnation [17], host [17], state [12], threads [16];
+        char id [25], incarnation [17], host [17], state [12], threads [16], pool [48];
         snprintf (threads, sizeof threads, "%lld/%lld", s_int (worker, "threads_busy"),
                   s_int (worker, "threads"));
-        fprintf (out, "%-24s %-16s %-16s %7lld %7s %6lld %6lld %8lld %7lld %5.1fs %s\n",
+        fprintf (out, "%-24s %-16s %-16s %7lld %7s %-16s %6lld %6lld %8lld %7lld %5.1fs %s\n",
                  s_str (worker, "id", id, sizeof id),
                  s_str (worker, "incarnation", incarnation, sizeof incarnation),
                  s_str (worker, "host", host, sizeof host), s_int (worker, "pid"), threads,
-                 s_int (worker, "credit"), s_int (worker, "held"), s_int (worker, "done"),
-                 s_int (worker, "failed"), s_real (worker, "last_heard_s"),
-                 s_str (worker, "state", state, sizeof state));
+                 s_pool (worker, pool, sizeof pool), s_int (worker, "credit"),
+                 s_int (worker, "held"), s_int (worker, "done"), s_int (worker, "failed"),
+                 s_real (worker, "last_heard_s"), s_str (worker, "state", state, sizeof state));
     }
 }
 

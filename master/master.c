@@ -56,7 +56,7 @@ struct _master_t {
     sink_t *sink;                   //  results actor
     admin_t *admin;                 //  status and drain requests
     status_t *status;               //  the snapshot admin serves, built each tick
-    http_t *http;                   //  --http: dashboard, /api/status, /metrics
+    tm_http_t *http;                //  --http: dashboard, /api/status, /metrics
     metrics_t *metrics;             //  --http: what /metrics serves, built each tick
     reducer_t *reducer;             //  --reduce: the job's aggregate
     speculate_t *speculate;         //  --speculate: copies of stragglers (or NULL)
@@ -216,7 +216,7 @@ master_destroy (master_t **self_p)
     if (!self)
         return;
     progress_destroy (&self->progress);
-    http_destroy (&self->http);         //  it borrows the status's and metrics' text
+    tm_http_destroy (&self->http);         //  it borrows the status's and metrics' text
     metrics_destroy (&self->metrics);
     status_destroy (&self->status);
     speculate_destroy (&self->speculate);
@@ -669,8 +669,8 @@ s_poll_once (master_t *self)
 {
     int64_t now_us = tm_clock_now_us ();
     int64_t wake_us = self->next_tick_us;
-    if (self->http && http_due_us (self->http) < wake_us)
-        wake_us = http_due_us (self->http);
+    if (self->http && tm_http_due_us (self->http) < wake_us)
+        wake_us = tm_http_due_us (self->http);
     long timeout_ms = (long) ((wake_us - now_us + 999) / 1000);
     if (timeout_ms < 0)
         timeout_ms = 0;
@@ -679,13 +679,13 @@ s_poll_once (master_t *self)
         { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (self->tasks_monitor), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (admin_socket (self->admin)), 0, ZMQ_POLLIN, 0 },
-        { NULL, self->http ? http_fd (self->http) : -1, ZMQ_POLLIN, 0 },
+        { NULL, self->http ? tm_http_fd (self->http) : -1, ZMQ_POLLIN, 0 },
     };
     if (zmq_poll (items, self->http ? 5 : 4, timeout_ms) == -1)
         return;     //  EINTR: the caller checks zsys_interrupted
     now_us = tm_clock_now_us ();
-    if (self->http && ((items [4].revents & ZMQ_POLLIN) || now_us >= http_due_us (self->http)))
-        http_run (self->http, now_us);
+    if (self->http && tm_http_pending (self->http, items [4].revents, now_us))
+        tm_http_run (self->http, now_us);
     if (items [1].revents & ZMQ_POLLIN)
         for (int i = 0; i < S_CREDIT_BURST && s_read_credit (self, now_us); i++)
             ;

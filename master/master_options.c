@@ -2,7 +2,6 @@
 #include "master_options.h"
 #include "tm_exit.h"
 #include <czmq.h>
-#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -148,40 +147,13 @@ s_endpoint (char *target, const char *text)
     return 0;
 }
 
-//  --http [ADDR:]PORT: ADDR a numeric IPv4 address, * (every IPv4 address)
-//  or an IPv6 one in brackets. Returns 0, or -1.
+//  --http [ADDR:]PORT (tm_http_parse_listen). Returns 0, or -1.
 static int
 s_http (master_options_t *options, const char *text)
 {
-    char host [MASTER_HTTP_HOST_MAX] = MASTER_DEFAULT_HTTP_HOST;
-    const char *port = text;
-    if (text [0] == '[') {
-        const char *close = strchr (text, ']');
-        if (!close || close [1] != ':' || (size_t) (close - text - 1) >= sizeof host)
-            return -1;
-        snprintf (host, sizeof host, "%.*s", (int) (close - text - 1), text + 1);
-        port = close + 2;
-    }
-    else {
-        const char *colon = strchr (text, ':');
-        if (colon) {
-            if (strchr (colon + 1, ':') || (size_t) (colon - text) >= sizeof host)
-                return -1;      //  an IPv6 address wants brackets
-            snprintf (host, sizeof host, "%.*s", (int) (colon - text), text);
-            port = colon + 1;
-        }
-    }
-    if (streq (host, "*"))
-        snprintf (host, sizeof host, "0.0.0.0");
-    unsigned char address [sizeof (struct in6_addr)];
-    bool v6 = text [0] == '[';
-    long long value;
-    if (inet_pton (v6 ? AF_INET6 : AF_INET, host, address) != 1
-    ||  tm_parse_int (port, 0, 65535, &value) != 0)
+    if (tm_http_parse_listen (text, options->http_host, &options->http_port) != 0)
         return -1;
     options->http = true;
-    snprintf (options->http_host, sizeof options->http_host, "%s", host);
-    options->http_port = (int) value;
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "job_reader.h"
 #include "reducer.h"
 #include "tm_endpoint.h"
+#include "tm_http.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -19,8 +20,6 @@
 #define MASTER_DEFAULT_RETRY_BACKOFF_MS 100
 #define MASTER_DEFAULT_SYNC_MS 100
 #define MASTER_DEFAULT_WRITE_RETRY_MS 30000
-#define MASTER_DEFAULT_HTTP_HOST "127.0.0.1"
-#define MASTER_HTTP_HOST_MAX 46     //  INET6_ADDRSTRLEN
 
 typedef struct {
     const char *job_path;           //  JOB or "-"; NULL with --generate
@@ -48,7 +47,7 @@ typedef struct {
     char bind_control [TM_ENDPOINT_MAX];
     char bind_admin [TM_ENDPOINT_MAX];
     bool http;                      //  --http given: serve the dashboard, /api/status, /metrics
-    char http_host [MASTER_HTTP_HOST_MAX];  //  numeric IPv4 or IPv6 address to bind
+    char http_host [TM_HTTP_HOST_MAX];  //  numeric IPv4 or IPv6 address to bind
     int http_port;                  //  0: any free port (logged)
     bool resume;                    //  --resume: skip seqs already in --out
     bool quiet;                     //  --quiet: no progress line, no human summary

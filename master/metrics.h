@@ -20,8 +20,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
-
 typedef struct _metrics_t metrics_t;
 
 //  The tables are borrowed and must outlive it.

@@ -3,7 +3,9 @@
     how much) at every connection, whenever the window moves, and with each
     heartbeat. Drain: credit 0, run what it holds, send every result, then
     close the results socket with a linger so they leave before the process
-    does.
+    does. With --metrics, its HTTP server is one more item of the same
+    poll, and /metrics is written from the loop's own counters just before
+    the server runs: no other thread reads them.
 */
 #include "worker.h"
 #include "credit.h"
@@ -13,7 +15,9 @@
 #include "tm_clock.h"
 #include "tm_exit.h"
 #include "tm_log.h"
+#include "tm_prom.h"
 #include "tm_socket.h"
+#include "worker_metrics.h"
 
 #define S_RESULTS_LINGER_MS 5000
 #define S_FRAMES_PER_TURN 64    //  task frames read per poll turn
@@ -21,6 +25,13 @@
 #define S_RETIRED_JOBS 4        //  jobs remembered as replaced by a newer one
 #define S_HEARTBEAT_SOON_US 100000  //  new tasks are reported within this
 #define S_INCARNATION_BYTES 16  //  hex digits of the routing id
+#define S_METRICS_PATH "/metrics"
+
+//  A result frame waiting for the socket, and the results it holds.
+typedef struct {
+    zframe_t *frame;
+    size_t results;
+} s_unsent_t;
 
 struct _worker_t {
     const worker_options_t *options;
@@ -31,7 +42,7 @@ struct _worker_t {
     handler_registry_t *registry;
     executor_t *executor;
     tm_task_batch_t *pending;       //  read but not yet queued (pool full)
-    zlist_t *unsent;                //  result frames of one block the socket did not take yet
+    zlist_t *unsent;                //  s_unsent_t: frames of one block the socket did not take yet
     tm_result_t *scratch;           //  results of one completion block
     uint64_t *held;                 //  scratch for heartbeats
     size_t held_max;
@@ -51,8 +62,11 @@ struct _worker_t {
     size_t retired_next;
     uint64_t stale_frames;          //  task frames of a retired job, dropped
     uint64_t tasks_done;
+    uint64_t by_status [TM_STATUS_MAX + 1];     //  of tasks done
+    uint64_t tasks_received;        //  tasks of current jobs read from the tasks socket
+    uint64_t results_sent;          //  results the results socket took
     uint64_t frames_dropped;        //  garbage on tasks or control
-    uint64_t results_lost;          //  result frames that could not be sent
+    uint64_t results_lost;          //  results that could not be sent
     tm_log_limiter_t limiter;
     bool draining;
     bool drain_requested;           //  DRAIN seen
@@ -61,6 +75,8 @@ struct _worker_t {
     int64_t drain_deadline_us;
     int64_t next_heartbeat_us;
     int64_t last_heartbeat_us;
+    tm_http_t *http;                //  --metrics: serves /metrics
+    worker_metrics_t *metrics;      //  --metrics: what it serves
 };
 
 static void
@@ -73,6 +89,21 @@ s_make_incarnation (char *incarnation)
     zuuid_destroy (&uuid);
 }
 
+static int
+s_start_metrics (worker_t *self)
+{
+    const worker_options_t *options = self->options;
+    tm_http_route_t route = { S_METRICS_PATH, TM_PROM_CONTENT_TYPE, NULL, 0 };
+    tm_http_config_t config = { "metrics", "not found: try /metrics\n", &route, 1 };
+    self->http = tm_http_new (options->metrics_host, options->metrics_port, &config);
+    if (!self->http)
+        return -1;
+    self->metrics = worker_metrics_new ();
+    zsys_info ("worker %s: metrics on http://%s%s", options->id, tm_http_address (self->http),
+               S_METRICS_PATH);
+    return 0;
+}
+
 worker_t *
 worker_new (const worker_options_t *options, const tm_curve_t *curve,
             handler_registry_t **registry_p)
@@ -82,6 +113,12 @@ worker_new (const worker_options_t *options, const tm_curve_t *curve,
     self->registry = *registry_p;
     *registry_p = NULL;
     s_make_incarnation (self->incarnation);
+    //  First: a port that cannot be bound fails the start before anything
+    //  connects.
+    if (options->metrics && s_start_metrics (self) == -1) {
+        worker_destroy (&self);
+        return NULL;
+    }
     self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation, curve);
     self->results = tm_socket_results_push (options->results, curve);
     self->control = tm_socket_control_sub (options->control, curve);
@@ -128,9 +165,11 @@ worker_destroy (worker_t **self_p)
     executor_destroy (&self->executor);
     handler_registry_destroy (&self->registry);
     tm_task_batch_destroy (&self->pending);
-    zframe_t *frame;
-    while (self->unsent && (frame = (zframe_t *) zlist_pop (self->unsent)))
-        zframe_destroy (&frame);
+    s_unsent_t *unsent;
+    while (self->unsent && (unsent = (s_unsent_t *) zlist_pop (self->unsent))) {
+        zframe_destroy (&unsent->frame);
+        free (unsent);
+    }
     zlist_destroy (&self->unsent);
     for (int i = 0; i < 3; i++)
         redial_destroy (&self->redial [i]);
@@ -140,6 +179,8 @@ worker_destroy (worker_t **self_p)
     free (self->scratch);
     free (self->held);
     free (self->running);
+    tm_http_destroy (&self->http);
+    worker_metrics_destroy (&self->metrics);
     free (self);
     *self_p = NULL;
 }
@@ -258,6 +299,7 @@ s_read_tasks (worker_t *self, int64_t now_us)
         tm_task_batch_destroy (&self->pending);
         return;
     }
+    self->tasks_received += tm_task_batch_size (self->pending);
     executor_submit (self->executor, &self->pending);
     //  The master learns soon what this worker holds and runs, so a crash
     //  right after taking tasks charges the right ones.
@@ -304,6 +346,15 @@ s_read_control (worker_t *self)
         self->shutdown = true;
 }
 
+static void
+s_queue_unsent (worker_t *self, tm_result_t *results, size_t count)
+{
+    s_unsent_t *unsent = (s_unsent_t *) zmalloc (sizeof (s_unsent_t));
+    unsent->frame = tm_codec_encode_results (results, count);
+    unsent->results = count;
+    zlist_append (self->unsent, unsent);
+}
+
 //  Encodes one completion block into result frames, each under
 //  TM_MAX_BATCH_BYTES of output (a larger output goes alone), queued on
 //  self->unsent.
@@ -313,6 +364,8 @@ s_encode_block (worker_t *self, executor_batch_t *block)
     size_t first = 0, bytes = 0;
     for (size_t i = 0; i < block->count; i++) {
         executor_done_t *done = &block->items [i];
+        assert (done->output.status >= TM_STATUS_MIN && done->output.status <= TM_STATUS_MAX);
+        self->by_status [done->output.status]++;
         self->scratch [i] = (tm_result_t) {
             .job_id = done->task.job_id, .seq = done->task.seq, .id = done->task.id,
             .attempt = done->task.attempt, .status = done->output.status,
@@ -322,13 +375,13 @@ s_encode_block (worker_t *self, executor_batch_t *block)
             .exit_code = done->output.exit_code
         };
         if (i > first && bytes + done->output.output_size > TM_MAX_BATCH_BYTES) {
-            zlist_append (self->unsent, tm_codec_encode_results (self->scratch + first, i - first));
+            s_queue_unsent (self, self->scratch + first, i - first);
             first = i;
             bytes = 0;
         }
         bytes += done->output.output_size;
     }
-    zlist_append (self->unsent, tm_codec_encode_results (self->scratch + first, block->count - first));
+    s_queue_unsent (self, self->scratch + first, block->count - first);
 }
 
 //  Sends queued result frames while the socket takes them: never blocks, so
@@ -337,17 +390,20 @@ s_encode_block (worker_t *self, executor_batch_t *block)
 static bool
 s_send_unsent (worker_t *self)
 {
-    zframe_t *frame;
-    while ((frame = (zframe_t *) zlist_first (self->unsent))) {
+    s_unsent_t *unsent;
+    while ((unsent = (s_unsent_t *) zlist_first (self->unsent))) {
         if (!(zsock_events (self->results) & ZMQ_POLLOUT))
             return false;
         zlist_pop (self->unsent);
-        if (tm_codec_send (self->results, &frame, ZMQ_DONTWAIT) == -1) {
+        if (tm_codec_send (self->results, &unsent->frame, ZMQ_DONTWAIT) == 0)
+            self->results_sent += unsent->results;
+        else {
             //  The master finds these tasks unanswered and sends them again.
-            self->results_lost++;
+            self->results_lost += unsent->results;
             zsys_warning ("worker %s: could not send a result frame: %s", self->options->id,
                           zmq_strerror (zmq_errno ()));
         }
+        free (unsent);
     }
     return true;
 }
@@ -475,6 +531,57 @@ s_read_tasks_monitor (worker_t *self, int64_t now_us)
         self->job_ended = true;
 }
 
+//  What /metrics shows, from the counters this loop keeps and the pool's
+//  state now. The thread figures are read where the heartbeat reads them.
+static void
+s_update_metrics (worker_t *self)
+{
+    worker_metrics_values_t values = {
+        .worker_id = self->options->id, .incarnation = self->incarnation,
+        .master = self->options->tasks,
+        .received = self->tasks_received, .results_sent = self->results_sent,
+        .results_lost = self->results_lost, .garbage = self->frames_dropped,
+        .stale = self->stale_frames,
+        .running = executor_threads_busy (self->executor),
+        .queued = executor_queued (self->executor)
+                + (self->pending ? tm_task_batch_size (self->pending) : 0),
+        .threads = executor_threads_total (self->executor),
+        .threads_min = self->scale.min, .threads_max = self->scale.max,
+        .threads_grown = self->scale.grown, .threads_shrunk = self->scale.shrunk,
+        .credit = self->credit.sent, .draining = self->draining
+    };
+    memcpy (values.by_status, self->by_status, sizeof values.by_status);
+    worker_metrics_update (self->metrics, &values);
+    size_t size;
+    const char *text = worker_metrics_text (self->metrics, &size);
+    tm_http_set_body (self->http, S_METRICS_PATH, text, size);
+}
+
+//  Answers HTTP requests, with /metrics as of now: it is written only
+//  when the server has something to do, so an idle endpoint costs nothing.
+static void
+s_serve_metrics (worker_t *self, short revents, int64_t now_us)
+{
+    if (!tm_http_pending (self->http, revents, now_us))
+        return;
+    s_update_metrics (self);
+    tm_http_run (self->http, now_us);
+}
+
+static long
+s_poll_timeout_ms (worker_t *self, int64_t now_us)
+{
+    int64_t wake_us = self->next_heartbeat_us;
+    if (self->http && tm_http_due_us (self->http) < wake_us)
+        wake_us = tm_http_due_us (self->http);
+    long timeout_ms = (long) ((wake_us - now_us + 999) / 1000);
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    if (timeout_ms > 100)
+        timeout_ms = 100;   //  signals and drain are checked at least this often
+    return timeout_ms;
+}
+
 static void
 s_poll_once (worker_t *self, int64_t now_us)
 {
@@ -482,23 +589,28 @@ s_poll_once (worker_t *self, int64_t now_us)
         executor_submit (self->executor, &self->pending);
     bool take = s_has_room (self);
     bool unsent = zlist_size (self->unsent) > 0;
-    zmq_pollitem_t items [6] = {
+    zmq_pollitem_t items [7] = {
         { zsock_resolve (self->control), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (unsent ? self->results : executor_socket (self->executor)), 0,
           unsent ? ZMQ_POLLOUT : ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [0])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [1])), 0, ZMQ_POLLIN, 0 },
         { zsock_resolve (redial_monitor (self->redial [2])), 0, ZMQ_POLLIN, 0 },
-        { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 },
     };
-    long timeout_ms = (long) ((self->next_heartbeat_us - now_us) / 1000);
-    if (timeout_ms < 0)
-        timeout_ms = 0;
-    if (timeout_ms > 100)
-        timeout_ms = 100;   //  signals and drain are checked at least this often
-    if (zmq_poll (items, take ? 6 : 5, timeout_ms) == -1)
+    int count = 5, http_at = -1, tasks_at = -1;
+    if (self->http) {
+        http_at = count++;
+        items [http_at] = (zmq_pollitem_t) { NULL, tm_http_fd (self->http), ZMQ_POLLIN, 0 };
+    }
+    if (take) {
+        tasks_at = count++;
+        items [tasks_at] = (zmq_pollitem_t) { zsock_resolve (self->tasks), 0, ZMQ_POLLIN, 0 };
+    }
+    if (zmq_poll (items, count, s_poll_timeout_ms (self, now_us)) == -1)
         return;
     now_us = tm_clock_now_us ();
+    if (self->http)
+        s_serve_metrics (self, items [http_at].revents, now_us);
     if (items [2].revents & ZMQ_POLLIN)
         s_read_tasks_monitor (self, now_us);
     for (int i = 1; i < 3; i++)
@@ -510,7 +622,7 @@ s_poll_once (worker_t *self, int64_t now_us)
         s_send_completions (self, S_BLOCKS_PER_TURN, now_us);
     if (items [0].revents & ZMQ_POLLIN)
         s_read_control (self);
-    if (take && items [5].revents & ZMQ_POLLIN)
+    if (take && items [tasks_at].revents & ZMQ_POLLIN)
         for (int i = 0; i < S_FRAMES_PER_TURN && s_has_room (self)
                         && (zsock_events (self->tasks) & ZMQ_POLLIN); i++)
             s_read_tasks (self, now_us);

@@ -40,6 +40,10 @@ static const char *s_usage =
 "                       public NAME is in the master's --allow directory):\n"
 "                       CURVE on every socket, with --server-cert\n"
 "  --server-cert FILE   the master's public certificate\n"
+"  --metrics [ADDR:]PORT\n"
+"                       serve this worker's Prometheus metrics at /metrics\n"
+"                       over HTTP on ADDR (default 127.0.0.1; * for every\n"
+"                       address, [::1] for IPv6); off unless given\n"
 "  --verbose            debug logging\n"
 "  --help               this text\n";
 
@@ -47,7 +51,7 @@ enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
     OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP,
     OPT_PLUGIN, OPT_LIST_HANDLERS, OPT_MIN_THREADS, OPT_MAX_THREADS, OPT_SCALE_THRESHOLD,
-    OPT_SCALE_SHRINK_AFTER, OPT_CERT, OPT_SERVER_CERT
+    OPT_SCALE_SHRINK_AFTER, OPT_CERT, OPT_SERVER_CERT, OPT_METRICS
 };
 
 static const struct option s_options [] = {
@@ -70,6 +74,7 @@ static const struct option s_options [] = {
     { "scale-shrink-after", required_argument, NULL, OPT_SCALE_SHRINK_AFTER },
     { "cert", required_argument, NULL, OPT_CERT },
     { "server-cert", required_argument, NULL, OPT_SERVER_CERT },
+    { "metrics", required_argument, NULL, OPT_METRICS },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
@@ -151,6 +156,12 @@ s_apply (worker_options_t *options, int option, const char *arg)
             return 0;
         case OPT_CERT: options->cert_path = arg; return 0;
         case OPT_SERVER_CERT: options->server_cert_path = arg; return 0;
+        case OPT_METRICS:
+            if (tm_http_parse_listen (arg, options->metrics_host, &options->metrics_port))
+                return s_usage_error ("--metrics wants [ADDR:]PORT (ADDR numeric, * or [IPv6]), "
+                                      "not", arg);
+            options->metrics = true;
+            return 0;
         case OPT_HELP:
             fputs (s_usage, stdout);
             return TM_EXIT_HELP_SHOWN;

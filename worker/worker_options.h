@@ -4,6 +4,7 @@
 
 #include "tm_codec.h"
 #include "tm_endpoint.h"
+#include "tm_http.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,9 @@ typedef struct {
     bool list_handlers;                 //  --list-handlers: print the types and exit
     const char *cert_path;              //  --cert: our secret certificate (NULL: plaintext)
     const char *server_cert_path;       //  --server-cert: the master's public certificate
+    bool metrics;                       //  --metrics given: serve /metrics over HTTP
+    char metrics_host [TM_HTTP_HOST_MAX];   //  numeric IPv4 or IPv6 address to bind
+    int metrics_port;                   //  0: any free port (logged)
 } worker_options_t;
 
 //  Parses argv into *options. Returns TM_EXIT_OK, TM_EXIT_HELP_SHOWN or

@@ -26,7 +26,8 @@
     (kubernetes-models and @kubernetes-models/keda, installed under
     tests/deploy by npm ci when missing), with no field the schema lacks;
     the manifests agree with each other (selectors, ports, scale targets,
-    the metric) and the workers' grace period exceeds their drain timeout.
+    the metrics, the workers' --metrics port) and the workers' grace period
+    exceeds their drain timeout.
 (8) Every option the deploy files pass to taskmill-master and
     taskmill-worker is one their --help lists.
 (9) taskmill.sbatch passes bash -n, and (10) runs a job on a one-node Slurm
@@ -716,6 +717,13 @@ def test_k8s_manifests_agree(env):
     threads = int(option_value(worker["args"], "--threads", "0"))
     h.check_eq(str(threads), str(worker["resources"]["requests"]["cpu"]),
                "worker --threads and its CPU request")
+    worker_ports = {p["name"]: p["containerPort"] for p in worker.get("ports", [])}
+    metrics = option_value(worker["args"], "--metrics")
+    h.check(metrics and "metrics" in worker_ports
+            and metrics.endswith(":%d" % worker_ports["metrics"]),
+            "worker --metrics %s is not its metrics port %s" % (metrics, worker_ports))
+    h.check_eq(pod["metadata"].get("annotations", {}).get("prometheus.io/port"),
+               str(worker_ports["metrics"]), "the worker pods' prometheus.io/port annotation")
 
     scaled = objects.get(("ScaledObject", "taskmill-worker"))
     hpa = objects.get(("HorizontalPodAutoscaler", "taskmill-worker"))
@@ -724,18 +732,24 @@ def test_k8s_manifests_agree(env):
     for target in (scaled["spec"]["scaleTargetRef"], hpa["spec"]["scaleTargetRef"]):
         h.check_eq((target.get("kind", "Deployment"), target["name"]),
                    ("Deployment", "taskmill-worker"), "scale target")
-    trigger = scaled["spec"]["triggers"][0]
-    h.check_eq(trigger["type"], "prometheus", "KEDA trigger type")
-    h.check("taskmill_tasks_queued" in trigger["metadata"]["query"], "KEDA query: %s"
-            % trigger["metadata"]["query"])
-    metric = hpa["spec"]["metrics"][0]
-    h.check_eq((metric["type"], metric["external"]["metric"]["name"]),
-               ("External", "taskmill_tasks_queued"), "HPA metric")
-    h.check_eq(metric["external"]["target"]["averageValue"], trigger["metadata"]["threshold"],
-               "HPA target and KEDA threshold (the same policy)")
+    #  The same policy both ways: the master's queue, and what the workers
+    #  run (a pod per --threads running tasks).
+    signals = ["taskmill_tasks_queued", "taskmill_worker_tasks_running"]
+    triggers, metrics = scaled["spec"]["triggers"], hpa["spec"]["metrics"]
+    h.check_eq((len(triggers), len(metrics)), (2, 2), "KEDA triggers and HPA metrics")
+    for name, trigger, metric in zip(signals, triggers, metrics):
+        h.check_eq(trigger["type"], "prometheus", "KEDA trigger type")
+        h.check(name in trigger["metadata"]["query"], "KEDA query: %s"
+                % trigger["metadata"]["query"])
+        h.check_eq((metric["type"], metric["external"]["metric"]["name"]),
+                   ("External", name), "HPA metric")
+        h.check_eq(metric["external"]["target"]["averageValue"],
+                   trigger["metadata"]["threshold"],
+                   "HPA target and KEDA threshold for %s (the same policy)" % name)
+    h.check_eq(triggers[1]["metadata"]["threshold"], str(threads),
+               "running tasks a worker pod is worth: its --threads")
     rules = yaml_module().safe_load(adapter["data"]["config.yaml"])["externalRules"]
-    h.check_eq([r["name"]["as"] for r in rules], ["taskmill_tasks_queued"],
-               "metrics the adapter serves")
+    h.check_eq([r["name"]["as"] for r in rules], signals, "metrics the adapter serves")
     h.check(all("seriesQuery" in r and "<<.Series>>" in r["metricsQuery"] for r in rules),
             "adapter rule shape: %s" % rules)
 

@@ -113,6 +113,20 @@ def metric_value(text, series):
 #  finished but has not sent yet while it runs its next task, so echo
 #  results finished just before a long sleep on the same thread would wait
 #  for it (see the report of issue 9's HTTP part).
+def send_junk(port, more=()):
+    """Bytes that are not HTTP, a request line too long to take, and more,
+    each on a connection of its own: an error comes back or nothing."""
+    for junk in (b"\x00\xff" * 100 + b"\r\n\r\n", b"GET " + b"/a" * 20000 + b" HTTP/1.1\r\n\r\n") \
+            + tuple(more):
+        sock = socket.create_connection((h.HOST, port), timeout=0.5)
+        try:
+            sock.sendall(junk)
+            sock.recv(100)
+        except OSError:
+            pass
+        sock.close()
+
+
 def waiting_job(env, n, wait_ms):
     """One sleep that ends TIMEOUT after wait_ms, then n echo tasks: the
     master stays up that long with every other count final."""
@@ -208,16 +222,20 @@ def test_metrics_pass_promtool_and_match_the_summary(env):
 
 class Prometheus:
     """A Prometheus server of the test's own: loopback, temp storage,
-    scraping one target every second."""
+    scraping its targets every second. targets: one port (the job
+    "taskmill"), or {job name: [ports]}."""
 
-    def __init__(self, env, target_port):
+    def __init__(self, env, targets):
         binary = program("prometheus")
         self.port = h.free_ports(1)[0]
+        if isinstance(targets, int):
+            targets = {"taskmill": [targets]}
         config = env.path("prometheus.yml")
         with open(config, "w") as f:
-            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n"
-                    "scrape_configs:\n  - job_name: taskmill\n    static_configs:\n"
-                    "      - targets: ['127.0.0.1:%d']\n" % target_port)
+            f.write("global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n")
+            for job, ports in targets.items():
+                f.write("  - job_name: %s\n    static_configs:\n      - targets: [%s]\n"
+                        % (job, ", ".join("'127.0.0.1:%d'" % port for port in ports)))
         self.proc = env.start("prometheus", [
             binary, "--config.file=" + config, "--storage.tsdb.path=" + env.path("tsdb"),
             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"])
@@ -457,14 +475,7 @@ def test_methods_paths_and_a_flood(env):
         sock = socket.create_connection((h.HOST, http_port), timeout=5)
         sock.sendall(b"GET /api/status HTTP/1.1\r\nHost: x\r\n")
         idle.append(sock)
-    for junk in (b"\x00\xff" * 100 + b"\r\n\r\n", b"GET " + b"/a" * 20000 + b" HTTP/1.1\r\n\r\n"):
-        sock = socket.create_connection((h.HOST, http_port), timeout=0.5)
-        try:
-            sock.sendall(junk)
-            sock.recv(100)
-        except OSError:
-            pass
-        sock.close()
+    send_junk(http_port)
     counts = {"ok": 0, "other": 0, "errors": []}
     lock = threading.Lock()
 
