@@ -66,12 +66,6 @@ BUILD = os.environ.get("TASKMILL_BUILD_DIR", "")
 DRAIN_TIMEOUT_MS = 60000        # the worker's default --drain-timeout
 LAST_RESULTS_S = 5              # what a drained worker waits for its last results
 
-#  Options the deploy files use ahead of the code: named with where they
-#  come from, reported as a note while this build's --help lacks them.
-PENDING_OPTIONS = {
-    ("taskmill-master", "--http"): "the HTTP endpoint and /metrics (issue 9, branch http)",
-}
-
 
 def need(*programs):
     for program in programs:
@@ -807,9 +801,6 @@ def test_deploy_options_exist(env):
             option = option.split("=")[0]
             if option in known[program]:
                 checked += 1
-            elif (program, option) in PENDING_OPTIONS:
-                env.note("%s: %s %s: not in this build's --help yet: %s"
-                         % (where, program, option, PENDING_OPTIONS[(program, option)]))
             else:
                 h.fail("%s passes %s, which `%s --help` does not list" % (where, option, program))
     h.check(checked >= 20, "only %d options found to check" % checked)
