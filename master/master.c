@@ -499,9 +499,11 @@ s_fill_window (master_t *self)
             summary_count (self->summary, SUMMARY_RESUMED, 1);
             continue;
         }
+        //  The clock per task: time blocked reading a slow pipe is not queue wait.
         lease_t *lease = lease_table_issue (self->leases, entry.id, entry.type,
                                             entry.payload, entry.payload_size,
-                                            entry.timeout_ms, entry.max_attempts);
+                                            entry.timeout_ms, entry.max_attempts,
+                                            tm_clock_now_us ());
         dispatcher_enqueue (self->dispatcher, lease);
     }
 }

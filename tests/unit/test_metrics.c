@@ -160,8 +160,8 @@ gauges_read_the_queue_and_the_workers (void **state)
     s_rig_new (&rig);
     for (int i = 0; i < 3; i++)
         dispatcher_enqueue (rig.dispatcher, lease_table_issue (rig.leases, "t", "echo",
-                                                               (const uint8_t *) "p", 1, 1000, 1));
-    lease_t *sent = lease_table_issue (rig.leases, "u", "echo", (const uint8_t *) "p", 1, 1000, 1);
+                                                               (const uint8_t *) "p", 1, 1000, 1, 0));
+    lease_t *sent = lease_table_issue (rig.leases, "u", "echo", (const uint8_t *) "p", 1, 1000, 1, 0);
     lease_table_send (rig.leases, sent, 1, 1, 0, 500000);
     tm_credit_t credit = { .worker_id = "w1", .credit = 4, .threads = 2, .epoch = 1 };
     worker_info_t *worker, *replaced;

@@ -69,7 +69,7 @@ static lease_t *
 s_sent (s_rig_t *rig, uint32_t max_attempts)
 {
     lease_t *lease = lease_table_issue (rig->leases, "t", "echo", (const uint8_t *) "p", 1,
-                                        1000, max_attempts);
+                                        1000, max_attempts, 0);
     lease_table_send (rig->leases, lease, 1, 1, 0, 500000);
     return lease;
 }

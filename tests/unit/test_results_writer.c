@@ -73,7 +73,7 @@ s_rig_destroy (s_rig_t *rig)
 static lease_t *
 s_lease (s_rig_t *rig, const char *id, const char *type)
 {
-    lease_t *lease = lease_table_issue (rig->leases, id, type, NULL, 0, 1000, 3);
+    lease_t *lease = lease_table_issue (rig->leases, id, type, NULL, 0, 1000, 3, 0);
     assert_non_null (lease);
     return lease;
 }
