@@ -187,7 +187,8 @@ master_new (const master_options_t *options, const tm_curve_t *curve)
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
-    self->summary = summary_new (self->job_id);
+    self->start_us = tm_clock_now_us ();
+    self->summary = summary_new (self->job_id, self->start_us);
     self->outcome = outcome_new (self->leases, self->dispatcher, self->writer, self->summary,
                                  self->job_id, options->retry_backoff_ms,
                                  (uint64_t) tm_clock_wall_us ());
@@ -197,12 +198,11 @@ master_new (const master_options_t *options, const tm_curve_t *curve)
                                          (int64_t) options->speculate_min_ms * 1000,
                                          options->speculate_exec);
     self->status = status_new (self->job_id, self->summary, self->leases, self->dispatcher,
-                               self->workers, tm_clock_now_us ());
+                               self->workers, self->start_us);
     if (self->http)
         self->metrics = metrics_new (self->job_id, self->summary, self->leases,
                                      self->dispatcher, self->workers);
     self->dispatching = options->min_workers == 0;
-    self->start_us = tm_clock_now_us ();
     self->progress = progress_new (!options->quiet && isatty (STDERR_FILENO), self->start_us);
     return self;
 }
