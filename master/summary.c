@@ -39,7 +39,7 @@ struct _summary_t {
     s_table_t types;
     s_table_t workers;
     loghist_t percentiles [SUMMARY_QUANTITIES];
-    histogram_t buckets [SUMMARY_QUANTITIES];     //  the same values, in /metrics' buckets
+    histogram_t buckets [SUMMARY_QUEUE_WAIT];     //  latency and run time in /metrics' buckets
     throughput_t throughput;
     int64_t elapsed_us;
     int exit_status;
@@ -95,10 +95,10 @@ summary_new (const char *job_id, int64_t start_us)
     self->start_us = start_us;
     s_table_init (&self->types, SUMMARY_MAX_TYPES);
     s_table_init (&self->workers, SUMMARY_MAX_WORKERS);
-    for (int i = 0; i < SUMMARY_QUANTITIES; i++) {
+    for (int i = 0; i < SUMMARY_QUANTITIES; i++)
         loghist_init (&self->percentiles [i]);
+    for (int i = 0; i < SUMMARY_QUEUE_WAIT; i++)
         histogram_init (&self->buckets [i]);
-    }
     throughput_init (&self->throughput, start_us);
     return self;
 }
@@ -126,12 +126,6 @@ summary_destroy (summary_t **self_p)
     }
 }
 
-static void
-s_measure (summary_t *self, summary_histogram_t which, int64_t value_us)
-{
-    loghist_add (&self->percentiles [which], value_us);
-    histogram_add (&self->buckets [which], value_us);
-}
 
 void
 summary_add (summary_t *self, const summary_result_t *result)
@@ -145,7 +139,8 @@ summary_add (summary_t *self, const summary_result_t *result)
     type->by_status [status]++;
     type->done++;
     type->busy_us += run_us;
-    s_measure (self, SUMMARY_LATENCY, result->latency_us);
+    loghist_add (&self->percentiles [SUMMARY_LATENCY], result->latency_us);
+    histogram_add (&self->buckets [SUMMARY_LATENCY], result->latency_us);
     throughput_add (&self->throughput, result->now_us, 1);
     if (!result->worker_id) {
         self->no_worker++;
@@ -155,14 +150,15 @@ summary_add (summary_t *self, const summary_result_t *result)
     worker->by_status [status]++;
     worker->done++;
     worker->busy_us += run_us;
-    s_measure (self, SUMMARY_DURATION, result->run_us);
-    s_measure (self, SUMMARY_QUEUE_WAIT, result->wait_us);
+    loghist_add (&self->percentiles [SUMMARY_DURATION], run_us);
+    histogram_add (&self->buckets [SUMMARY_DURATION], run_us);
+    loghist_add (&self->percentiles [SUMMARY_QUEUE_WAIT], result->wait_us);
 }
 
 const histogram_t *
 summary_histogram (summary_t *self, summary_histogram_t which)
 {
-    assert (which < SUMMARY_QUANTITIES);
+    assert (which < SUMMARY_QUEUE_WAIT);
     return &self->buckets [which];
 }
 

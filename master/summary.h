@@ -44,7 +44,8 @@ typedef enum {
 typedef enum {
     SUMMARY_LATENCY,            //  first send to final result, every final result
     SUMMARY_DURATION,           //  run time: the handler's (duration_us), results from workers
-    SUMMARY_QUEUE_WAIT,         //  read from the job to final result, less the run time
+    SUMMARY_QUEUE_WAIT,         //  read from the job to final result, less the run time (last:
+                                //  it has no fixed buckets)
     SUMMARY_QUANTITIES
 } summary_histogram_t;
 
@@ -77,7 +78,8 @@ uint64_t summary_by_status (summary_t *self, tm_status_t status);
 int64_t summary_latency_us (summary_t *self, double q);
 //  Percentiles of a quantity, within 6.25% above.
 loghist_summary_t summary_percentiles (summary_t *self, summary_histogram_t which);
-//  Fixed-bucket histogram of a quantity (borrowed; /metrics, the dashboard).
+//  Fixed-bucket histogram of latency or run time (borrowed; /metrics, the
+//  dashboard; queue wait has none).
 const histogram_t *summary_histogram (summary_t *self, summary_histogram_t which);
 
 //  JSON pieces the status snapshot shares with the summary file (new

@@ -17,6 +17,9 @@ typedef struct {
     int64_t bucket_us;              //  width of each bucket: 1 s, 2 s, 4 s, ...
     uint64_t counts [THROUGHPUT_BUCKETS];
     size_t used;                    //  buckets up to the latest one counted into
+    size_t current;                 //  the bucket counted into last, and its span:
+    int64_t current_from_us;        //  results in it need no division
+    int64_t current_to_us;
 } throughput_t;
 
 void throughput_init (throughput_t *self, int64_t start_us);
