@@ -60,7 +60,75 @@ s_print_job (json_t *job, FILE *out)
     json_t *eta = json_object_get (job, "eta_s");
     if (json_is_number (eta))
         fprintf (out, "; ETA %.1f s", json_number_value (eta));
-    fprintf (out, "\n\n");
+    fprintf (out, "\n");
+}
+
+//  A duration in microseconds as a person reads it: 812us, 4.1ms, 2.50s.
+static const char *
+s_duration (long long us, char *buffer, size_t size)
+{
+    if (us < 1000)
+        snprintf (buffer, size, "%lldus", us);
+    else
+    if (us < 1000000)
+        snprintf (buffer, size, "%.1fms", (double) us / 1e3);
+    else
+        snprintf (buffer, size, "%.2fs", (double) us / 1e6);
+    return buffer;
+}
+
+static void
+s_print_percentiles (json_t *job, FILE *out)
+{
+    static const struct { const char *key, *name; } quantities [] = {
+        { "latency_us", "latency" }, { "queue_wait_us", "queue wait" },
+        { "run_time_us", "run time" }
+    };
+    for (size_t i = 0; i < sizeof quantities / sizeof quantities [0]; i++) {
+        json_t *p = json_object_get (job, quantities [i].key);
+        char p50 [24], p90 [24], p99 [24], max [24];
+        fprintf (out, "  %-10s p50 %s, p90 %s, p99 %s, max %s\n", quantities [i].name,
+                 s_duration (s_int (p, "p50"), p50, sizeof p50),
+                 s_duration (s_int (p, "p90"), p90, sizeof p90),
+                 s_duration (s_int (p, "p99"), p99, sizeof p99),
+                 s_duration (s_int (p, "max"), max, sizeof max));
+    }
+    fprintf (out, "\n");
+}
+
+static void
+s_print_types (json_t *types, FILE *out)
+{
+    if (json_object_size (types) == 0)
+        return;
+    fprintf (out, "%-24s %8s %8s %8s %10s\n", "TYPE", "DONE", "OK", "NOT OK", "BUSY");
+    const char *name;
+    json_t *type;
+    json_object_foreach (types, name, type) {
+        char safe [25];
+        long long done = s_int (type, "done");
+        long long ok = s_int (json_object_get (type, "by_status"), "ok");
+        fprintf (out, "%-24s %8lld %8lld %8lld %9.1fs\n", s_safe (name, safe, sizeof safe),
+                 done, ok, done - ok, s_real (type, "busy_s"));
+    }
+    fprintf (out, "\n");
+}
+
+static void
+s_print_running (json_t *running, FILE *out)
+{
+    if (json_array_size (running) == 0)
+        return;
+    fprintf (out, "\nlongest running:\n");
+    size_t index;
+    json_t *task;
+    json_array_foreach (running, index, task) {
+        char id [40], type [24], worker [40];
+        fprintf (out, "  %7.1fs seq %lld id %s (%s) on %s\n", s_real (task, "running_s"),
+                 s_int (task, "seq"), s_str (task, "id", id, sizeof id),
+                 s_str (task, "type", type, sizeof type),
+                 s_str (task, "worker", worker, sizeof worker));
+    }
 }
 
 //  An autoscaled pool's bounds and its growth and shrink events
@@ -139,8 +207,12 @@ status_view_print (const char *json, FILE *out)
         json_decref (root);
         return -1;
     }
-    s_print_job (json_object_get (root, "job"), out);
+    json_t *job = json_object_get (root, "job");
+    s_print_job (job, out);
+    s_print_percentiles (job, out);
+    s_print_types (json_object_get (job, "by_type"), out);
     s_print_workers (json_object_get (root, "workers"), out);
+    s_print_running (json_object_get (job, "running"), out);
     s_print_failures (json_object_get (root, "failures"), out);
     s_print_counters (json_object_get (root, "counters"), out);
     json_decref (root);

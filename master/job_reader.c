@@ -54,6 +54,7 @@ struct _job_reader_t {
     size_t block_size;              //  bytes in block
     size_t block_at;                //  next unread byte in block
     bool at_eof;                    //  fread has reported end of input
+    uint64_t blocks_read;           //  freads of the block
     const uint8_t *line;            //  current line, without its newline: in
                                     //  block, or in spill if it crossed blocks
     size_t line_size;               //  bytes in line
@@ -242,6 +243,7 @@ s_fill_block (job_reader_t *self)
     if (self->at_eof)
         return 0;
     self->block_size = fread (self->block, 1, S_BLOCK_BYTES, self->file);
+    self->blocks_read++;
     if (self->block_size < S_BLOCK_BYTES) {
         if (ferror (self->file)) {
             snprintf (self->error, sizeof self->error, "cannot read %s: %s",
@@ -1046,6 +1048,13 @@ job_reader_skipped (job_reader_t *self)
 {
     assert (self);
     return self->skipped;
+}
+
+uint64_t
+job_reader_blocks_read (job_reader_t *self)
+{
+    assert (self);
+    return self->blocks_read;
 }
 
 bool

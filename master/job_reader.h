@@ -88,6 +88,8 @@ const char *job_reader_error (job_reader_t *self);
 uint64_t job_reader_count (job_reader_t *self);
 //  Malformed lines skipped so far (skip_invalid).
 uint64_t job_reader_skipped (job_reader_t *self);
+//  Blocks of input read so far: each read may have waited on the input.
+uint64_t job_reader_blocks_read (job_reader_t *self);
 //  True if the input is a regular file (so it can be read twice, e.g. to
 //  validate it before anything is sent).
 bool job_reader_seekable (job_reader_t *self);

@@ -45,6 +45,8 @@ struct _lease_table_t {
     size_t queued_bytes;    //  of them, of QUEUED leases
     uint64_t last_seq;      //  highest seq issued
     int64_t next_deadline_us;   //  no lease's deadline comes before this
+    lease_t *running_first; //  the running leases, by running_since_us
+    lease_t *running_last;
     lease_t **owned;        //  per owner slot: the first lease sent to it
     size_t *owned_count;    //  per owner slot: how many
     size_t owners;          //  slots in owned and owned_count
@@ -172,7 +174,7 @@ s_find_slot (lease_table_t *self, uint64_t seq)
 lease_t *
 lease_table_issue (lease_table_t *self, const char *id, const char *type,
                    const uint8_t *payload, size_t payload_size,
-                   uint32_t timeout_ms, uint32_t max_attempts)
+                   uint32_t timeout_ms, uint32_t max_attempts, int64_t now_us)
 {
     if (self->size >= self->capacity)
         return NULL;
@@ -207,6 +209,7 @@ lease_table_issue (lease_table_t *self, const char *id, const char *type,
         .attempt = 1,
         .max_attempts = max_attempts ? max_attempts : 1,
         .state = LEASE_QUEUED,
+        .issued_us = now_us,
     };
     self->slots [s_find_slot (self, lease->seq)] = lease;
     //  Seqs are issued in order, but hashed apart: the slot a later one
@@ -289,12 +292,48 @@ s_set_deadline (lease_table_t *self, lease_t *lease, int64_t deadline_us)
         self->next_deadline_us = deadline_us;
 }
 
+//  Files a lease heard running: the list stays sorted by running_since_us,
+//  and since heartbeats come in time order that is nearly always the end.
+static void
+s_link_running (lease_table_t *self, lease_t *lease)
+{
+    lease_t *before = self->running_last;
+    while (before && before->running_since_us > lease->running_since_us)
+        before = before->running_prev;
+    lease->running_prev = before;
+    lease->running_next = before ? before->running_next : self->running_first;
+    if (lease->running_next)
+        lease->running_next->running_prev = lease;
+    else
+        self->running_last = lease;
+    if (before)
+        before->running_next = lease;
+    else
+        self->running_first = lease;
+}
+
+static void
+s_unlink_running (lease_table_t *self, lease_t *lease)
+{
+    if (lease->running_prev)
+        lease->running_prev->running_next = lease->running_next;
+    else
+        self->running_first = lease->running_next;
+    if (lease->running_next)
+        lease->running_next->running_prev = lease->running_prev;
+    else
+        self->running_last = lease->running_prev;
+    lease->running_prev = lease->running_next = NULL;
+}
+
 //  Unlinks a SENT lease from its owner's list.
 static void
 s_disown (lease_table_t *self, lease_t *lease)
 {
     if (!lease->owner)
         return;
+    if (lease->running)
+        s_unlink_running (self, lease);
     if (lease->owner_prev)
         lease->owner_prev->owner_next = lease->owner_next;
     else
@@ -365,8 +404,13 @@ lease_table_heard (lease_table_t *self, lease_t *lease, bool running, int64_t no
 {
     assert (lease->state == LEASE_SENT);
     bool restart = !running || !lease->running;
-    if (running && !lease->running)
+    if (running && !lease->running) {
         lease->running_since_us = now_us;
+        s_link_running (self, lease);
+    }
+    else
+    if (!running && lease->running)
+        s_unlink_running (self, lease);
     lease->running = running;
     if (restart && lease->timeout_ms)
         s_set_deadline (self, lease, now_us + (int64_t) lease->timeout_ms * 1000 + grace_us);
@@ -448,6 +492,15 @@ lease_table_owned (lease_table_t *self, uint32_t owner, lease_t **leases, size_t
     if (owner < self->owners)
         for (lease_t *lease = self->owned [owner]; lease && count < max; lease = lease->owner_next)
             leases [count++] = lease;
+    return count;
+}
+
+size_t
+lease_table_longest_running (lease_table_t *self, const lease_t **leases, size_t max)
+{
+    size_t count = 0;
+    for (lease_t *lease = self->running_first; lease && count < max; lease = lease->running_next)
+        leases [count++] = lease;
     return count;
 }
 

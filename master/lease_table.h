@@ -43,6 +43,7 @@ struct _lease_t {
     uint32_t free_resends;      //  times sent again without charging an attempt
     lease_state_t state;
     int64_t deadline_us;        //  monotonic; see lease_state_t; INT64_MAX: none
+    int64_t issued_us;          //  monotonic; when it was read from the job, for queue wait
     int64_t first_sent_us;      //  monotonic; when attempt 1 left, for latency
     int64_t sent_us;            //  monotonic; when the copy in flight left
     uint32_t owner;             //  SENT: the worker (its slot) it went to; else 0
@@ -52,6 +53,8 @@ struct _lease_t {
     uint32_t copy_owner;        //  --speculate: the worker running a copy of it (0: none)
     lease_t *owner_prev;        //  the owner's other leases (lease_table.c only)
     lease_t *owner_next;
+    lease_t *running_prev;      //  the running leases, longest running first (ditto)
+    lease_t *running_next;
 };
 
 typedef struct _lease_table_t lease_table_t;
@@ -65,12 +68,12 @@ typedef enum {
 //  A table for at most capacity tasks in flight.
 lease_table_t *lease_table_new (size_t capacity);
 void lease_table_destroy (lease_table_t **self_p);
-//  Adds the next task, giving it seq = highest issued + 1 (attempt 1,
-//  QUEUED, not yet in any send queue). Returns the lease, or NULL if the
-//  table is full.
+//  Adds the next task, read at now_us, giving it seq = highest issued + 1
+//  (attempt 1, QUEUED, not yet in any send queue). Returns the lease, or
+//  NULL if the table is full.
 lease_t *lease_table_issue (lease_table_t *self, const char *id, const char *type,
                             const uint8_t *payload, size_t payload_size,
-                            uint32_t timeout_ms, uint32_t max_attempts);
+                            uint32_t timeout_ms, uint32_t max_attempts, int64_t now_us);
 //  A task whose payload is this large or more is sent alone from its
 //  lease's memory, not copied into a frame.
 #define LEASE_TABLE_LEND_MIN_BYTES (64 * 1024)
@@ -131,6 +134,10 @@ uint64_t lease_table_last_seq (lease_table_t *self);
 size_t lease_table_owned_count (lease_table_t *self, uint32_t owner);
 //  Writes up to max of the leases SENT to owner into leases; returns how many.
 size_t lease_table_owned (lease_table_t *self, uint32_t owner, lease_t **leases, size_t max);
+//  Writes the up to max leases that have run longest (a heartbeat said so,
+//  running_since_us), longest first, into leases; returns how many. Costs
+//  max steps, however many run.
+size_t lease_table_longest_running (lease_table_t *self, const lease_t **leases, size_t max);
 //  Writes up to max seqs of leases whose deadline is at or before now_us
 //  into seqs: SENT ones whose lease ended, WAITING ones done backing off.
 //  Returns how many.

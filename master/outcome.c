@@ -62,9 +62,15 @@ s_finish (outcome_t *self, lease_t *lease, const tm_result_t *result, int64_t no
 {
     if (results_writer_write (self->writer, lease, result) == -1)
         outcome_output_failed (self);
-    summary_add (self->summary, lease->type, result->status, result->worker_id,
-                 now_us - lease->first_sent_us);
-    summary_add_duration (self->summary, result->duration_us);
+    //  Queue wait is the rest of its time here, so wait + run time = read
+    //  to final result: the master's queue, the trips both ways and the
+    //  worker's queue, and for a retried task its earlier attempts.
+    int64_t run_us = result->duration_us > 0 ? result->duration_us : 0;
+    int64_t wait_us = now_us - lease->issued_us - run_us;
+    summary_add (self->summary, &(summary_result_t) {
+        .type = lease->type, .status = result->status, .worker_id = result->worker_id,
+        .latency_us = now_us - lease->first_sent_us, .run_us = run_us,
+        .wait_us = wait_us > 0 ? wait_us : 0, .now_us = now_us });
     lease_table_finish (self->leases, lease->seq);
 }
 
@@ -75,7 +81,9 @@ s_give_up (outcome_t *self, lease_t *lease, tm_status_t status, const char *erro
 {
     if (results_writer_write_status (self->writer, lease, status, error) == -1)
         outcome_output_failed (self);
-    summary_add (self->summary, lease->type, status, NULL, now_us - lease->first_sent_us);
+    summary_add (self->summary, &(summary_result_t) {
+        .type = lease->type, .status = status,
+        .latency_us = now_us - lease->first_sent_us, .now_us = now_us });
     lease_table_finish (self->leases, lease->seq);
 }
 

@@ -169,14 +169,57 @@ s_rate_history (status_t *self)
     return list;
 }
 
+//  The latency histogram in /metrics' buckets, not cumulative (the
+//  dashboard draws it): le_us has the bounds, counts one more (+Inf).
 static json_t *
-s_latency (status_t *self)
+s_latency_histogram (status_t *self)
 {
-    return json_pack ("{s:I, s:I, s:I, s:I}",
-                      "p50", (json_int_t) summary_latency_us (self->summary, 0.50),
-                      "p90", (json_int_t) summary_latency_us (self->summary, 0.90),
-                      "p99", (json_int_t) summary_latency_us (self->summary, 0.99),
-                      "max", (json_int_t) summary_latency_us (self->summary, 1.0));
+    const histogram_t *histogram = summary_histogram (self->summary, SUMMARY_LATENCY);
+    json_t *bounds = json_array (), *counts = json_array ();
+    for (size_t i = 0; i <= HISTOGRAM_BOUNDS; i++) {
+        if (i < HISTOGRAM_BOUNDS)
+            json_array_append_new (bounds, json_integer (histogram_bound_us (i)));
+        json_array_append_new (counts, json_integer ((json_int_t) histogram->counts [i]));
+    }
+    return json_pack ("{s:o, s:o}", "le_us", bounds, "counts", counts);
+}
+
+//  The tasks a heartbeat said run, longest first: STATUS_RUNNING steps
+//  whatever the window.
+static json_t *
+s_running (status_t *self, int64_t now_us)
+{
+    const lease_t *leases [STATUS_RUNNING];
+    size_t count = lease_table_longest_running (self->leases, leases, STATUS_RUNNING);
+    json_t *list = json_array ();
+    for (size_t i = 0; i < count; i++) {
+        const worker_info_t *worker = worker_table_by_slot (self->workers, leases [i]->owner);
+        json_array_append_new (list, json_pack (
+            "{s:I, s:s, s:s, s:I, s:s, s:f}", "seq", (json_int_t) leases [i]->seq,
+            "id", leases [i]->id, "type", leases [i]->type,
+            "attempt", (json_int_t) leases [i]->attempt, "worker", worker ? worker->id : "",
+            "running_s", (double) (now_us - leases [i]->running_since_us) / 1e6));
+    }
+    return list;
+}
+
+//  The report's parts: percentiles, tables by type and worker, throughput.
+static void
+s_report (status_t *self, json_t *job, int64_t now_us)
+{
+    json_object_set_new (job, "latency_us", summary_percentiles_json (self->summary,
+                                                                      SUMMARY_LATENCY));
+    json_object_set_new (job, "queue_wait_us", summary_percentiles_json (self->summary,
+                                                                         SUMMARY_QUEUE_WAIT));
+    json_object_set_new (job, "run_time_us", summary_percentiles_json (self->summary,
+                                                                       SUMMARY_DURATION));
+    json_object_set_new (job, "latency_histogram", s_latency_histogram (self));
+    json_object_set_new (job, "by_type", summary_types_json (self->summary));
+    json_object_set_new (job, "by_worker", summary_workers_json (self->summary));
+    json_object_set_new (job, "no_worker", json_integer ((json_int_t)
+                                                         summary_no_worker (self->summary)));
+    json_object_set_new (job, "throughput", summary_throughput_json (self->summary, now_us));
+    json_object_set_new (job, "running", s_running (self, now_us));
 }
 
 static json_t *
@@ -198,16 +241,17 @@ s_job (status_t *self, int64_t now_us, int64_t total)
     size_t open = lease_table_size (self->leases);
     size_t queued = dispatcher_queued (self->dispatcher);
     queued = queued < open ? queued : open;
-    return json_pack ("{s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o, s:o}",
-                      "id", self->job_id,
-                      "total", total >= 0 ? json_integer (total) : json_null (),
-                      "done", (json_int_t) done, "by_status", by_status,
-                      "open", (json_int_t) open, "queued", (json_int_t) queued,
-                      "in_flight", (json_int_t) (open - queued),
-                      "elapsed_s", elapsed_s, "rate_now", self->rate_now,
-                      "rate_avg", elapsed_s > 0 ? (double) done / elapsed_s : 0.0,
-                      "eta_s", eta, "rate_history", s_rate_history (self),
-                      "latency_us", s_latency (self));
+    json_t *job = json_pack ("{s:s, s:o, s:I, s:o, s:I, s:I, s:I, s:f, s:f, s:f, s:o, s:o}",
+                             "id", self->job_id,
+                             "total", total >= 0 ? json_integer (total) : json_null (),
+                             "done", (json_int_t) done, "by_status", by_status,
+                             "open", (json_int_t) open, "queued", (json_int_t) queued,
+                             "in_flight", (json_int_t) (open - queued),
+                             "elapsed_s", elapsed_s, "rate_now", self->rate_now,
+                             "rate_avg", elapsed_s > 0 ? (double) done / elapsed_s : 0.0,
+                             "eta_s", eta, "rate_history", s_rate_history (self));
+    s_report (self, job, now_us);
+    return job;
 }
 
 void

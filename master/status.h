@@ -20,6 +20,7 @@
 
 #define STATUS_FAILURES 20          //  the last failures kept
 #define STATUS_RATE_HISTORY 120     //  rate samples kept (about one a second)
+#define STATUS_RUNNING 10           //  the longest-running tasks listed
 
 typedef struct _status_t status_t;
 

@@ -1,35 +1,46 @@
-/*  summary: counters, a log-linear latency histogram (16 sub-buckets per
-    power of two: constant memory, ~6% precision), and tables by type and
-    by worker (bounded by the number of types and workers, not tasks).
+/*  summary: counters, three log-linear histograms (latency, queue wait, run
+    time) beside the fixed-bucket ones /metrics reads, capped tables by
+    type and by worker, and the throughput buckets. Nothing here grows with
+    the number of tasks.
 */
 #include "summary.h"
+#include "throughput.h"
 #include "tm_log.h"
 #include <czmq.h>
 #include <jansson.h>
 
-#define S_SUB_BITS 4
-#define S_BUCKETS (64 << S_SUB_BITS)
 #define S_STATUS_SLOTS (TM_STATUS_MAX + 1)
+#define S_PRINT_COLUMNS 24          //  throughput columns in the human summary
 
+//  What a type or a worker did.
 typedef struct {
     uint64_t by_status [S_STATUS_SLOTS];
-} s_type_counts_t;
+    uint64_t done;
+    int64_t busy_us;            //  the sum of its run times
+} s_counts_t;
+
+//  Counts by name, at most cap names (then SUMMARY_OTHER). Results come in
+//  runs of one type from one worker (a batch): the last name is tried
+//  before the table.
+typedef struct {
+    zhashx_t *entries;          //  name -> s_counts_t
+    size_t cap;
+    char *last_name;
+    s_counts_t *last;
+} s_table_t;
 
 struct _summary_t {
     char *job_id;
+    int64_t start_us;
     uint64_t by_status [S_STATUS_SLOTS];
     uint64_t counters [SUMMARY_COUNTER_COUNT];
     uint64_t done;
-    zhashx_t *by_type;          //  type -> s_type_counts_t
-    zhashx_t *by_worker;        //  worker id -> uint64_t count
-    char *last_type;            //  the type counted last, and its counts
-    s_type_counts_t *last_type_counts;
-    char *last_worker;          //  the worker counted last, and its count
-    uint64_t *last_worker_count;
-    uint64_t latency [S_BUCKETS];
-    int64_t latency_max_us;
-    histogram_t latency_buckets;    //  the same latencies, in /metrics' buckets
-    histogram_t duration_buckets;   //  handler time, in /metrics' buckets
+    uint64_t no_worker;         //  final results the master ended itself
+    s_table_t types;
+    s_table_t workers;
+    loghist_t percentiles [SUMMARY_QUANTITIES];
+    histogram_t buckets [SUMMARY_QUEUE_WAIT];     //  latency and run time in /metrics' buckets
+    throughput_t throughput;
     int64_t elapsed_us;
     int exit_status;
     json_t *attached;           //  what others add to the JSON (summary_attach)
@@ -42,17 +53,53 @@ s_free_item (void **item)
     *item = NULL;
 }
 
+static void
+s_table_init (s_table_t *self, size_t cap)
+{
+    self->entries = zhashx_new ();
+    zhashx_set_destructor (self->entries, s_free_item);
+    self->cap = cap;
+}
+
+static void
+s_table_fini (s_table_t *self)
+{
+    zhashx_destroy (&self->entries);
+    free (self->last_name);
+}
+
+static s_counts_t *
+s_table_entry (s_table_t *self, const char *name)
+{
+    if (self->last_name && strcmp (name, self->last_name) == 0)
+        return self->last;
+    s_counts_t *counts = (s_counts_t *) zhashx_lookup (self->entries, name);
+    if (!counts && zhashx_size (self->entries) >= self->cap)
+        counts = (s_counts_t *) zhashx_lookup (self->entries, SUMMARY_OTHER);
+    if (!counts) {
+        counts = (s_counts_t *) zmalloc (sizeof (s_counts_t));
+        zhashx_insert (self->entries,
+                       zhashx_size (self->entries) >= self->cap ? SUMMARY_OTHER : name, counts);
+    }
+    free (self->last_name);
+    self->last_name = strdup (name);
+    self->last = counts;
+    return counts;
+}
+
 summary_t *
-summary_new (const char *job_id)
+summary_new (const char *job_id, int64_t start_us)
 {
     summary_t *self = (summary_t *) zmalloc (sizeof (summary_t));
     self->job_id = strdup (job_id);
-    self->by_type = zhashx_new ();
-    zhashx_set_destructor (self->by_type, s_free_item);
-    self->by_worker = zhashx_new ();
-    zhashx_set_destructor (self->by_worker, s_free_item);
-    histogram_init (&self->latency_buckets);
-    histogram_init (&self->duration_buckets);
+    self->start_us = start_us;
+    s_table_init (&self->types, SUMMARY_MAX_TYPES);
+    s_table_init (&self->workers, SUMMARY_MAX_WORKERS);
+    for (int i = 0; i < SUMMARY_QUANTITIES; i++)
+        loghist_init (&self->percentiles [i]);
+    for (int i = 0; i < SUMMARY_QUEUE_WAIT; i++)
+        histogram_init (&self->buckets [i]);
+    throughput_init (&self->throughput, start_us);
     return self;
 }
 
@@ -70,88 +117,62 @@ summary_destroy (summary_t **self_p)
     assert (self_p);
     summary_t *self = *self_p;
     if (self) {
-        zhashx_destroy (&self->by_type);
-        zhashx_destroy (&self->by_worker);
+        s_table_fini (&self->types);
+        s_table_fini (&self->workers);
         json_decref (self->attached);
-        free (self->last_type);
-        free (self->last_worker);
         free (self->job_id);
         free (self);
         *self_p = NULL;
     }
 }
 
-static size_t
-s_bucket_of (int64_t value)
-{
-    uint64_t v = value > 0 ? (uint64_t) value : 0;
-    if (v < (1u << S_SUB_BITS))
-        return (size_t) v;
-    int top = 63 - __builtin_clzll (v);
-    uint64_t sub = (v >> (top - S_SUB_BITS)) & ((1u << S_SUB_BITS) - 1);
-    return ((size_t) (top - S_SUB_BITS + 1) << S_SUB_BITS) | (size_t) sub;
-}
-
-//  The upper bound of the values in bucket.
-static int64_t
-s_bucket_value (size_t bucket)
-{
-    if (bucket < (1u << S_SUB_BITS))
-        return (int64_t) bucket;
-    int top = (int) (bucket >> S_SUB_BITS) + S_SUB_BITS - 1;
-    uint64_t sub = bucket & ((1u << S_SUB_BITS) - 1);
-    uint64_t low = (1ull << top) | (sub << (top - S_SUB_BITS));
-    return (int64_t) (low + (1ull << (top - S_SUB_BITS)) - 1);
-}
 
 void
-summary_add (summary_t *self, const char *type, tm_status_t status,
-             const char *worker_id, int64_t latency_us)
+summary_add (summary_t *self, const summary_result_t *result)
 {
+    tm_status_t status = result->status;
     assert (status >= TM_STATUS_MIN && status <= TM_STATUS_MAX);
     self->done++;
     self->by_status [status]++;
-    //  Results come in runs of one type from one worker (a batch): the
-    //  last key is tried before the tables.
-    if (!self->last_type || strcmp (type, self->last_type) != 0) {
-        s_type_counts_t *counts = (s_type_counts_t *) zhashx_lookup (self->by_type, type);
-        if (!counts) {
-            counts = (s_type_counts_t *) zmalloc (sizeof (s_type_counts_t));
-            zhashx_insert (self->by_type, type, counts);
-        }
-        free (self->last_type);
-        self->last_type = strdup (type);
-        self->last_type_counts = counts;
+    int64_t run_us = result->worker_id && result->run_us > 0 ? result->run_us : 0;
+    s_counts_t *type = s_table_entry (&self->types, result->type);
+    type->by_status [status]++;
+    type->done++;
+    type->busy_us += run_us;
+    loghist_add (&self->percentiles [SUMMARY_LATENCY], result->latency_us);
+    histogram_add (&self->buckets [SUMMARY_LATENCY], result->latency_us);
+    throughput_add (&self->throughput, result->now_us, 1);
+    if (!result->worker_id) {
+        self->no_worker++;
+        return;
     }
-    self->last_type_counts->by_status [status]++;
-    if (worker_id && (!self->last_worker || strcmp (worker_id, self->last_worker) != 0)) {
-        uint64_t *count = (uint64_t *) zhashx_lookup (self->by_worker, worker_id);
-        if (!count) {
-            count = (uint64_t *) zmalloc (sizeof (uint64_t));
-            zhashx_insert (self->by_worker, worker_id, count);
-        }
-        free (self->last_worker);
-        self->last_worker = strdup (worker_id);
-        self->last_worker_count = count;
-    }
-    if (worker_id)
-        (*self->last_worker_count)++;
-    self->latency [s_bucket_of (latency_us)]++;
-    if (latency_us > self->latency_max_us)
-        self->latency_max_us = latency_us;
-    histogram_add (&self->latency_buckets, latency_us);
-}
-
-void
-summary_add_duration (summary_t *self, int64_t duration_us)
-{
-    histogram_add (&self->duration_buckets, duration_us);
+    s_counts_t *worker = s_table_entry (&self->workers, result->worker_id);
+    worker->by_status [status]++;
+    worker->done++;
+    worker->busy_us += run_us;
+    loghist_add (&self->percentiles [SUMMARY_DURATION], run_us);
+    histogram_add (&self->buckets [SUMMARY_DURATION], run_us);
+    loghist_add (&self->percentiles [SUMMARY_QUEUE_WAIT], result->wait_us);
 }
 
 const histogram_t *
 summary_histogram (summary_t *self, summary_histogram_t which)
 {
-    return which == SUMMARY_LATENCY ? &self->latency_buckets : &self->duration_buckets;
+    assert (which < SUMMARY_QUEUE_WAIT);
+    return &self->buckets [which];
+}
+
+loghist_summary_t
+summary_percentiles (summary_t *self, summary_histogram_t which)
+{
+    assert (which < SUMMARY_QUANTITIES);
+    return loghist_summary (&self->percentiles [which]);
+}
+
+int64_t
+summary_latency_us (summary_t *self, double q)
+{
+    return loghist_quantile (&self->percentiles [SUMMARY_LATENCY], q);
 }
 
 void
@@ -173,6 +194,12 @@ summary_done (summary_t *self)
 }
 
 uint64_t
+summary_no_worker (summary_t *self)
+{
+    return self->no_worker;
+}
+
+uint64_t
 summary_by_status (summary_t *self, tm_status_t status)
 {
     return (unsigned) status < S_STATUS_SLOTS ? self->by_status [status] : 0;
@@ -184,26 +211,11 @@ summary_not_ok (summary_t *self)
     return self->done - self->by_status [TM_STATUS_OK];
 }
 
-int64_t
-summary_latency_us (summary_t *self, double q)
+//  The job's last microsecond: its buckets cover [start, start + elapsed).
+static int64_t
+s_end_us (summary_t *self)
 {
-    uint64_t total = 0;
-    for (size_t i = 0; i < S_BUCKETS; i++)
-        total += self->latency [i];
-    if (total == 0)
-        return 0;
-    uint64_t rank = (uint64_t) (q * (double) total);
-    if (rank >= total)
-        rank = total - 1;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < S_BUCKETS; i++) {
-        seen += self->latency [i];
-        if (seen > rank) {
-            int64_t value = s_bucket_value (i);
-            return value < self->latency_max_us ? value : self->latency_max_us;
-        }
-    }
-    return self->latency_max_us;
+    return self->start_us + (self->elapsed_us > 0 ? self->elapsed_us - 1 : 0);
 }
 
 void
@@ -211,6 +223,7 @@ summary_finish (summary_t *self, int64_t elapsed_us, int exit_status)
 {
     self->elapsed_us = elapsed_us;
     self->exit_status = exit_status;
+    throughput_extend (&self->throughput, s_end_us (self));
 }
 
 static double
@@ -225,6 +238,67 @@ static const char *s_counter_names [SUMMARY_COUNTER_COUNT] = {
     "speculative_launched", "speculative_won"
 };
 
+static const char *s_quantity_names [SUMMARY_QUANTITIES] = {
+    "latency", "run time", "queue wait"
+};
+
+static void
+s_print_percentiles (summary_t *self, summary_histogram_t which, FILE *out)
+{
+    loghist_summary_t p = summary_percentiles (self, which);
+    fprintf (out, "  %s: p50=%" PRId64 "us p90=%" PRId64 "us p99=%" PRId64 "us max=%" PRId64
+             "us\n", s_quantity_names [which], p.p50, p.p90, p.p99, p.max);
+}
+
+static void
+s_print_types (summary_t *self, FILE *out)
+{
+    fprintf (out, "  by type:");
+    for (s_counts_t *counts = (s_counts_t *) zhashx_first (self->types.entries);
+         counts; counts = (s_counts_t *) zhashx_next (self->types.entries)) {
+        char type [TM_LOG_SAFE_BYTES (TM_MAX_TYPE_BYTES)];
+        fprintf (out, " %s=%" PRIu64 "/%" PRIu64 " ok (busy %.3f s)",
+                 tm_log_safe ((const char *) zhashx_cursor (self->types.entries), type,
+                              sizeof type),
+                 counts->by_status [TM_STATUS_OK], counts->done, (double) counts->busy_us / 1e6);
+    }
+    fprintf (out, "\n");
+}
+
+static void
+s_print_workers (summary_t *self, FILE *out)
+{
+    fprintf (out, "  workers: %zu", zhashx_size (self->workers.entries));
+    for (s_counts_t *counts = (s_counts_t *) zhashx_first (self->workers.entries);
+         counts; counts = (s_counts_t *) zhashx_next (self->workers.entries)) {
+        char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
+        fprintf (out, " %s=%" PRIu64 " (busy %.3f s)",
+                 tm_log_safe ((const char *) zhashx_cursor (self->workers.entries), id, sizeof id),
+                 counts->done, (double) counts->busy_us / 1e6);
+    }
+    if (self->no_worker)
+        fprintf (out, "; ended by the master: %" PRIu64, self->no_worker);
+    fprintf (out, "\n");
+}
+
+//  Tasks/s in at most S_PRINT_COLUMNS columns, neighbouring buckets added.
+static void
+s_print_throughput (summary_t *self, FILE *out)
+{
+    const throughput_t *t = &self->throughput;
+    size_t group = (t->used + S_PRINT_COLUMNS - 1) / S_PRINT_COLUMNS;
+    group = group ? group : 1;
+    double column_s = (double) (group * (size_t) t->bucket_us) / 1e6;
+    fprintf (out, "  throughput (tasks/s, each over %.0f s):", column_s);
+    for (size_t first = 0; first < t->used; first += group) {
+        uint64_t sum = 0;
+        for (size_t i = first; i < first + group && i < t->used; i++)
+            sum += t->counts [i];
+        fprintf (out, " %.0f", (double) sum / column_s);
+    }
+    fprintf (out, "\n");
+}
+
 void
 summary_print (summary_t *self, FILE *out)
 {
@@ -234,26 +308,14 @@ summary_print (summary_t *self, FILE *out)
     for (int s = TM_STATUS_MIN; s <= TM_STATUS_MAX; s++)
         if (self->by_status [s])
             fprintf (out, " %s=%" PRIu64, tm_status_name ((tm_status_t) s), self->by_status [s]);
-    fprintf (out, "\n  by type:");
-    for (s_type_counts_t *counts = (s_type_counts_t *) zhashx_first (self->by_type);
-         counts; counts = (s_type_counts_t *) zhashx_next (self->by_type)) {
-        uint64_t total = 0;
-        for (int s = TM_STATUS_MIN; s <= TM_STATUS_MAX; s++)
-            total += counts->by_status [s];
-        fprintf (out, " %s=%" PRIu64 "/%" PRIu64 " ok",
-                 (const char *) zhashx_cursor (self->by_type),
-                 counts->by_status [TM_STATUS_OK], total);
-    }
-    fprintf (out, "\n  latency: p50=%" PRId64 "us p90=%" PRId64 "us p99=%" PRId64 "us max=%" PRId64 "us\n",
-             summary_latency_us (self, 0.50), summary_latency_us (self, 0.90),
-             summary_latency_us (self, 0.99), self->latency_max_us);
-    fprintf (out, "  workers: %zu", zhashx_size (self->by_worker));
-    char id [TM_LOG_SAFE_BYTES (TM_MAX_WORKER_ID_BYTES)];
-    for (uint64_t *count = (uint64_t *) zhashx_first (self->by_worker);
-         count; count = (uint64_t *) zhashx_next (self->by_worker))
-        fprintf (out, " %s=%" PRIu64, tm_log_safe ((const char *) zhashx_cursor (self->by_worker),
-                                                   id, sizeof id), *count);
-    fprintf (out, "\n ");
+    fprintf (out, "\n");
+    s_print_types (self, out);
+    s_print_percentiles (self, SUMMARY_LATENCY, out);
+    s_print_percentiles (self, SUMMARY_QUEUE_WAIT, out);
+    s_print_percentiles (self, SUMMARY_DURATION, out);
+    s_print_workers (self, out);
+    s_print_throughput (self, out);
+    fprintf (out, " ");
     for (int c = 0; c < SUMMARY_COUNTER_COUNT; c++)
         fprintf (out, " %s=%" PRIu64, s_counter_names [c], self->counters [c]);
     fprintf (out, "\n");
@@ -269,6 +331,69 @@ s_status_object (const uint64_t *by_status)
     return object;
 }
 
+json_t *
+summary_percentiles_json (summary_t *self, summary_histogram_t which)
+{
+    loghist_summary_t p = summary_percentiles (self, which);
+    return json_pack ("{s:I, s:I, s:I, s:I}", "p50", (json_int_t) p.p50,
+                      "p90", (json_int_t) p.p90, "p99", (json_int_t) p.p99,
+                      "max", (json_int_t) p.max);
+}
+
+json_t *
+summary_throughput_json (summary_t *self, int64_t now_us)
+{
+    throughput_extend (&self->throughput, now_us);
+    json_t *counts = json_array ();
+    for (size_t i = 0; i < self->throughput.used; i++)
+        json_array_append_new (counts, json_integer ((json_int_t) self->throughput.counts [i]));
+    return json_pack ("{s:I, s:o}", "bucket_s", (json_int_t) (self->throughput.bucket_us / 1000000),
+                      "counts", counts);
+}
+
+json_t *
+summary_types_json (summary_t *self)
+{
+    json_t *types = json_object ();
+    for (s_counts_t *counts = (s_counts_t *) zhashx_first (self->types.entries);
+         counts; counts = (s_counts_t *) zhashx_next (self->types.entries))
+        json_object_set_new (types, (const char *) zhashx_cursor (self->types.entries),
+                             json_pack ("{s:I, s:o, s:f}", "done", (json_int_t) counts->done,
+                                        "by_status", s_status_object (counts->by_status),
+                                        "busy_s", (double) counts->busy_us / 1e6));
+    return types;
+}
+
+json_t *
+summary_workers_json (summary_t *self)
+{
+    json_t *workers = json_object ();
+    for (s_counts_t *counts = (s_counts_t *) zhashx_first (self->workers.entries);
+         counts; counts = (s_counts_t *) zhashx_next (self->workers.entries))
+        json_object_set_new (workers, (const char *) zhashx_cursor (self->workers.entries),
+                             json_pack ("{s:I, s:I, s:f}", "done", (json_int_t) counts->done,
+                                        "not_ok", (json_int_t) (counts->done
+                                                     - counts->by_status [TM_STATUS_OK]),
+                                        "busy_s", (double) counts->busy_us / 1e6));
+    return workers;
+}
+
+//  The file keeps its first shape ("by_type": status counts, "workers":
+//  done counts) for the scripts that read it; busy time is beside them.
+static json_t *
+s_tables_json (s_table_t *table, bool by_status, json_t *busy)
+{
+    json_t *object = json_object ();
+    for (s_counts_t *counts = (s_counts_t *) zhashx_first (table->entries);
+         counts; counts = (s_counts_t *) zhashx_next (table->entries)) {
+        const char *name = (const char *) zhashx_cursor (table->entries);
+        json_object_set_new (object, name, by_status ? s_status_object (counts->by_status)
+                                                     : json_integer ((json_int_t) counts->done));
+        json_object_set_new (busy, name, json_real ((double) counts->busy_us / 1e6));
+    }
+    return object;
+}
+
 static json_t *
 s_to_json (summary_t *self)
 {
@@ -276,28 +401,21 @@ s_to_json (summary_t *self)
     json_object_set_new (root, "job_id", json_string (self->job_id));
     json_object_set_new (root, "tasks", json_integer ((json_int_t) self->done));
     json_object_set_new (root, "by_status", s_status_object (self->by_status));
-    json_t *types = json_object ();
-    for (s_type_counts_t *counts = (s_type_counts_t *) zhashx_first (self->by_type);
-         counts; counts = (s_type_counts_t *) zhashx_next (self->by_type))
-        json_object_set_new (types, (const char *) zhashx_cursor (self->by_type),
-                             s_status_object (counts->by_status));
-    json_object_set_new (root, "by_type", types);
+    json_t *busy_by_type = json_object (), *busy_by_worker = json_object ();
+    json_object_set_new (root, "by_type", s_tables_json (&self->types, true, busy_by_type));
+    json_object_set_new (root, "workers", s_tables_json (&self->workers, false, busy_by_worker));
+    json_object_set_new (root, "busy_s", json_pack ("{s:o, s:o}", "by_type", busy_by_type,
+                                                    "by_worker", busy_by_worker));
+    json_object_set_new (root, "no_worker", json_integer ((json_int_t) self->no_worker));
     for (int c = 0; c < SUMMARY_COUNTER_COUNT; c++)
         json_object_set_new (root, s_counter_names [c], json_integer ((json_int_t) self->counters [c]));
     json_object_set_new (root, "elapsed_s", json_real ((double) self->elapsed_us / 1e6));
     json_object_set_new (root, "tasks_per_s", json_real (s_rate (self)));
-    json_t *latency = json_object ();
-    json_object_set_new (latency, "p50", json_integer (summary_latency_us (self, 0.50)));
-    json_object_set_new (latency, "p90", json_integer (summary_latency_us (self, 0.90)));
-    json_object_set_new (latency, "p99", json_integer (summary_latency_us (self, 0.99)));
-    json_object_set_new (latency, "max", json_integer (self->latency_max_us));
-    json_object_set_new (root, "latency_us", latency);
-    json_t *workers = json_object ();
-    for (uint64_t *count = (uint64_t *) zhashx_first (self->by_worker);
-         count; count = (uint64_t *) zhashx_next (self->by_worker))
-        json_object_set_new (workers, (const char *) zhashx_cursor (self->by_worker),
-                             json_integer ((json_int_t) *count));
-    json_object_set_new (root, "workers", workers);
+    json_object_set_new (root, "latency_us", summary_percentiles_json (self, SUMMARY_LATENCY));
+    json_object_set_new (root, "queue_wait_us", summary_percentiles_json (self, SUMMARY_QUEUE_WAIT));
+    json_object_set_new (root, "run_time_us", summary_percentiles_json (self, SUMMARY_DURATION));
+    json_object_set_new (root, "throughput",
+                         summary_throughput_json (self, s_end_us (self)));
     json_object_set_new (root, "exit_status", json_integer (self->exit_status));
     return root;
 }

@@ -90,11 +90,98 @@
     setText("rate-avg", int(job.rate_avg) + "/s");
     setText("elapsed", seconds(job.elapsed_s));
     setText("eta", job.eta_s === null || job.eta_s === undefined ? "–" : seconds(job.eta_s));
-    const latency = job.latency_us || {};
-    setText("p50", duration(latency.p50));
-    setText("p90", duration(latency.p90));
-    setText("p99", duration(latency.p99));
-    setText("pmax", duration(latency.max));
+  }
+
+  function drawPercentiles(job) {
+    const rows = [["latency_us", ["p50", "p90", "p99", "pmax"]],
+                  ["queue_wait_us", ["wait-p50", "wait-p90", "wait-p99", "wait-max"]],
+                  ["run_time_us", ["run-p50", "run-p90", "run-p99", "run-max"]]];
+    for (const [key, ids] of rows) {
+      const p = job[key] || {};
+      ["p50", "p90", "p99", "max"].forEach((q, i) => setText(ids[i], duration(p[q])));
+    }
+  }
+
+  //  Bars of equal width, one per /metrics bucket (100 µs .. 300 s, +Inf).
+  function drawHistogram(histogram) {
+    const bounds = ((histogram || {}).le_us || []).map(num);
+    const counts = ((histogram || {}).counts || []).map(num);
+    const svg = $("histogram");
+    svg.replaceChildren();
+    const peak = Math.max(1, ...counts);
+    const width = 600 / Math.max(counts.length, 1);
+    const label = (i) => (i < bounds.length ? "≤ " + duration(bounds[i])
+                                            : "> " + duration(bounds[bounds.length - 1]));
+    counts.forEach((count, i) => {
+      const height = count > 0 ? Math.max(2, (count / peak) * 96) : 0;
+      const rect = svgElement("rect", { x: i * width + 1, y: 100 - height, width: width - 2,
+                                        height: height });
+      const title = svgElement("title", {});
+      title.textContent = label(i) + ": " + int(count);
+      rect.appendChild(title);
+      svg.appendChild(rect);
+    });
+    const used = counts.map((c, i) => (c > 0 ? i : -1)).filter((i) => i >= 0);
+    const most = counts.indexOf(Math.max(0, ...counts));
+    setText("histogram-range", used.length === 0 ? "no results yet"
+            : label(used[0]) + " to " + label(used[used.length - 1]) + ", most " + label(most)
+              + " (" + int(counts[most]) + ")");
+  }
+
+  function drawThroughput(throughput) {
+    const width_s = Math.max(1, num((throughput || {}).bucket_s));
+    const rates = ((throughput || {}).counts || []).map((c) => num(c) / width_s);
+    const svg = $("throughput");
+    svg.replaceChildren();
+    const peak = Math.max(1, ...rates);
+    const step = 600 / Math.max(rates.length, 1);
+    rates.forEach((rate, i) => {
+      const height = (rate / peak) * 76;
+      svg.appendChild(svgElement("rect", { x: i * step, y: 80 - height,
+                                           width: Math.max(step - 0.5, 0.5), height: height,
+                                           class: "tp" }));
+    });
+    setText("throughput-buckets", rates.length);
+    setText("throughput-width", width_s);
+    setText("throughput-peak", int(Math.max(0, ...rates)));
+  }
+
+  function drawRunning(running) {
+    const list = Array.isArray(running) ? running : [];
+    const body = $("running").tBodies[0];
+    body.replaceChildren();
+    for (const t of list) {
+      const row = document.createElement("tr");
+      row.className = "running";
+      cell(row, seconds(t.running_s), "num running-for");
+      cell(row, num(t.seq), "num");
+      cell(row, t.id || "", "running-id");
+      cell(row, t.type || "");
+      cell(row, t.worker || "");
+      cell(row, num(t.attempt), "num");
+      body.appendChild(row);
+    }
+    setText("running-count", list.length ? "(" + list.length + ")" : "(none)");
+  }
+
+  function drawTypes(byType) {
+    const entries = Object.entries(byType || {}).sort((a, b) => num(b[1].done) - num(a[1].done));
+    const body = $("types").tBodies[0];
+    body.replaceChildren();
+    for (const [name, t] of entries) {
+      const done = num(t.done);
+      const ok = num((t.by_status || {}).ok);
+      const busy = num(t.busy_s);
+      const row = document.createElement("tr");
+      row.className = "type";
+      cell(row, name, "type-name");
+      cell(row, int(done), "num type-done");
+      cell(row, int(ok), "num type-ok");
+      cell(row, int(done - ok), "num type-not-ok");
+      cell(row, seconds(busy), "num");
+      cell(row, done > 0 ? duration((busy * 1e6) / done) : "–", "num");
+      body.appendChild(row);
+    }
   }
 
   function drawSparkline(history) {
@@ -176,7 +263,12 @@
     const job = status.job || {};
     drawProgress(job);
     drawFigures(job);
+    drawPercentiles(job);
+    drawHistogram(job.latency_histogram);
     drawSparkline(job.rate_history);
+    drawThroughput(job.throughput);
+    drawRunning(job.running);
+    drawTypes(job.by_type);
     drawWorkers(status.workers);
     drawFailures(status.failures, status.counters);
     drawCounters(status.counters);

@@ -122,7 +122,7 @@ static __attribute__ ((noinline)) void
 s_write_results (results_writer_t *writer, lease_table_t *leases, s_id_t *ids, size_t tasks)
 {
     for (size_t done = 0; done < tasks; done++) {
-        lease_t *lease = lease_table_issue (leases, ids [done], "noop", NULL, 0, 60000, 3);
+        lease_t *lease = lease_table_issue (leases, ids [done], "noop", NULL, 0, 60000, 3, 0);
         assert (lease);
         tm_result_t result = {
             .job_id = S_JOB_ID, .seq = lease->seq, .id = lease->id, .attempt = 1,

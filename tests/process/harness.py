@@ -859,6 +859,19 @@ def check_summary(summary, results, exit_status, n_workers=None):
     vals = [lat.get(k) for k in ("p50", "p90", "p99", "max")]
     check(all(isinstance(v, (int, float)) for v in vals), "latency_us incomplete: %s" % short(lat))
     check(vals == sorted(vals), "latency percentiles not ordered: %s" % short(lat))
+    #  The report: every final result is a worker's or the master's, and
+    #  counted once in the throughput buckets; each duration's percentiles.
+    check_eq(sum(s["workers"].values()) + s.get("no_worker", -1), s["tasks"],
+             "summary workers + no_worker against tasks")
+    check_eq(sorted(s["busy_s"]["by_worker"]), sorted(s["workers"]), "summary busy_s.by_worker keys")
+    check_eq(sorted(s["busy_s"]["by_type"]), sorted(s["by_type"]), "summary busy_s.by_type keys")
+    throughput = s.get("throughput") or {}
+    check_eq(sum(throughput.get("counts", [-1])), s["tasks"], "sum of summary throughput counts")
+    check(len(throughput["counts"]) <= 256, "throughput has %d buckets" % len(throughput["counts"]))
+    for key in ("queue_wait_us", "run_time_us"):
+        vals = [(s.get(key) or {}).get(k) for k in ("p50", "p90", "p99", "max")]
+        check(all(isinstance(v, int) for v in vals) and vals == sorted(vals),
+              "summary %s: %s" % (key, short(s.get(key))))
 
 
 def worker_pid(worker_field):

@@ -14,7 +14,9 @@ loop.
     its HTTP API equals the summary's.
 (4) Headless Chromium renders the dashboard during a job: the dumped DOM
     shows the job's counts, both workers (the one stopped with SIGSTOP
-    marked stale), a failure whose id is markup shown as text; a
+    marked stale), a failure whose id is markup shown as text, the
+    per-type table with the job's final counts, the two long sleeps among
+    the longest running, the percentiles and the latency histogram; a
     screenshot is saved. Chromium's every request beyond loopback goes to
     a trap proxy here: none is the page's (only Chromium's own services).
 (5) Other methods are 405, other paths 404, a GET with a body 400; every
@@ -394,7 +396,7 @@ def test_dashboard_renders_in_chromium(env):
         url = "http://%s:%d/" % (h.HOST, http_port)
         dom = chromium(env, proxy, url, "--dump-dom").stdout()
         shot = os.environ.get(SCREENSHOT_ENV) or env.path("dashboard.png")
-        chromium(env, proxy, url, "--screenshot=" + shot, "--window-size=1200,900",
+        chromium(env, proxy, url, "--screenshot=" + shot, "--window-size=1200,1340",
                  "--hide-scrollbars")
     finally:
         proxy.close()
@@ -420,6 +422,7 @@ def test_dashboard_renders_in_chromium(env):
     h.check("&lt;b&gt;x&lt;/b&gt;" in dom, "the failure's id is not on the page as text")
     h.check("<b>x</b>" not in dom, "the failure's id became markup")
     h.check(re.search(r"no.such.type", dom), "the failure's type is not on the page")
+    check_report_panels(dom, status, n)
     h.check(os.path.getsize(shot) > 1000, "screenshot %s is %d bytes" % (shot, os.path.getsize(shot)))
     with open(shot, "rb") as f:
         h.check(f.read(8) == b"\x89PNG\r\n\x1a\n", "screenshot is not a PNG")
@@ -432,6 +435,34 @@ def test_dashboard_renders_in_chromium(env):
     #  The long tasks would hold the workers' drain for a minute.
     frozen.signal(signal.SIGKILL)
     alpha.signal(signal.SIGKILL)
+
+
+def check_report_panels(dom, status, n):
+    """The per-type table, the longest-running list, the percentiles and
+    the histogram show the job's real values (the long sleeps are still
+    running, every other task is final)."""
+    types = {m.group(1): (int(m.group(2).replace(",", "")), int(m.group(3).replace(",", "")))
+             for m in re.finditer(r'class="type-name">([^<]*)</td><td class="num type-done">([^<]*)'
+                                  r'</td><td class="num type-ok">([^<]*)<', dom)}
+    h.check_eq(types, {"echo": (n, n), "no-such-type": (1, 0)}, "per-type table (done, ok)")
+    by_type = status["job"]["by_type"]
+    h.check_eq({t: (v["done"], v["by_status"]["ok"]) for t, v in by_type.items()}, types,
+               "per-type table against /api/status")
+    running = re.findall(r'<tr class="running"><td class="num running-for">([^<]*)</td>'
+                         r'<td class="num">\d+</td><td class="running-id">([^<]*)<', dom)
+    h.check_eq(sorted(i for _, i in running), ["long0", "long1"], "longest running on the page")
+    h.check(all(re.match(r"\d+\.\d s$", t) and float(t.split()[0]) > 0 for t, _ in running),
+            "running times on the page: %s" % running)
+    api_running = [t["id"] for t in status["job"]["running"]]
+    h.check_eq(sorted(api_running), ["long0", "long1"], "longest running in /api/status")
+    for element_id in ("p50", "pmax", "wait-p50", "wait-max", "run-p50", "run-max"):
+        m = re.search(r'id="%s"[^>]*>([^<]*)<' % element_id, dom)
+        h.check(m and re.match(r"[\d.]+ (µs|ms|s)$", m.group(1)), "#%s on the page: %s"
+                % (element_id, m and m.group(1)))
+    svg = re.search(r'<svg id="histogram".*?</svg>', dom, re.S)
+    bars = re.findall(r"<title>([^<]*): ([\d,]+)</title>", svg.group(0) if svg else "")
+    h.check_eq(sum(int(c.replace(",", "")) for _, c in bars), n + 1, "latency histogram's bars")
+    h.check(re.search(r'id="throughput-buckets">[1-9]', dom), "no throughput buckets on the page")
 
 
 def test_methods_paths_and_a_flood(env):

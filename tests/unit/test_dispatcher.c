@@ -204,7 +204,7 @@ static lease_t *
 s_issue_and_enqueue (s_rig_t *rig, const char *id)
 {
     lease_t *lease = lease_table_issue (rig->leases, id, "echo", (const uint8_t *) id,
-                                        strlen (id), 1000, 3);
+                                        strlen (id), 1000, 3, 0);
     assert_non_null (lease);
     dispatcher_enqueue (rig->dispatcher, lease);
     return lease;
@@ -231,7 +231,7 @@ queued_task_goes_to_its_worker_with_every_field_and_its_stamp (void **state)
     s_peer_t *peer = s_join (&rig, "worker-aaaa", 4, 1234567);
     const uint8_t payload [] = { 'h', 0, 0xff, 'i', 0 };
     lease_t *lease = lease_table_issue (rig.leases, "a1", "sha256", payload, sizeof payload,
-                                        5000, 3);
+                                        5000, 3, 0);
     assert_non_null (lease);
     dispatcher_enqueue (rig.dispatcher, lease);
     assert_int_equal (dispatcher_queued (rig.dispatcher), 1);
@@ -267,7 +267,7 @@ task_with_empty_payload_is_sent_with_empty_payload (void **state)
     s_rig_t rig;
     s_rig_new (&rig, 4);
     s_peer_t *peer = s_join (&rig, "worker-aaaa", 4, 0);
-    lease_t *lease = lease_table_issue (rig.leases, "empty", "noop", NULL, 0, 100, 1);
+    lease_t *lease = lease_table_issue (rig.leases, "empty", "noop", NULL, 0, 100, 1, 0);
     assert_non_null (lease);
     dispatcher_enqueue (rig.dispatcher, lease);
     assert_int_equal (dispatcher_flush (rig.dispatcher, 0), 1);
@@ -288,8 +288,8 @@ sent_lease_is_filed_under_its_worker_and_ends_after_timeout_plus_grace (void **s
     s_rig_t rig;
     s_rig_new (&rig, 16);
     s_peer_t *peer = s_join (&rig, "worker-aaaa", 8, 0);
-    lease_t *short_lease = lease_table_issue (rig.leases, "s", "echo", NULL, 0, 200, 1);
-    lease_t *long_lease = lease_table_issue (rig.leases, "l", "echo", NULL, 0, 60000, 1);
+    lease_t *short_lease = lease_table_issue (rig.leases, "s", "echo", NULL, 0, 200, 1, 0);
+    lease_t *long_lease = lease_table_issue (rig.leases, "l", "echo", NULL, 0, 60000, 1, 0);
     dispatcher_enqueue (rig.dispatcher, short_lease);
     dispatcher_enqueue (rig.dispatcher, long_lease);
     assert_int_equal (short_lease->state, LEASE_QUEUED);
@@ -557,7 +557,7 @@ s_enqueue_payload (s_rig_t *rig, uint8_t *buffer, size_t size)
 {
     uint64_t seq = lease_table_last_seq (rig->leases) + 1;
     memset (buffer, (int) (seq & 0xff), size);
-    lease_t *lease = lease_table_issue (rig->leases, "big", "sha256", buffer, size, 0, 1);
+    lease_t *lease = lease_table_issue (rig->leases, "big", "sha256", buffer, size, 0, 1, 0);
     assert_non_null (lease);
     dispatcher_enqueue (rig->dispatcher, lease);
 }
@@ -814,7 +814,7 @@ retried_lease_is_sent_again_with_its_new_attempt (void **state)
     s_rig_new (&rig, 8);
     s_peer_t *peer = s_join (&rig, "worker-aaaa", 1, 0);
     lease_t *lease = lease_table_issue (rig.leases, "retry-me", "echo",
-                                        (const uint8_t *) "body", 4, 300, 3);
+                                        (const uint8_t *) "body", 4, 300, 3, 0);
     dispatcher_enqueue (rig.dispatcher, lease);
     assert_int_equal (dispatcher_flush (rig.dispatcher, 1000), 1);
     tm_task_batch_t *batch = s_recv_batch (peer);

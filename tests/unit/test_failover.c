@@ -49,7 +49,7 @@ s_rig_destroy (s_rig_t *rig)
 static lease_t *
 s_send (s_rig_t *rig, uint32_t owner, uint64_t frame, int64_t now_us)
 {
-    lease_t *lease = lease_table_issue (rig->leases, "t", "echo", NULL, 0, S_TIMEOUT_MS, 3);
+    lease_t *lease = lease_table_issue (rig->leases, "t", "echo", NULL, 0, S_TIMEOUT_MS, 3, 0);
     assert_non_null (lease);
     lease_table_send (rig->leases, lease, owner, frame, now_us, S_GRACE_US);
     return lease;
@@ -356,7 +356,7 @@ plan_never_holds_more_than_its_room (void **state)
     failover_plan_t plan;
     failover_plan_init (&plan, 2);
     for (int i = 0; i < 5; i++) {
-        lease_t *lease = lease_table_issue (leases, "t", "echo", NULL, 0, 1000, 2);
+        lease_t *lease = lease_table_issue (leases, "t", "echo", NULL, 0, 1000, 2, 0);
         lease_table_send (leases, lease, 1, 1, 0, 0);
     }
     tm_heartbeat_t heartbeat = s_heartbeat (NULL, 0, NULL, 0, 1);

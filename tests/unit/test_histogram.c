@@ -64,10 +64,13 @@ static void
 summary_keeps_latency_and_handler_time_apart (void **state)
 {
     (void) state;
-    summary_t *summary = summary_new ("job");
-    summary_add (summary, "echo", TM_STATUS_OK, "w", 20000);
-    summary_add_duration (summary, 50);
-    summary_add (summary, "echo", TM_STATUS_TIMEOUT, NULL, 7000000);   //  no result: no duration
+    summary_t *summary = summary_new ("job", 0);
+    summary_add (summary, &(summary_result_t) { .type = "echo", .status = TM_STATUS_OK,
+                                                .worker_id = "w", .latency_us = 20000,
+                                                .run_us = 50 });
+    //  No result from a worker: no duration.
+    summary_add (summary, &(summary_result_t) { .type = "echo", .status = TM_STATUS_TIMEOUT,
+                                                .latency_us = 7000000 });
     const histogram_t *latency = summary_histogram (summary, SUMMARY_LATENCY);
     const histogram_t *duration = summary_histogram (summary, SUMMARY_DURATION);
     assert_int_equal (latency->count, 2);

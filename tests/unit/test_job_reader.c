@@ -1468,6 +1468,40 @@ dash_reads_stdin_and_leaves_it_open (void **state)
     clearerr (stdin);
 }
 
+//  The master reads the clock again only after a read of input (the one
+//  thing that can wait): a file counts each block it reads, a generated
+//  job none.
+static void
+blocks_read_count_the_reads_of_input (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_LINES, "echo");
+    size_t size = 200 * 1024;               //  a little over three 64 KiB blocks
+    char *text = (char *) malloc (size);
+    memset (text, 'x', size);
+    for (size_t i = 99; i < size; i += 100)
+        text [i] = '\n';
+    job_reader_t *reader = s_reader_of (text, size, &config);
+    free (text);
+    assert_int_equal (job_reader_blocks_read (reader), 0);
+    job_entry_t entry;
+    assert_int_equal (job_reader_next (reader, &entry), JOB_READER_OK);
+    assert_int_equal (job_reader_blocks_read (reader), 1);
+    while (job_reader_next (reader, &entry) == JOB_READER_OK)
+        ;
+    assert_int_equal (job_reader_count (reader), size / 100);
+    uint64_t blocks = job_reader_blocks_read (reader);
+    assert_true (blocks >= 4 && blocks <= 5);       //  the last may only find the end
+    job_reader_destroy (&reader);
+    config = s_config (JOB_FORMAT_GENERATE, "noop");
+    config.generate_count = 10;
+    reader = s_reader_of_text ("", &config);
+    while (job_reader_next (reader, &entry) == JOB_READER_OK)
+        ;
+    assert_int_equal (job_reader_blocks_read (reader), 0);
+    job_reader_destroy (&reader);
+}
+
 int
 main (void)
 {
@@ -1524,6 +1558,7 @@ main (void)
         cmocka_unit_test (missing_file_or_directory_cannot_be_opened),
         cmocka_unit_test (regular_file_is_seekable_and_a_device_is_not),
         cmocka_unit_test (dash_reads_stdin_and_leaves_it_open),
+        cmocka_unit_test (blocks_read_count_the_reads_of_input),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -32,7 +32,7 @@
 static lease_t *
 s_issue (lease_table_t *table, const char *id)
 {
-    lease_t *lease = lease_table_issue (table, id, "echo", (const uint8_t *) "p", 1, 1000, 3);
+    lease_t *lease = lease_table_issue (table, id, "echo", (const uint8_t *) "p", 1, 1000, 3, 0);
     assert_non_null (lease);
     return lease;
 }
@@ -87,7 +87,7 @@ issued_lease_is_queued_first_attempt_with_its_limits (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (4);
-    lease_t *lease = lease_table_issue (table, "a1", "sha256", (const uint8_t *) "x", 1, 2500, 4);
+    lease_t *lease = lease_table_issue (table, "a1", "sha256", (const uint8_t *) "x", 1, 2500, 4, 0);
     assert_non_null (lease);
     assert_int_equal (lease->state, LEASE_QUEUED);
     assert_int_equal (lease->attempt, 1);
@@ -104,7 +104,7 @@ issue_copies_id_type_and_binary_payload (void **state)
     char id [] = "task-7";
     char type [] = "sha256";
     uint8_t payload [] = { 'a', 0, 0xff, 0, 'b', 0x80, 0 };
-    lease_t *lease = lease_table_issue (table, id, type, payload, sizeof payload, 1000, 1);
+    lease_t *lease = lease_table_issue (table, id, type, payload, sizeof payload, 1000, 1, 0);
     assert_non_null (lease);
     //  Clobber the caller's buffers: the lease must hold its own copies.
     memset (id, 'X', sizeof id - 1);
@@ -128,12 +128,12 @@ issue_accepts_empty_payload_and_empty_id (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (4);
-    lease_t *lease = lease_table_issue (table, "", "noop", NULL, 0, 1000, 1);
+    lease_t *lease = lease_table_issue (table, "", "noop", NULL, 0, 1000, 1, 0);
     assert_non_null (lease);
     assert_string_equal (lease->id, "");
     assert_string_equal (lease->type, "noop");
     assert_int_equal (lease->payload_size, 0);
-    lease_t *other = lease_table_issue (table, "b", "noop", (const uint8_t *) "", 0, 1000, 1);
+    lease_t *other = lease_table_issue (table, "b", "noop", (const uint8_t *) "", 0, 1000, 1, 0);
     assert_non_null (other);
     assert_int_equal (other->payload_size, 0);
     assert_string_equal (other->id, "b");
@@ -147,8 +147,8 @@ full_table_refuses_issue_without_using_a_seq (void **state)
     lease_table_t *table = lease_table_new (3);
     for (int i = 0; i < 3; i++)
         s_issue (table, "t");
-    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1));
-    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1));
+    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1, 0));
+    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1, 0));
     assert_int_equal (lease_table_size (table), 3);
     assert_int_equal (lease_table_last_seq (table), 3);
     //  The refused issues left no trace: seq 4 is still unknown.
@@ -158,7 +158,7 @@ full_table_refuses_issue_without_using_a_seq (void **state)
     lease_table_finish (table, 2);
     lease_t *lease = s_issue (table, "next");
     assert_int_equal (lease->seq, 4);
-    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1));
+    assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1, 0));
     lease_table_destroy (&table);
 }
 
@@ -170,7 +170,7 @@ table_of_capacity_one_holds_one_lease_at_a_time (void **state)
     for (uint64_t seq = 1; seq <= 100; seq++) {
         lease_t *lease = s_issue (table, "t");
         assert_int_equal (lease->seq, seq);
-        assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1));
+        assert_null (lease_table_issue (table, "over", "echo", NULL, 0, 1000, 1, 0));
         lease_table_finish (table, seq);
         assert_int_equal (lease_table_size (table), 0);
     }
@@ -293,7 +293,7 @@ finishing_in_issue_order_and_reverse_order_keeps_the_rest_findable (void **state
 static lease_t *
 s_issue_timeout (lease_table_t *table, uint32_t timeout_ms)
 {
-    lease_t *lease = lease_table_issue (table, "t", "echo", NULL, 0, timeout_ms, 3);
+    lease_t *lease = lease_table_issue (table, "t", "echo", NULL, 0, timeout_ms, 3, 0);
     assert_non_null (lease);
     return lease;
 }
@@ -453,7 +453,7 @@ owner_lists_stay_exact_through_random_transitions (void **state)
     lease_t *live [65] = { NULL };
     uint64_t random_state = 0xfeedfacecafebeefull;
     for (size_t i = 0; i < capacity; i++)
-        live [i] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000);
+        live [i] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000, 0);
     for (int step = 0; step < 20000; step++) {
         size_t pick = (size_t) (s_random (&random_state) % capacity);
         lease_t *lease = live [pick];
@@ -472,7 +472,7 @@ owner_lists_stay_exact_through_random_transitions (void **state)
         if (action == 2) {
             //  Final; a fresh task takes its place.
             lease_table_finish (table, lease->seq);
-            live [pick] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000);
+            live [pick] = lease_table_issue (table, "t", "echo", NULL, 0, 1000, 1000000, 0);
             assert_non_null (live [pick]);
             model [pick] = 0;
         }
@@ -734,14 +734,14 @@ large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end (void **state)
 {
     (void) state;
     lease_table_t *table = lease_table_new (4);
-    lease_t *small = lease_table_issue (table, "s", "echo", (const uint8_t *) "x", 1, 0, 1);
+    lease_t *small = lease_table_issue (table, "s", "echo", (const uint8_t *) "x", 1, 0, 1, 0);
     assert_null (lease_table_lend (table, small));
     size_t size = LEASE_TABLE_LEND_MIN_BYTES;
     uint8_t *payload = (uint8_t *) malloc (size);
     assert_non_null (payload);
     for (size_t at = 0; at < size; at++)
         payload [at] = (uint8_t) at;
-    lease_t *large = lease_table_issue (table, "l", "echo", payload, size, 0, 1);
+    lease_t *large = lease_table_issue (table, "l", "echo", payload, size, 0, 1, 0);
     uint8_t *room = lease_table_lend (table, large);
     assert_non_null (room);
     assert_ptr_equal (room + TM_CODEC_FRAME_HEADROOM, large->packed);
@@ -770,8 +770,8 @@ queued_bytes_count_only_leases_waiting_to_be_sent (void **state)
     (void) state;
     lease_table_t *table = lease_table_new (8);
     uint8_t payload [100] = { 0 };
-    lease_t *a = lease_table_issue (table, "a", "echo", payload, 100, 1, 3);
-    lease_t *b = lease_table_issue (table, "b", "echo", payload, 30, 1, 3);
+    lease_t *a = lease_table_issue (table, "a", "echo", payload, 100, 1, 3, 0);
+    lease_t *b = lease_table_issue (table, "b", "echo", payload, 30, 1, 3, 0);
     assert_int_equal (lease_table_queued_bytes (table), 130);
     lease_table_queue (table, a);               //  queued already: no change
     assert_int_equal (lease_table_queued_bytes (table), 130);
@@ -810,7 +810,7 @@ lease_issued_after_others_ended_holds_only_its_own_task (void **state)
         snprintf (id, sizeof id, "id-%d", round);
         size_t size = (size_t) (round * 37) % sizeof payload;
         lease_t *lease = lease_table_issue (table, id, round % 2 ? "echo" : "sha256",
-                                            payload, size, 5, 3);
+                                            payload, size, 5, 3, 0);
         assert_string_equal (lease->id, id);
         assert_string_equal (lease->type, round % 2 ? "echo" : "sha256");
         assert_int_equal (lease->payload_size, size);
@@ -881,13 +881,13 @@ million_tasks_finished_in_random_order_stay_exactly_once (void **state)
         while (live_count < window && lease_table_last_seq (table) < total) {
             uint64_t expected = lease_table_last_seq (table) + 1;
             snprintf (id, sizeof id, "%" PRIu64, expected);
-            lease_t *lease = lease_table_issue (table, id, "churn", NULL, 0, 1000, 1);
+            lease_t *lease = lease_table_issue (table, id, "churn", NULL, 0, 1000, 1, 0);
             assert_non_null (lease);
             assert_int_equal (lease->seq, expected);
             live [live_count++] = lease->seq;
         }
         if (live_count == window)
-            assert_null (lease_table_issue (table, "over", "churn", NULL, 0, 1000, 1));
+            assert_null (lease_table_issue (table, "over", "churn", NULL, 0, 1000, 1, 0));
         assert_int_equal (lease_table_size (table), live_count);
 
         //  Finish a random task in flight.
@@ -929,6 +929,49 @@ million_tasks_finished_in_random_order_stay_exactly_once (void **state)
     lease_table_destroy (&table);
 }
 
+//  The status lists the tasks that have run longest: the table keeps the
+//  running ones in the order they started, whatever order they were heard
+//  in, and drops each one that stops running by any transition.
+static void
+longest_running_are_listed_longest_first_and_leave_when_they_stop (void **state)
+{
+    (void) state;
+    lease_table_t *table = lease_table_new (16);
+    lease_t *leases [7];
+    char id [8];
+    for (int i = 0; i < 7; i++) {
+        snprintf (id, sizeof id, "t%d", i);
+        leases [i] = s_issue (table, id);
+        lease_table_send (table, leases [i], 1 + (uint32_t) i % 2, 1, 0, 0);
+    }
+    const lease_t *listed [8];
+    assert_int_equal (lease_table_longest_running (table, listed, 8), 0);
+    int64_t started [7] = { 500, 100, 300, 200, 400, 600, 0 };
+    for (int i = 0; i < 6; i++)
+        lease_table_heard (table, leases [i], true, started [i], 0);
+    lease_table_heard (table, leases [6], false, 50, 0);     //  queued there: not running
+    lease_table_heard (table, leases [2], true, 900, 0);     //  heard again: still since 300
+    uint64_t order [6] = { 2, 4, 3, 5, 1, 6 };                //  seqs by start: 100, 200, ...
+    assert_int_equal (lease_table_longest_running (table, listed, 8), 6);
+    for (int i = 0; i < 6; i++)
+        assert_int_equal (listed [i]->seq, order [i]);
+    assert_int_equal (lease_table_longest_running (table, listed, 2), 2);
+    assert_int_equal (listed [1]->seq, 4);
+    //  Ended, retried, lost, heard not running: each leaves the list.
+    lease_table_finish (table, 2);
+    lease_table_retry_after (table, leases [3], 1000);
+    lease_table_release (table, leases [4]);
+    lease_table_heard (table, leases [0], false, 950, 0);
+    assert_int_equal (lease_table_longest_running (table, listed, 8), 2);
+    assert_int_equal (listed [0]->seq, 3);
+    assert_int_equal (listed [1]->seq, 6);
+    //  Running again later, it goes to the end.
+    lease_table_heard (table, leases [0], true, 1000, 0);
+    assert_int_equal (lease_table_longest_running (table, listed, 8), 3);
+    assert_int_equal (listed [2]->seq, 1);
+    lease_table_destroy (&table);
+}
+
 int
 main (void)
 {
@@ -962,6 +1005,7 @@ main (void)
         cmocka_unit_test (queued_bytes_count_only_leases_waiting_to_be_sent),
         cmocka_unit_test (large_lease_is_lent_to_one_frame_at_a_time_and_outlives_its_end),
         cmocka_unit_test (deadlines_set_after_a_scan_that_found_nothing_are_found),
+        cmocka_unit_test (longest_running_are_listed_longest_first_and_leave_when_they_stop),
         cmocka_unit_test (million_tasks_finished_in_random_order_stay_exactly_once),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -37,7 +37,7 @@ s_rig_new (s_rig_t *rig)
     rig->leases = lease_table_new (64);
     rig->workers = worker_table_new ();
     rig->dispatcher = dispatcher_new (rig->router, rig->leases, rig->workers, "J1", 0);
-    rig->summary = summary_new ("J1");
+    rig->summary = summary_new ("J1", 0);
     rig->metrics = metrics_new ("J1", rig->summary, rig->leases, rig->dispatcher, rig->workers);
 }
 
@@ -67,6 +67,15 @@ s_value (const char *text, const char *series)
     }
     fail_msg ("no series %s in:\n%s", series, text);
     return -1;
+}
+
+//  A result of worker (NULL: none) final latency_us after its first send, run_us of it running.
+static void
+s_add (s_rig_t *rig, tm_status_t status, const char *worker, int64_t latency_us, int64_t run_us)
+{
+    summary_add (rig->summary, &(summary_result_t) {
+        .type = "echo", .status = status, .worker_id = worker, .latency_us = latency_us,
+        .run_us = run_us });
 }
 
 static const char *
@@ -129,9 +138,9 @@ counters_read_the_summary (void **state)
     (void) state;
     s_rig_t rig;
     s_rig_new (&rig);
-    summary_add (rig.summary, "echo", TM_STATUS_OK, "w", 300);
-    summary_add (rig.summary, "echo", TM_STATUS_OK, "w", 300);
-    summary_add (rig.summary, "echo", TM_STATUS_TIMEOUT, NULL, 9000000);
+    s_add (&rig, TM_STATUS_OK, "w", 300, 0);
+    s_add (&rig, TM_STATUS_OK, "w", 300, 0);
+    s_add (&rig, TM_STATUS_TIMEOUT, NULL, 9000000, 0);
     summary_count (rig.summary, SUMMARY_RETRIES, 4);
     summary_count (rig.summary, SUMMARY_LEASES_EXPIRED, 3);
     summary_count (rig.summary, SUMMARY_DUPLICATES, 2);
@@ -160,8 +169,8 @@ gauges_read_the_queue_and_the_workers (void **state)
     s_rig_new (&rig);
     for (int i = 0; i < 3; i++)
         dispatcher_enqueue (rig.dispatcher, lease_table_issue (rig.leases, "t", "echo",
-                                                               (const uint8_t *) "p", 1, 1000, 1));
-    lease_t *sent = lease_table_issue (rig.leases, "u", "echo", (const uint8_t *) "p", 1, 1000, 1);
+                                                               (const uint8_t *) "p", 1, 1000, 1, 0));
+    lease_t *sent = lease_table_issue (rig.leases, "u", "echo", (const uint8_t *) "p", 1, 1000, 1, 0);
     lease_table_send (rig.leases, sent, 1, 1, 0, 500000);
     tm_credit_t credit = { .worker_id = "w1", .credit = 4, .threads = 2, .epoch = 1 };
     worker_info_t *worker, *replaced;
@@ -186,8 +195,7 @@ histograms_are_cumulative_in_seconds (void **state)
     s_rig_new (&rig);
     int64_t latencies [] = { 50, 100, 101, 2000, 2000000, 400000000 };
     for (size_t i = 0; i < sizeof latencies / sizeof latencies [0]; i++) {
-        summary_add (rig.summary, "echo", TM_STATUS_OK, "w", latencies [i]);
-        summary_add_duration (rig.summary, latencies [i] / 2);
+        s_add (&rig, TM_STATUS_OK, "w", latencies [i], latencies [i] / 2);
     }
     const char *text = s_update (&rig, -1, 0);
     assert_int_equal (s_value (text, "taskmill_task_latency_seconds_bucket{le=\"0.0001\"}"), 2);
@@ -213,7 +221,7 @@ the_text_is_rebuilt_not_appended (void **state)
     s_update (&rig, -1, 0);
     metrics_text (rig.metrics, &first);
     for (int i = 0; i < 1000; i++)
-        summary_add (rig.summary, "echo", TM_STATUS_OK, "w", i);
+        s_add (&rig, TM_STATUS_OK, "w", i, 0);
     const char *text = s_update (&rig, -1, 0);
     size_t second;
     metrics_text (rig.metrics, &second);

@@ -46,7 +46,7 @@ s_rig_new (s_rig_t *rig, uint32_t backoff_ms)
     unlink (rig->path);
     rig->writer = results_writer_new (rig->path);
     assert_non_null (rig->writer);
-    rig->summary = summary_new (S_JOB);
+    rig->summary = summary_new (S_JOB, 0);
     rig->outcome = outcome_new (rig->leases, rig->dispatcher, rig->writer, rig->summary,
                                 S_JOB, backoff_ms, 42);
 }
@@ -69,7 +69,7 @@ static lease_t *
 s_sent (s_rig_t *rig, uint32_t max_attempts)
 {
     lease_t *lease = lease_table_issue (rig->leases, "t", "echo", (const uint8_t *) "p", 1,
-                                        1000, max_attempts);
+                                        1000, max_attempts, 0);
     lease_table_send (rig->leases, lease, 1, 1, 0, 500000);
     return lease;
 }

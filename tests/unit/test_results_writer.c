@@ -1,11 +1,7 @@
-/*  Tests for results_writer and summary, the two ends of a job's output.
-
-    results_writer: lines are written to a temporary file (mkstemp), read
-    back, and parsed with jansson, a strict parser, which is the judge of
-    valid JSON; then each field is checked.
-
-    summary: counts, counters and latency percentiles through the API, and
-    the JSON written by summary_write_json, parsed back with jansson.
+/*  Tests for results_writer, the end of a job's output: lines are written
+    to a temporary file (mkstemp), read back, and parsed with jansson, a
+    strict parser, which is the judge of valid JSON; then each field is
+    checked. (The summary's tests are in test_summary.c.)
 */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,14 +12,12 @@
 #include "lease_table.h"
 #include "results_writer.h"
 #include "resume_set.h"
-#include "summary.h"
 #include "tm_codec.h"
 #include "tm_json.h"
 #include <czmq.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,7 +67,7 @@ s_rig_destroy (s_rig_t *rig)
 static lease_t *
 s_lease (s_rig_t *rig, const char *id, const char *type)
 {
-    lease_t *lease = lease_table_issue (rig->leases, id, type, NULL, 0, 1000, 3);
+    lease_t *lease = lease_table_issue (rig->leases, id, type, NULL, 0, 1000, 3, 0);
     assert_non_null (lease);
     return lease;
 }
@@ -1378,305 +1372,6 @@ results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole (void **state
     unlink (path);
 }
 
-//  --- summary -----------------------------------------------------------------
-
-//  Writes the summary as JSON to a temporary file and parses it back.
-static json_t *
-s_summary_json (summary_t *summary)
-{
-    char path [64];
-    s_temp_path (path, sizeof path);
-    assert_int_equal (summary_write_json (summary, path), 0);
-    json_error_t error;
-    json_t *root = json_load_file (path, 0, &error);
-    unlink (path);
-    if (!root)
-        fail_msg ("summary is not valid JSON: %s", error.text);
-    assert_true (json_is_object (root));
-    return root;
-}
-
-static json_int_t
-s_path_integer (json_t *root, const char *object, const char *key)
-{
-    json_t *inner = json_object_get (root, object);
-    if (!json_is_object (inner))
-        fail_msg ("\"%s\" is missing or not an object", object);
-    return s_integer (inner, key);
-}
-
-static void
-summary_add_counts_by_status_type_and_worker (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job-s");
-    summary_add (summary, "sha256", TM_STATUS_OK, "w1", 10);
-    summary_add (summary, "sha256", TM_STATUS_OK, "w2", 10);
-    summary_add (summary, "sha256", TM_STATUS_FAILED, "w1", 10);
-    summary_add (summary, "echo", TM_STATUS_OK, "w1", 10);
-    summary_add (summary, "echo", TM_STATUS_TIMEOUT, "w2", 10);
-    summary_add (summary, "exec", TM_STATUS_REJECTED, "w3", 10);
-    assert_int_equal (summary_done (summary), 6);
-    assert_int_equal (summary_not_ok (summary), 3);
-
-    json_t *root = s_summary_json (summary);
-    assert_int_equal (s_integer (root, "tasks"), 6);
-    assert_int_equal (s_path_integer (root, "by_status", "ok"), 3);
-    assert_int_equal (s_path_integer (root, "by_status", "failed"), 1);
-    assert_int_equal (s_path_integer (root, "by_status", "timeout"), 1);
-    assert_int_equal (s_path_integer (root, "by_status", "rejected"), 1);
-    assert_int_equal (s_path_integer (root, "by_status", "no_handler"), 0);
-    json_t *by_type = json_object_get (root, "by_type");
-    assert_int_equal (json_object_size (by_type), 3);
-    assert_int_equal (s_path_integer (by_type, "sha256", "ok"), 2);
-    assert_int_equal (s_path_integer (by_type, "sha256", "failed"), 1);
-    assert_int_equal (s_path_integer (by_type, "echo", "ok"), 1);
-    assert_int_equal (s_path_integer (by_type, "echo", "timeout"), 1);
-    assert_int_equal (s_path_integer (by_type, "exec", "rejected"), 1);
-    assert_int_equal (s_path_integer (by_type, "exec", "ok"), 0);
-    json_t *workers = json_object_get (root, "workers");
-    assert_int_equal (json_object_size (workers), 3);
-    assert_int_equal (s_integer (workers, "w1"), 3);
-    assert_int_equal (s_integer (workers, "w2"), 2);
-    assert_int_equal (s_integer (workers, "w3"), 1);
-    json_decref (root);
-    summary_destroy (&summary);
-    assert_null (summary);
-}
-
-static void
-result_without_a_worker_is_counted_but_for_no_worker (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    summary_add (summary, "echo", TM_STATUS_TIMEOUT, NULL, 5);
-    summary_add (summary, "echo", TM_STATUS_OK, "w1", 5);
-    assert_int_equal (summary_done (summary), 2);
-    assert_int_equal (summary_not_ok (summary), 1);
-    json_t *root = s_summary_json (summary);
-    json_t *workers = json_object_get (root, "workers");
-    assert_int_equal (json_object_size (workers), 1);
-    assert_int_equal (s_integer (workers, "w1"), 1);
-    json_decref (root);
-    summary_destroy (&summary);
-}
-
-static void
-summary_counters_accumulate_and_are_written (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    for (int c = 0; c < SUMMARY_COUNTER_COUNT; c++)
-        assert_int_equal (summary_counter (summary, (summary_counter_t) c), 0);
-    summary_count (summary, SUMMARY_RETRIES, 2);
-    summary_count (summary, SUMMARY_RETRIES, 3);
-    summary_count (summary, SUMMARY_DUPLICATES, 7);
-    summary_count (summary, SUMMARY_STALE, 11);
-    summary_count (summary, SUMMARY_GARBAGE, 13);
-    summary_count (summary, SUMMARY_UNKNOWN_SEQ, 1);
-    summary_count (summary, SUMMARY_LEASES_EXPIRED, 4);
-    summary_count (summary, SUMMARY_INVALID_SKIPPED, 3);
-    assert_int_equal (summary_counter (summary, SUMMARY_RETRIES), 5);
-    assert_int_equal (summary_counter (summary, SUMMARY_DUPLICATES), 7);
-    assert_int_equal (summary_counter (summary, SUMMARY_STALE), 11);
-    assert_int_equal (summary_counter (summary, SUMMARY_GARBAGE), 13);
-    assert_int_equal (summary_counter (summary, SUMMARY_UNKNOWN_SEQ), 1);
-    assert_int_equal (summary_counter (summary, SUMMARY_LEASES_EXPIRED), 4);
-    assert_int_equal (summary_counter (summary, SUMMARY_INVALID_SKIPPED), 3);
-    //  Counters are not results.
-    assert_int_equal (summary_done (summary), 0);
-    assert_int_equal (summary_not_ok (summary), 0);
-
-    json_t *root = s_summary_json (summary);
-    assert_int_equal (s_integer (root, "retries"), 5);
-    assert_int_equal (s_integer (root, "duplicates_dropped"), 7);
-    assert_int_equal (s_integer (root, "stale_dropped"), 11);
-    assert_int_equal (s_integer (root, "garbage_dropped"), 13);
-    assert_int_equal (s_integer (root, "invalid_skipped"), 3);
-    json_decref (root);
-    summary_destroy (&summary);
-}
-
-static void
-s_assert_within (int64_t actual, double expected, double tolerance)
-{
-    double error = fabs ((double) actual - expected) / expected;
-    if (error > tolerance)
-        fail_msg ("%lld is %.1f%% from %.0f (allowed %.0f%%)",
-                  (long long) actual, error * 100, expected, tolerance * 100);
-}
-
-static void
-latency_percentiles_of_uniform_distribution_are_within_seven_percent (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    //  1..10000 us, added in a scrambled order.
-    for (int64_t i = 0; i < 10000; i++)
-        summary_add (summary, "echo", TM_STATUS_OK, "w", (i * 7919) % 10000 + 1);
-    s_assert_within (summary_latency_us (summary, 0.50), 5000, 0.07);
-    s_assert_within (summary_latency_us (summary, 0.90), 9000, 0.07);
-    s_assert_within (summary_latency_us (summary, 0.99), 9900, 0.07);
-    s_assert_within (summary_latency_us (summary, 0.10), 1000, 0.07);
-    assert_true (summary_latency_us (summary, 1.0) <= 10000);
-    s_assert_within (summary_latency_us (summary, 1.0), 10000, 0.07);
-
-    summary_finish (summary, 1000000, 0);
-    json_t *root = s_summary_json (summary);
-    json_t *latency = json_object_get (root, "latency_us");
-    assert_true (json_is_object (latency));
-    s_assert_within (s_integer (latency, "p50"), 5000, 0.07);
-    s_assert_within (s_integer (latency, "p90"), 9000, 0.07);
-    s_assert_within (s_integer (latency, "p99"), 9900, 0.07);
-    assert_int_equal (s_integer (latency, "max"), 10000);
-    json_decref (root);
-    summary_destroy (&summary);
-}
-
-static void
-latency_percentiles_are_ordered_and_never_above_max (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    //  A long tail: most fast, a few very slow.
-    for (int i = 0; i < 995; i++)
-        summary_add (summary, "echo", TM_STATUS_OK, "w", 100 + i % 50);
-    for (int i = 0; i < 5; i++)
-        summary_add (summary, "echo", TM_STATUS_OK, "w", 3000000 + i);
-    int64_t p50 = summary_latency_us (summary, 0.50);
-    int64_t p90 = summary_latency_us (summary, 0.90);
-    int64_t p99 = summary_latency_us (summary, 0.99);
-    int64_t p999 = summary_latency_us (summary, 0.999);
-    assert_true (p50 <= p90 && p90 <= p99 && p99 <= p999);
-    s_assert_within (p50, 125, 0.07);
-    assert_true (p99 < 200);
-    s_assert_within (p999, 3000004, 0.07);
-    assert_true (p999 <= 3000004);
-    summary_destroy (&summary);
-}
-
-static void
-identical_latencies_report_that_exact_value (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    for (int i = 0; i < 100; i++)
-        summary_add (summary, "echo", TM_STATUS_OK, "w", 812);
-    assert_int_equal (summary_latency_us (summary, 0.0), 812);
-    assert_int_equal (summary_latency_us (summary, 0.5), 812);
-    assert_int_equal (summary_latency_us (summary, 0.99), 812);
-    assert_int_equal (summary_latency_us (summary, 1.0), 812);
-    summary_destroy (&summary);
-}
-
-static void
-small_latencies_are_exact (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    for (int64_t v = 0; v < 10; v++)
-        summary_add (summary, "echo", TM_STATUS_OK, "w", v);
-    assert_int_equal (summary_latency_us (summary, 0.0), 0);
-    assert_int_equal (summary_latency_us (summary, 0.5), 5);
-    assert_int_equal (summary_latency_us (summary, 0.95), 9);
-    summary_destroy (&summary);
-}
-
-static void
-empty_summary_has_zero_latency_and_rate (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("empty");
-    assert_int_equal (summary_latency_us (summary, 0.5), 0);
-    assert_int_equal (summary_done (summary), 0);
-    summary_finish (summary, 0, 0);
-    json_t *root = s_summary_json (summary);
-    assert_string_equal (s_string (root, "job_id"), "empty");
-    assert_int_equal (s_integer (root, "tasks"), 0);
-    assert_true (json_is_number (json_object_get (root, "tasks_per_s")));
-    assert_true (json_number_value (json_object_get (root, "tasks_per_s")) == 0.0);
-    assert_int_equal (s_path_integer (root, "latency_us", "p50"), 0);
-    assert_int_equal (s_path_integer (root, "latency_us", "max"), 0);
-    assert_int_equal (json_object_size (json_object_get (root, "workers")), 0);
-    assert_int_equal (json_object_size (json_object_get (root, "by_type")), 0);
-    json_decref (root);
-    summary_destroy (&summary);
-}
-
-static void
-summary_json_has_the_documented_keys_and_values (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job-\"quoted\"");
-    for (int i = 0; i < 1000; i++)
-        summary_add (summary, "sha256", i % 10 ? TM_STATUS_OK : TM_STATUS_FAILED,
-                     i % 2 ? "host/1" : "host/2", 100);
-    summary_count (summary, SUMMARY_RETRIES, 3);
-    summary_finish (summary, 2000000, 1);
-    json_t *root = s_summary_json (summary);
-
-    const char *keys [] = {
-        "job_id", "tasks", "by_status", "by_type", "retries", "duplicates_dropped",
-        "stale_dropped", "garbage_dropped", "elapsed_s", "tasks_per_s", "latency_us",
-        "workers", "exit_status"
-    };
-    for (size_t i = 0; i < sizeof keys / sizeof keys [0]; i++)
-        if (!json_object_get (root, keys [i]))
-            fail_msg ("summary JSON has no \"%s\"", keys [i]);
-    const char *latency_keys [] = { "p50", "p90", "p99", "max" };
-    for (size_t i = 0; i < 4; i++)
-        s_path_integer (root, "latency_us", latency_keys [i]);
-
-    assert_string_equal (s_string (root, "job_id"), "job-\"quoted\"");
-    assert_int_equal (s_integer (root, "tasks"), 1000);
-    assert_int_equal (s_path_integer (root, "by_status", "ok"), 900);
-    assert_int_equal (s_path_integer (root, "by_status", "failed"), 100);
-    assert_int_equal (s_integer (root, "retries"), 3);
-    assert_int_equal (s_integer (root, "duplicates_dropped"), 0);
-    assert_true (json_is_number (json_object_get (root, "elapsed_s")));
-    assert_true (fabs (json_number_value (json_object_get (root, "elapsed_s")) - 2.0) < 1e-9);
-    assert_true (fabs (json_number_value (json_object_get (root, "tasks_per_s")) - 500.0) < 1e-6);
-    assert_int_equal (s_integer (root, "exit_status"), 1);
-    assert_int_equal (s_path_integer (root, "workers", "host/1"), 500);
-    assert_int_equal (s_path_integer (root, "workers", "host/2"), 500);
-    assert_int_equal (s_path_integer (root, "latency_us", "max"), 100);
-    json_decref (root);
-    summary_destroy (&summary);
-}
-
-static void
-summary_write_json_to_an_unwritable_path_fails (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job");
-    assert_int_equal (summary_write_json (summary, "/nonexistent-taskmill-dir/summary.json"), -1);
-    summary_destroy (&summary);
-}
-
-static void
-summary_print_names_the_job_and_counts (void **state)
-{
-    (void) state;
-    summary_t *summary = summary_new ("job-p");
-    summary_add (summary, "sha256", TM_STATUS_OK, "w1", 10);
-    summary_add (summary, "sha256", TM_STATUS_FAILED, "w1", 20);
-    summary_finish (summary, 1000000, 1);
-    char path [64];
-    s_temp_path (path, sizeof path);
-    FILE *out = fopen (path, "w");
-    assert_non_null (out);
-    summary_print (summary, out);
-    fclose (out);
-    char *text = s_slurp (path);
-    unlink (path);
-    assert_non_null (strstr (text, "job-p"));
-    assert_non_null (strstr (text, "ok=1"));
-    assert_non_null (strstr (text, "failed=1"));
-    assert_non_null (strstr (text, "w1=2"));
-    free (text);
-    summary_destroy (&summary);
-}
-
 int
 main (void)
 {
@@ -1717,17 +1412,6 @@ main (void)
         cmocka_unit_test (a_pipe_gets_the_rest_of_a_cut_short_line_not_the_line_again),
         cmocka_unit_test_teardown (results_on_stdout_redirected_to_a_file_are_cut_back_without_a_hole,
                                    s_restore_stdout),
-        cmocka_unit_test (summary_add_counts_by_status_type_and_worker),
-        cmocka_unit_test (result_without_a_worker_is_counted_but_for_no_worker),
-        cmocka_unit_test (summary_counters_accumulate_and_are_written),
-        cmocka_unit_test (latency_percentiles_of_uniform_distribution_are_within_seven_percent),
-        cmocka_unit_test (latency_percentiles_are_ordered_and_never_above_max),
-        cmocka_unit_test (identical_latencies_report_that_exact_value),
-        cmocka_unit_test (small_latencies_are_exact),
-        cmocka_unit_test (empty_summary_has_zero_latency_and_rate),
-        cmocka_unit_test (summary_json_has_the_documented_keys_and_values),
-        cmocka_unit_test (summary_write_json_to_an_unwritable_path_fails),
-        cmocka_unit_test (summary_print_names_the_job_and_counts),
     };
     //  As in the programs: stdout carries results (one test puts a file there).
     zsys_set_logstream (stderr);
