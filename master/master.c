@@ -413,6 +413,7 @@ static void
 s_handshake_failed (master_t *self, int event, uint32_t status)
 {
     self->handshakes_failed++;
+    summary_count (self->summary, SUMMARY_HANDSHAKES_FAILED, 1);
     bool refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
     uint64_t suppressed;
     if (!tm_log_limiter_allow (refused ? &self->refused_limiter : &self->handshake_limiter,
