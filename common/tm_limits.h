@@ -25,7 +25,16 @@
 #define TM_MAX_BATCH_BYTES (16 * 1024 * 1024)
 //  One task's payload, or one result's output: a frame holding just it
 //  (and its strings) stays under TM_MAX_FRAME_BYTES.
-#define TM_MAX_PAYLOAD_BYTES (TM_MAX_FRAME_BYTES - 1024 * 1024)
+#define TM_FRAME_OVERHEAD_BYTES (1024 * 1024)  //  room in a frame for what is not payload
+#define TM_MAX_PAYLOAD_BYTES (TM_MAX_FRAME_BYTES - TM_FRAME_OVERHEAD_BYTES)
+//  --max-frame (master and worker) lowers TM_MAX_FRAME_BYTES to as little as
+//  this. A batch then holds at most a quarter of the frame in payloads or
+//  outputs (TM_BATCH_BYTES): 256 items' strings (ids, errors) fit in the
+//  rest. A payload or output of its own must stay under the frame less
+//  TM_FRAME_OVERHEAD_BYTES (--max-payload, --max-output check it).
+#define TM_MIN_FRAME_BYTES (4 * 1024 * 1024)
+#define TM_BATCH_BYTES(frame_bytes) \
+    ((frame_bytes) / 4 < TM_MAX_BATCH_BYTES ? (size_t) (frame_bytes) / 4 : (size_t) TM_MAX_BATCH_BYTES)
 #define TM_MAX_JOB_ID_BYTES 64
 #define TM_MAX_ID_BYTES 1024
 #define TM_MAX_TYPE_BYTES 64

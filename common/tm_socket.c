@@ -112,11 +112,13 @@ tm_socket_tasks_router (const char *endpoint, zsock_t **monitor, const tm_curve_
 }
 
 zsock_t *
-tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, const tm_curve_t *curve)
+tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, size_t max_frame_bytes,
+                        const tm_curve_t *curve)
 {
+    assert (max_frame_bytes >= TM_MIN_FRAME_BYTES && max_frame_bytes <= TM_MAX_FRAME_BYTES);
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
-    s_set_common (sock, TM_MAX_FRAME_BYTES);
+    s_set_common (sock, (int64_t) max_frame_bytes);
     zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
     zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
     zsock_set_identity (sock, routing_id);
@@ -139,11 +141,12 @@ tm_socket_results_push (const char *endpoint, const tm_curve_t *curve)
 }
 
 zsock_t *
-tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve)
+tm_socket_results_pull (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve)
 {
+    assert (max_frame_bytes >= TM_MIN_FRAME_BYTES && max_frame_bytes <= TM_MAX_FRAME_BYTES);
     zsock_t *sock = zsock_new (ZMQ_PULL);
     assert (sock);
-    s_set_common (sock, TM_MAX_FRAME_BYTES);
+    s_set_common (sock, (int64_t) max_frame_bytes);
     zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
     return s_bind (sock, endpoint, "results", curve);
 }

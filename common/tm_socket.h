@@ -24,13 +24,16 @@
 zsock_t *tm_socket_tasks_router (const char *endpoint, zsock_t **monitor,
                                  const tm_curve_t *curve);
 //  Worker: DEALER taking tasks and sending credit (connected), with
-//  routing_id (its incarnation) as its ZeroMQ routing id.
+//  routing_id (its incarnation) as its ZeroMQ routing id; a frame over
+//  max_frame_bytes (TM_MIN_FRAME_BYTES..TM_MAX_FRAME_BYTES) drops the connection.
 zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id,
-                                 const tm_curve_t *curve);
+                                 size_t max_frame_bytes, const tm_curve_t *curve);
 //  Worker: PUSH results and heartbeats to the sink (connected).
 zsock_t *tm_socket_results_push (const char *endpoint, const tm_curve_t *curve);
-//  Sink: PULL results and heartbeats from workers (bound).
-zsock_t *tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve);
+//  Sink: PULL results and heartbeats from workers (bound); a frame over
+//  max_frame_bytes (TM_MIN_FRAME_BYTES..TM_MAX_FRAME_BYTES) drops the connection.
+zsock_t *tm_socket_results_pull (const char *endpoint, size_t max_frame_bytes,
+                                 const tm_curve_t *curve);
 //  Master: ROUTER answering admin requests (bound); small frames only.
 zsock_t *tm_socket_admin_router (const char *endpoint, const tm_curve_t *curve);
 //  CLI: DEALER to a master's admin endpoint (connected).

@@ -120,7 +120,7 @@ s_open_sockets (master_t *self)
         return -1;
     self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor, self->curve);
     self->control = tm_socket_control_pub (options->bind_control, self->curve);
-    self->sink = sink_new (options->bind_results, self->curve);
+    self->sink = sink_new (options->bind_results, options->max_frame_bytes, self->curve);
     self->admin = admin_new (options->bind_admin, self->curve);
     if (options->http)
         self->http = http_new (options->http_host, options->http_port);
@@ -187,6 +187,7 @@ master_new (const master_options_t *options, const tm_curve_t *curve)
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
+    dispatcher_set_batch_bytes (self->dispatcher, TM_BATCH_BYTES (options->max_frame_bytes));
     self->summary = summary_new (self->job_id);
     self->outcome = outcome_new (self->leases, self->dispatcher, self->writer, self->summary,
                                  self->job_id, options->retry_backoff_ms,

@@ -119,6 +119,7 @@ s_report_stats (s_state_t *self)
 //  lives on its stack for as long as the actor reads it.
 typedef struct {
     const char *endpoint;
+    size_t max_frame_bytes;
     const tm_curve_t *curve;
 } s_args_t;
 
@@ -127,7 +128,7 @@ s_sink_actor (zsock_t *pipe, void *args)
 {
     s_state_t self = { .pipe = pipe };
     const s_args_t *bind = (const s_args_t *) args;
-    self.results = tm_socket_results_pull (bind->endpoint, bind->curve);
+    self.results = tm_socket_results_pull (bind->endpoint, bind->max_frame_bytes, bind->curve);
     zsock_signal (pipe, 0);
     //  The port, or -1 when the bind failed and the actor ends.
     zstr_sendf (pipe, "%d", self.results ? tm_socket_bound_port (self.results) : -1);
@@ -161,9 +162,9 @@ s_sink_actor (zsock_t *pipe, void *args)
 }
 
 sink_t *
-sink_new (const char *endpoint, const tm_curve_t *curve)
+sink_new (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve)
 {
-    s_args_t args = { .endpoint = endpoint, .curve = curve };
+    s_args_t args = { .endpoint = endpoint, .max_frame_bytes = max_frame_bytes, .curve = curve };
     //  Only the main thread should see SIGINT/SIGTERM.
     sigset_t block, previous;
     sigemptyset (&block);

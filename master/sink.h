@@ -41,9 +41,10 @@ typedef struct {
 typedef struct _sink_t sink_t;
 
 //  Starts the sink actor bound to endpoint, as a CURVE server with curve
-//  (NULL: plaintext; read only while this call runs). Returns NULL (after
-//  logging) if the bind fails.
-sink_t *sink_new (const char *endpoint, const tm_curve_t *curve);
+//  (NULL: plaintext; read only while this call runs), taking frames of up
+//  to max_frame_bytes (--max-frame). Returns NULL (after logging) if the
+//  bind fails.
+sink_t *sink_new (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve);
 //  Stops the actor, freeing any message still in flight to the master.
 void sink_destroy (sink_t **self_p);
 //  The pipe to poll for events.

@@ -59,6 +59,7 @@ typedef struct {
 struct _executor_t {
     handler_registry_t *registry;
     bool allow_exec;
+    size_t max_output_bytes;    //  --max-output, handed to every handler
     pthread_mutex_t lock;
     pthread_cond_t ready;
     s_item_t *ring;             //  queued tasks
@@ -106,6 +107,7 @@ s_run_item (executor_t *self, s_item_t item, void **states, executor_done_t *don
         .allow_exec = self->allow_exec,
         .type = done->task.type, .id = done->task.id, .attempt = done->task.attempt,
         .thread_states = states, .cancelled = &self->cancelled,
+        .max_output_bytes = self->max_output_bytes,
     };
     done->start_us = tm_clock_wall_us ();
     handler_registry_run (self->registry, done->task.type, &input, &done->output);
@@ -249,12 +251,13 @@ s_spawn (executor_t *self)
 
 executor_t *
 executor_new (handler_registry_t *registry, size_t threads, size_t max_threads,
-              size_t queue_capacity, bool allow_exec)
+              size_t queue_capacity, bool allow_exec, size_t max_output_bytes)
 {
     assert (threads > 0 && max_threads >= threads && queue_capacity > 0);
     executor_t *self = (executor_t *) zmalloc (sizeof (executor_t));
     self->registry = registry;
     self->allow_exec = allow_exec;
+    self->max_output_bytes = max_output_bytes;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->ready, NULL);
     self->capacity = queue_capacity;
