@@ -13,10 +13,12 @@
 #define TM_MAX_CREDIT_FRAME_BYTES 4096          //  a Credit, into the master's tasks ROUTER
 #define TM_MAX_CONTROL_FRAME_BYTES 65536        //  a ControlMessage, into a worker's SUB
 #define TM_MAX_ADMIN_REQUEST_BYTES 4096         //  a JSON request, into the admin ROUTER
-#define TM_MAX_SUBSCRIPTION_BYTES 4096          //  into the control PUB (ours is one byte)
+#define TM_MAX_SUBSCRIPTION_BYTES 1024          //  into the control XPUB (ours is one byte)
 #define TM_MAX_PUSH_INBOUND_BYTES 4096          //  into a results PUSH, which reads nothing
-//  (None is under 4096: the handshake's commands count too, and a CURVE
-//  INITIATE is under 1 KiB.)
+//  (The handshake's commands count too: a CURVE INITIATE is under 1 KiB,
+//  which is why none but the subscriptions' is under 4096. Subscriptions
+//  are 1 KiB at most because libzmq keeps each in a trie of ~30 bytes a
+//  byte: master/control.h.)
 //  A batch (tasks or results) holds at most this many items, and a frame
 //  more than one item only while its payloads stay under TM_MAX_BATCH_BYTES,
 //  so no frame of ours nears TM_MAX_FRAME_BYTES. A worker's queue holds at

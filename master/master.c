@@ -10,6 +10,7 @@
 */
 #include "master.h"
 #include "admin.h"
+#include "control.h"
 #include "dispatcher.h"
 #include "failover.h"
 #include "http.h"
@@ -51,7 +52,7 @@ struct _master_t {
     zactor_t *auth;                 //  zauth, the ZAP handler (CURVE only)
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     zsock_t *tasks;                 //  ROUTER to workers
-    zsock_t *control;               //  PUB to workers
+    control_t *control;             //  control messages to workers
     zsock_t *tasks_monitor;         //  peer events of the tasks socket
     sink_t *sink;                   //  results actor
     admin_t *admin;                 //  status and drain requests
@@ -119,7 +120,7 @@ s_open_sockets (master_t *self)
     if (self->curve && !(self->auth = tm_curve_auth_new (self->curve)))
         return -1;
     self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor, self->curve);
-    self->control = tm_socket_control_pub (options->bind_control, self->curve);
+    self->control = control_new (options->bind_control, self->curve);
     self->sink = sink_new (options->bind_results, options->max_frame_bytes, self->curve);
     self->admin = admin_new (options->bind_admin, self->curve);
     if (options->http)
@@ -231,9 +232,7 @@ master_destroy (master_t **self_p)
     resume_set_destroy (&self->resume);
     sink_destroy (&self->sink);
     admin_destroy (&self->admin);
-    if (self->control)
-        zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
-    zsock_destroy (&self->control);
+    control_destroy (&self->control, S_CONTROL_LINGER_MS);
     zsock_destroy (&self->tasks_monitor);
     zsock_destroy (&self->tasks);
     zactor_destroy (&self->auth);
@@ -634,17 +633,18 @@ s_tick (master_t *self, int64_t now_us)
     results_writer_flush (self->writer, sync);
     if (outcome_output_failed (self->outcome))
         self->output_failed = true;
-    if (now_us >= self->next_announce_us) {
+    if (control_tick (self->control, now_us) && now_us >= self->next_announce_us) {
         self->next_announce_us = now_us + S_ANNOUNCE_US;
-        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
-        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+        control_send (self->control, TM_CONTROL_JOB_START, self->job_id);
     }
     int64_t total = self->input_done ? (int64_t) job_reader_count (self->reader) : -1;
     status_update (self->status, now_us, total,
-                   self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin));
+                   self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin)
+                   + control_junk (self->control));
     if (self->http) {
         size_t size;
-        metrics_update (self->metrics, total, self->tasks_garbage + self->sink_garbage);
+        metrics_update (self->metrics, total, self->tasks_garbage + self->sink_garbage
+                                              + control_junk (self->control));
         const char *text = metrics_text (self->metrics, &size);
         http_set_snapshot (self->http, status_json (self->status), text, size);
     }
@@ -696,8 +696,7 @@ s_poll_once (master_t *self)
         //  Every worker finishes what it holds and exits; the job waits
         //  for new ones.
         zsys_info ("admin: drain requested: announcing DRAIN to every worker");
-        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_DRAIN, self->job_id);
-        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+        control_send (self->control, TM_CONTROL_DRAIN, self->job_id);
     }
 }
 
@@ -719,8 +718,7 @@ s_exit_status (master_t *self, bool interrupted)
 static int
 s_finish_job (master_t *self, bool interrupted)
 {
-    zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
-    tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+    control_send (self->control, TM_CONTROL_JOB_END, self->job_id);
     //  A full disk at the very end gets the writer's whole retry time too.
     while (results_writer_flush (self->writer, true) == -1
        &&  results_writer_state (self->writer) == RESULTS_WRITER_RETRYING && !zsys_interrupted)
@@ -731,7 +729,8 @@ s_finish_job (master_t *self, bool interrupted)
     }
     sink_stats_t stats;
     sink_stop (self->sink, &stats);
-    uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats);
+    uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats)
+                     + control_junk (self->control);
     summary_count (self->summary, SUMMARY_GARBAGE, garbage);
     summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
     if (job_reader_skipped (self->reader))

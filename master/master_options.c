@@ -70,7 +70,7 @@ static const char *s_usage =
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
 "  --bind-tasks EP      tasks endpoint (ROUTER: tasks to workers, credit back)\n"
 "  --bind-results EP    results endpoint (PULL from workers)\n"
-"  --bind-control EP    control endpoint (PUB to workers)\n"
+"  --bind-control EP    control endpoint (XPUB to workers' SUB)\n"
 "  --bind-admin EP      admin endpoint (taskmill status and drain)\n"
 "  --max-frame BYTES    largest frame the results endpoint takes; a larger one\n"
 "                       drops its connection (default 67108864, at least\n"

@@ -30,7 +30,6 @@ import os
 import random
 import resource
 import select
-import socket
 import sys
 import threading
 import time
@@ -90,7 +89,7 @@ class Junk:
         self.thread.start()
 
     def _open(self, port, kind):
-        sock = socket.create_connection((h.HOST, port), timeout=5)
+        sock = h.connect(port)
         if kind == "random":
             data = bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 512)))
             sock.sendall(data)
