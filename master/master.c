@@ -74,6 +74,8 @@ struct _master_t {
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
     uint64_t sink_garbage;          //  results-socket frames dropped, as the sink last said
     tm_log_limiter_t garbage_limiter;
+    tm_log_limiter_t sink_limiter;  //  frames the sink dropped
+    uint64_t sink_garbage_logged;   //  of sink_garbage, those a line has told of
     uint64_t handshakes_failed;     //  tasks-socket peers refused or broken at the handshake
     tm_log_limiter_t refused_limiter;   //  keys not admitted
     tm_log_limiter_t handshake_limiter; //  other failed handshakes
@@ -595,8 +597,10 @@ s_drain_sink (master_t *self)
             tm_worker_msg_destroy (&event.msg);
         }
         else
-        if (event.kind == SINK_EVENT_STATS)
+        if (event.kind == SINK_EVENT_STATS) {
             self->sink_garbage = sink_stats_dropped (&event.stats);
+            sink_log_drops (&event.stats, &self->sink_garbage_logged, &self->sink_limiter);
+        }
     }
 }
 
@@ -729,6 +733,7 @@ s_finish_job (master_t *self, bool interrupted)
     }
     sink_stats_t stats;
     sink_stop (self->sink, &stats);
+    sink_log_drops (&stats, &self->sink_garbage_logged, &self->sink_limiter);
     uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats)
                      + control_junk (self->control);
     summary_count (self->summary, SUMMARY_GARBAGE, garbage);

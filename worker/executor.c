@@ -16,6 +16,7 @@
 */
 #include "executor.h"
 #include "tm_clock.h"
+#include "tm_tsan.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -87,6 +88,7 @@ static void
 s_send_block (zsock_t *push, executor_batch_t **block_p)
 {
     if (*block_p && (*block_p)->count > 0) {
+        TM_TSAN_RELEASE (*block_p);
         zmq_send (zsock_resolve (push), block_p, sizeof *block_p, 0);
         *block_p = NULL;
     }
@@ -386,7 +388,10 @@ executor_recv (executor_t *self)
 {
     executor_batch_t *block = NULL;
     int rc = zmq_recv (zsock_resolve (self->completions), &block, sizeof block, ZMQ_DONTWAIT);
-    return rc == (int) sizeof block ? block : NULL;
+    if (rc != (int) sizeof block)
+        return NULL;
+    TM_TSAN_ACQUIRE (block);
+    return block;
 }
 
 void
