@@ -13,10 +13,12 @@
 #define TM_MAX_CREDIT_FRAME_BYTES 4096          //  a Credit, into the master's tasks ROUTER
 #define TM_MAX_CONTROL_FRAME_BYTES 65536        //  a ControlMessage, into a worker's SUB
 #define TM_MAX_ADMIN_REQUEST_BYTES 4096         //  a JSON request, into the admin ROUTER
-#define TM_MAX_SUBSCRIPTION_BYTES 4096          //  into the control PUB (ours is one byte)
+#define TM_MAX_SUBSCRIPTION_BYTES 1024          //  into the control XPUB (ours is one byte)
 #define TM_MAX_PUSH_INBOUND_BYTES 4096          //  into a results PUSH, which reads nothing
-//  (None is under 4096: the handshake's commands count too, and a CURVE
-//  INITIATE is under 1 KiB.)
+//  (The handshake's commands count too: a CURVE INITIATE is under 1 KiB,
+//  which is why none but the subscriptions' is under 4096. Subscriptions
+//  are 1 KiB at most because libzmq keeps each in a trie of ~30 bytes a
+//  byte: master/control.h.)
 //  A batch (tasks or results) holds at most this many items, and a frame
 //  more than one item only while its payloads stay under TM_MAX_BATCH_BYTES,
 //  so no frame of ours nears TM_MAX_FRAME_BYTES. A worker's queue holds at
@@ -25,7 +27,16 @@
 #define TM_MAX_BATCH_BYTES (16 * 1024 * 1024)
 //  One task's payload, or one result's output: a frame holding just it
 //  (and its strings) stays under TM_MAX_FRAME_BYTES.
-#define TM_MAX_PAYLOAD_BYTES (TM_MAX_FRAME_BYTES - 1024 * 1024)
+#define TM_FRAME_OVERHEAD_BYTES (1024 * 1024)  //  room in a frame for what is not payload
+#define TM_MAX_PAYLOAD_BYTES (TM_MAX_FRAME_BYTES - TM_FRAME_OVERHEAD_BYTES)
+//  --max-frame (master and worker) lowers TM_MAX_FRAME_BYTES to as little as
+//  this. A batch then holds at most a quarter of the frame in payloads or
+//  outputs (TM_BATCH_BYTES): 256 items' strings (ids, errors) fit in the
+//  rest. A payload or output of its own must stay under the frame less
+//  TM_FRAME_OVERHEAD_BYTES (--max-payload, --max-output check it).
+#define TM_MIN_FRAME_BYTES (4 * 1024 * 1024)
+#define TM_BATCH_BYTES(frame_bytes) \
+    ((frame_bytes) / 4 < TM_MAX_BATCH_BYTES ? (size_t) (frame_bytes) / 4 : (size_t) TM_MAX_BATCH_BYTES)
 #define TM_MAX_JOB_ID_BYTES 64
 #define TM_MAX_ID_BYTES 1024
 #define TM_MAX_TYPE_BYTES 64

@@ -9,9 +9,9 @@
     connection by its receive high-water mark times its ZMQ_MAXMSGSIZE, so
     both are set per role, to what that role legitimately receives. A
     frame over the size drops the connection before libzmq allocates it
-    (the sizes are in tm_limits.h, with the encoders they bound). Not
-    bounded: how many distinct subscriptions a control peer makes; libzmq
-    keeps every one (README.md, "Security").
+    (the sizes are in tm_limits.h, with the encoders they bound). libzmq
+    keeps every distinct subscription a control peer makes: the master's
+    control module bounds that by binding the socket again (control.h).
 */
 #include "tm_socket.h"
 #include "tm_codec.h"
@@ -23,7 +23,8 @@
 #define S_RESULTS_SNDHWM 1000
 #define S_RESULTS_RCVHWM 16     //  the sink reads at once: 16 batches only wait while it is busy
 #define S_CONTROL_HWM 1000
-#define S_SUBSCRIPTIONS_HWM 16  //  control PUB, inbound: one subscription per worker connection
+#define S_SUBSCRIPTIONS_HWM 2   //  control XPUB, inbound: a worker sends one subscription
+#define S_SUBSCRIPTIONS_RCVBUF 4096 //  control XPUB: SO_RCVBUF of each connection
 #define S_NOTHING_IN_HWM 16     //  a PUSH reads nothing its peer sends
 #define S_ADMIN_HWM 100
 //  The most a role receives in one frame.
@@ -112,11 +113,13 @@ tm_socket_tasks_router (const char *endpoint, zsock_t **monitor, const tm_curve_
 }
 
 zsock_t *
-tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, const tm_curve_t *curve)
+tm_socket_tasks_dealer (const char *endpoint, const char *routing_id, size_t max_frame_bytes,
+                        const tm_curve_t *curve)
 {
+    assert (max_frame_bytes >= TM_MIN_FRAME_BYTES && max_frame_bytes <= TM_MAX_FRAME_BYTES);
     zsock_t *sock = zsock_new (ZMQ_DEALER);
     assert (sock);
-    s_set_common (sock, TM_MAX_FRAME_BYTES);
+    s_set_common (sock, (int64_t) max_frame_bytes);
     zsock_set_sndhwm (sock, S_TASKS_SNDHWM);
     zsock_set_rcvhwm (sock, S_TASKS_RCVHWM);
     zsock_set_identity (sock, routing_id);
@@ -139,11 +142,12 @@ tm_socket_results_push (const char *endpoint, const tm_curve_t *curve)
 }
 
 zsock_t *
-tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve)
+tm_socket_results_pull (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve)
 {
+    assert (max_frame_bytes >= TM_MIN_FRAME_BYTES && max_frame_bytes <= TM_MAX_FRAME_BYTES);
     zsock_t *sock = zsock_new (ZMQ_PULL);
     assert (sock);
-    s_set_common (sock, TM_MAX_FRAME_BYTES);
+    s_set_common (sock, (int64_t) max_frame_bytes);
     zsock_set_rcvhwm (sock, S_RESULTS_RCVHWM);
     return s_bind (sock, endpoint, "results", curve);
 }
@@ -168,15 +172,48 @@ tm_socket_admin_dealer (const char *endpoint, const tm_curve_t *curve)
     return s_connect (sock, endpoint, "admin", curve);
 }
 
-zsock_t *
-tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve)
+static zsock_t *
+s_control_pub (void)
 {
-    zsock_t *sock = zsock_new (ZMQ_PUB);
+    zsock_t *sock = zsock_new (ZMQ_XPUB);
     assert (sock);
     s_set_common (sock, S_SUBSCRIBE_MAX_BYTES);
     zsock_set_sndhwm (sock, S_CONTROL_HWM);
     zsock_set_rcvhwm (sock, S_SUBSCRIPTIONS_HWM);
-    return s_bind (sock, endpoint, "control", curve);
+    //  The kernel holds little of what a peer sends before libzmq reads
+    //  it: a worker sends one subscription, and junk cannot stream into
+    //  the trie faster than the master reads the socket (control.h).
+    zsock_set_rcvbuf (sock, S_SUBSCRIPTIONS_RCVBUF);
+    return sock;
+}
+
+zsock_t *
+tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve)
+{
+    return s_bind (s_control_pub (), endpoint, "control", curve);
+}
+
+zsock_t *
+tm_socket_control_pub_again (const char *endpoint, const tm_curve_t *curve, int wait_ms)
+{
+    zsock_t *sock = s_control_pub ();
+    if (curve && tm_curve_apply (curve, sock) != 0) {
+        zsock_destroy (&sock);
+        return NULL;
+    }
+    //  libzmq closes the old listener on its own thread, soon but not at
+    //  once: until then the port is taken.
+    int64_t deadline_us = zclock_usecs () + (int64_t) wait_ms * 1000;
+    while (zsock_bind (sock, "%s", endpoint) == -1) {
+        if (zmq_errno () != EADDRINUSE || zclock_usecs () >= deadline_us) {
+            zsys_error ("cannot bind control socket to %s again: %s", endpoint,
+                        zmq_strerror (zmq_errno ()));
+            zsock_destroy (&sock);
+            return NULL;
+        }
+        zmq_poll (NULL, 0, 2);
+    }
+    return sock;
 }
 
 zsock_t *

@@ -24,19 +24,28 @@
 zsock_t *tm_socket_tasks_router (const char *endpoint, zsock_t **monitor,
                                  const tm_curve_t *curve);
 //  Worker: DEALER taking tasks and sending credit (connected), with
-//  routing_id (its incarnation) as its ZeroMQ routing id.
+//  routing_id (its incarnation) as its ZeroMQ routing id; a frame over
+//  max_frame_bytes (TM_MIN_FRAME_BYTES..TM_MAX_FRAME_BYTES) drops the connection.
 zsock_t *tm_socket_tasks_dealer (const char *endpoint, const char *routing_id,
-                                 const tm_curve_t *curve);
+                                 size_t max_frame_bytes, const tm_curve_t *curve);
 //  Worker: PUSH results and heartbeats to the sink (connected).
 zsock_t *tm_socket_results_push (const char *endpoint, const tm_curve_t *curve);
-//  Sink: PULL results and heartbeats from workers (bound).
-zsock_t *tm_socket_results_pull (const char *endpoint, const tm_curve_t *curve);
+//  Sink: PULL results and heartbeats from workers (bound); a frame over
+//  max_frame_bytes (TM_MIN_FRAME_BYTES..TM_MAX_FRAME_BYTES) drops the connection.
+zsock_t *tm_socket_results_pull (const char *endpoint, size_t max_frame_bytes,
+                                 const tm_curve_t *curve);
 //  Master: ROUTER answering admin requests (bound); small frames only.
 zsock_t *tm_socket_admin_router (const char *endpoint, const tm_curve_t *curve);
 //  CLI: DEALER to a master's admin endpoint (connected).
 zsock_t *tm_socket_admin_dealer (const char *endpoint, const tm_curve_t *curve);
-//  Master: PUB control messages (bound).
+//  Master: control messages to workers (bound). An XPUB, so that the
+//  subscriptions peers make can be read (and junk ones refused: control.h).
 zsock_t *tm_socket_control_pub (const char *endpoint, const tm_curve_t *curve);
+//  The same, bound again to endpoint (as resolved by the first bind) right
+//  after the last one was closed: waits up to wait_ms for libzmq to let the
+//  port go. NULL after logging if it cannot.
+zsock_t *tm_socket_control_pub_again (const char *endpoint, const tm_curve_t *curve,
+                                      int wait_ms);
 //  Worker: SUB to control messages (connected, subscribed to all).
 zsock_t *tm_socket_control_sub (const char *endpoint, const tm_curve_t *curve);
 

@@ -14,6 +14,7 @@ struct _dispatcher_t {
     size_t count;               //  queued now
     uint64_t sent;              //  tasks sent in total
     uint32_t next_slot;         //  the worker the next flush starts from
+    size_t batch_bytes;         //  payload bytes a batch of more than one task stays under
     tm_packed_task_t batch [TM_MAX_BATCH_TASKS];    //  reused per frame
     lease_t *batch_leases [TM_MAX_BATCH_TASKS];
 };
@@ -27,6 +28,7 @@ dispatcher_new (zsock_t *tasks, lease_table_t *leases, worker_table_t *workers,
     self->leases = leases;
     self->workers = workers;
     self->job_id = strdup (job_id);
+    self->batch_bytes = TM_MAX_BATCH_BYTES;
     self->lease_grace_us = lease_grace_us;
     //  A live lease is queued at most once; seqs that became final while
     //  queued stay until flushed or compacted, so twice the table's capacity
@@ -34,6 +36,14 @@ dispatcher_new (zsock_t *tasks, lease_table_t *leases, worker_table_t *workers,
     self->ring_size = 2 * lease_table_capacity (leases);
     self->ring = (uint64_t *) zmalloc (self->ring_size * sizeof (uint64_t));
     return self;
+}
+
+void
+dispatcher_set_batch_bytes (dispatcher_t *self, size_t batch_bytes)
+{
+    assert (self);
+    assert (batch_bytes > 0 && batch_bytes <= TM_MAX_BATCH_BYTES);
+    self->batch_bytes = batch_bytes;
 }
 
 void
@@ -110,7 +120,7 @@ dispatcher_room_total (dispatcher_t *self)
 }
 
 //  Fills self->batch from the front of the ring without popping: up to want
-//  tasks, under TM_MAX_BATCH_BYTES of payload unless alone. Seqs that became
+//  tasks, under batch_bytes of payload unless alone. Seqs that became
 //  final while queued are skipped (popped). Returns the batch length.
 static size_t
 s_fill_batch (dispatcher_t *self, size_t want)
@@ -121,7 +131,7 @@ s_fill_batch (dispatcher_t *self, size_t want)
         lease_t *lease;
         if (lease_table_lookup (self->leases, seq, &lease) == LEASE_FOUND
         &&  lease->state == LEASE_QUEUED) {
-            if (filled > 0 && bytes + lease->payload_size > TM_MAX_BATCH_BYTES)
+            if (filled > 0 && bytes + lease->payload_size > self->batch_bytes)
                 break;
             bytes += lease->payload_size;
             self->batch_leases [filled] = lease;

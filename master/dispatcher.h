@@ -2,7 +2,7 @@
     the tasks ROUTER, each worker addressed by its routing id and sent no
     more than its credit window leaves room for (the window minus the
     leases it holds). Batches as large as that room allows (up to
-    TM_MAX_BATCH_TASKS and TM_MAX_BATCH_BYTES), so a fast worker gets big
+    TM_MAX_BATCH_TASKS and a byte budget, TM_MAX_BATCH_BYTES by default), so a fast worker gets big
     frames and an idle cluster single tasks. Never blocks: a worker whose
     connection is full waits for the next flush; one whose connection is
     gone is marked unreachable until it grants credit again.
@@ -23,6 +23,9 @@ typedef struct _dispatcher_t dispatcher_t;
 dispatcher_t *dispatcher_new (zsock_t *tasks, lease_table_t *leases, worker_table_t *workers,
                               const char *job_id, int64_t lease_grace_us);
 void dispatcher_destroy (dispatcher_t **self_p);
+//  A batch of more than one task holds under batch_bytes of payload
+//  (default TM_MAX_BATCH_BYTES; --max-frame lowers it: TM_BATCH_BYTES).
+void dispatcher_set_batch_bytes (dispatcher_t *self, size_t batch_bytes);
 //  Queues a lease (new or sent again) for sending; marks it QUEUED.
 void dispatcher_enqueue (dispatcher_t *self, lease_t *lease);
 //  Queues a lease ahead of every other (a copy lost, a retry whose wait is

@@ -131,6 +131,16 @@ s_config_check (const job_reader_config_t *config, char *error, size_t error_siz
     if (config->max_line_bytes > TM_MAX_FRAME_BYTES)
         snprintf (error, error_size, "the line limit must be at most %d bytes", TM_MAX_FRAME_BYTES);
     else
+    if (config->max_payload_bytes > TM_MAX_PAYLOAD_BYTES)
+        snprintf (error, error_size, "the payload limit must be at most %d bytes",
+                  TM_MAX_PAYLOAD_BYTES);
+    else
+    if (config->format == JOB_FORMAT_GENERATE && config->max_payload_bytes
+    &&  (config->payload ? strlen (config->payload) : config->payload_size)
+        > config->max_payload_bytes)
+        snprintf (error, error_size, "the generated payload is over the payload limit "
+                  "(%zu bytes, --max-payload)", config->max_payload_bytes);
+    else
         return 0;
     return -1;
 }
@@ -194,6 +204,8 @@ job_reader_new (const char *path, const job_reader_config_t *config,
     self->config.payload = s_strdup (config->payload);
     if (self->config.max_line_bytes == 0)
         self->config.max_line_bytes = JOB_READER_MAX_LINE_BYTES;
+    if (self->config.max_payload_bytes == 0)
+        self->config.max_payload_bytes = TM_MAX_PAYLOAD_BYTES;
     if (config->format == JOB_FORMAT_GENERATE) {
         self->path = s_strdup ("(generated)");
         s_build_pattern (self);
@@ -572,12 +584,24 @@ s_start_entry (job_reader_t *self, job_entry_t *entry)
     self->have_payload = false;
 }
 
+//  A payload over the limit (--max-payload) is the line's error.
+static job_reader_status_t
+s_check_payload (job_reader_t *self, const job_entry_t *entry)
+{
+    if (entry->payload_size > self->config.max_payload_bytes)
+        return s_fail (self, "payload of %zu bytes is over the limit of %zu (--max-payload)",
+                       entry->payload_size, self->config.max_payload_bytes);
+    return JOB_READER_OK;
+}
+
 //  After a line's fields: what no single field can check.
 static job_reader_status_t
 s_finish_entry (job_reader_t *self, job_entry_t *entry)
 {
     if (!entry->type)
         return s_fail (self, "no \"type\" (give one or use --type)");
+    if (s_check_payload (self, entry) != JOB_READER_OK)
+        return JOB_READER_ERROR;
     s_default_id (self, entry);
     return JOB_READER_OK;
 }
@@ -709,7 +733,7 @@ s_next_line (job_reader_t *self, job_entry_t *entry)
     s_default_id (self, entry);
     entry->payload = self->line_size ? self->line : (const uint8_t *) "";
     entry->payload_size = self->line_size;
-    return JOB_READER_OK;
+    return s_check_payload (self, entry);
 }
 
 static job_reader_status_t

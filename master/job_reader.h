@@ -32,7 +32,8 @@ typedef struct {
     uint64_t generate_count;        //  --generate N
     size_t payload_size;            //  --payload-size, for generated tasks
     const char *payload;            //  --payload, for generated tasks (overrides payload_size)
-    size_t max_line_bytes;          //  0: JOB_READER_MAX_LINE_BYTES
+    size_t max_line_bytes;          //  --max-line; 0: JOB_READER_MAX_LINE_BYTES
+    size_t max_payload_bytes;       //  --max-payload, after base64; 0: TM_MAX_PAYLOAD_BYTES
     bool skip_invalid;              //  --skip-invalid: a malformed line is skipped, not final
 } job_reader_config_t;
 

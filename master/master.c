@@ -10,6 +10,7 @@
 */
 #include "master.h"
 #include "admin.h"
+#include "control.h"
 #include "dispatcher.h"
 #include "failover.h"
 #include "http.h"
@@ -51,7 +52,7 @@ struct _master_t {
     zactor_t *auth;                 //  zauth, the ZAP handler (CURVE only)
     char job_id [TM_MAX_JOB_ID_BYTES + 1];
     zsock_t *tasks;                 //  ROUTER to workers
-    zsock_t *control;               //  PUB to workers
+    control_t *control;             //  control messages to workers
     zsock_t *tasks_monitor;         //  peer events of the tasks socket
     sink_t *sink;                   //  results actor
     admin_t *admin;                 //  status and drain requests
@@ -73,6 +74,8 @@ struct _master_t {
     uint64_t tasks_garbage;         //  tasks-socket frames dropped
     uint64_t sink_garbage;          //  results-socket frames dropped, as the sink last said
     tm_log_limiter_t garbage_limiter;
+    tm_log_limiter_t sink_limiter;  //  frames the sink dropped
+    uint64_t sink_garbage_logged;   //  of sink_garbage, those a line has told of
     uint64_t handshakes_failed;     //  tasks-socket peers refused or broken at the handshake
     tm_log_limiter_t refused_limiter;   //  keys not admitted
     tm_log_limiter_t handshake_limiter; //  other failed handshakes
@@ -119,8 +122,8 @@ s_open_sockets (master_t *self)
     if (self->curve && !(self->auth = tm_curve_auth_new (self->curve)))
         return -1;
     self->tasks = tm_socket_tasks_router (options->bind_tasks, &self->tasks_monitor, self->curve);
-    self->control = tm_socket_control_pub (options->bind_control, self->curve);
-    self->sink = sink_new (options->bind_results, self->curve);
+    self->control = control_new (options->bind_control, self->curve);
+    self->sink = sink_new (options->bind_results, options->max_frame_bytes, self->curve);
     self->admin = admin_new (options->bind_admin, self->curve);
     if (options->http)
         self->http = http_new (options->http_host, options->http_port);
@@ -188,6 +191,7 @@ master_new (const master_options_t *options, const tm_curve_t *curve)
     self->workers = worker_table_new ();
     self->dispatcher = dispatcher_new (self->tasks, self->leases, self->workers, self->job_id,
                                        (int64_t) options->lease_grace_ms * 1000);
+    dispatcher_set_batch_bytes (self->dispatcher, TM_BATCH_BYTES (options->max_frame_bytes));
     self->start_us = tm_clock_now_us ();
     self->summary = summary_new (self->job_id, self->start_us);
     self->outcome = outcome_new (self->leases, self->dispatcher, self->writer, self->summary,
@@ -231,9 +235,7 @@ master_destroy (master_t **self_p)
     resume_set_destroy (&self->resume);
     sink_destroy (&self->sink);
     admin_destroy (&self->admin);
-    if (self->control)
-        zsock_set_linger (self->control, S_CONTROL_LINGER_MS);
-    zsock_destroy (&self->control);
+    control_destroy (&self->control, S_CONTROL_LINGER_MS);
     zsock_destroy (&self->tasks_monitor);
     zsock_destroy (&self->tasks);
     zactor_destroy (&self->auth);
@@ -414,6 +416,7 @@ static void
 s_handshake_failed (master_t *self, int event, uint32_t status)
 {
     self->handshakes_failed++;
+    summary_count (self->summary, SUMMARY_HANDSHAKES_FAILED, 1);
     bool refused = event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
     uint64_t suppressed;
     if (!tm_log_limiter_allow (refused ? &self->refused_limiter : &self->handshake_limiter,
@@ -607,8 +610,10 @@ s_drain_sink (master_t *self)
             tm_worker_msg_destroy (&event.msg);
         }
         else
-        if (event.kind == SINK_EVENT_STATS)
+        if (event.kind == SINK_EVENT_STATS) {
             self->sink_garbage = sink_stats_dropped (&event.stats);
+            sink_log_drops (&event.stats, &self->sink_garbage_logged, &self->sink_limiter);
+        }
     }
 }
 
@@ -645,17 +650,18 @@ s_tick (master_t *self, int64_t now_us)
     results_writer_flush (self->writer, sync);
     if (outcome_output_failed (self->outcome))
         self->output_failed = true;
-    if (now_us >= self->next_announce_us) {
+    if (control_tick (self->control, now_us) && now_us >= self->next_announce_us) {
         self->next_announce_us = now_us + S_ANNOUNCE_US;
-        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_START, self->job_id);
-        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+        control_send (self->control, TM_CONTROL_JOB_START, self->job_id);
     }
     int64_t total = self->input_done ? (int64_t) job_reader_count (self->reader) : -1;
     status_update (self->status, now_us, total,
-                   self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin));
+                   self->tasks_garbage + self->sink_garbage + admin_bad_requests (self->admin)
+                   + control_junk (self->control));
     if (self->http) {
         size_t size;
-        metrics_update (self->metrics, total, self->tasks_garbage + self->sink_garbage);
+        metrics_update (self->metrics, total, self->tasks_garbage + self->sink_garbage
+                                              + control_junk (self->control));
         const char *text = metrics_text (self->metrics, &size);
         http_set_snapshot (self->http, status_json (self->status), text, size);
     }
@@ -707,8 +713,7 @@ s_poll_once (master_t *self)
         //  Every worker finishes what it holds and exits; the job waits
         //  for new ones.
         zsys_info ("admin: drain requested: announcing DRAIN to every worker");
-        zframe_t *frame = tm_codec_encode_control (TM_CONTROL_DRAIN, self->job_id);
-        tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+        control_send (self->control, TM_CONTROL_DRAIN, self->job_id);
     }
 }
 
@@ -730,8 +735,7 @@ s_exit_status (master_t *self, bool interrupted)
 static int
 s_finish_job (master_t *self, bool interrupted)
 {
-    zframe_t *frame = tm_codec_encode_control (TM_CONTROL_JOB_END, self->job_id);
-    tm_codec_send (self->control, &frame, ZMQ_DONTWAIT);
+    control_send (self->control, TM_CONTROL_JOB_END, self->job_id);
     //  A full disk at the very end gets the writer's whole retry time too.
     while (results_writer_flush (self->writer, true) == -1
        &&  results_writer_state (self->writer) == RESULTS_WRITER_RETRYING && !zsys_interrupted)
@@ -742,7 +746,9 @@ s_finish_job (master_t *self, bool interrupted)
     }
     sink_stats_t stats;
     sink_stop (self->sink, &stats);
-    uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats);
+    sink_log_drops (&stats, &self->sink_garbage_logged, &self->sink_limiter);
+    uint64_t garbage = self->tasks_garbage + sink_stats_dropped (&stats)
+                     + control_junk (self->control);
     summary_count (self->summary, SUMMARY_GARBAGE, garbage);
     summary_count (self->summary, SUMMARY_INVALID_SKIPPED, job_reader_skipped (self->reader));
     if (job_reader_skipped (self->reader))

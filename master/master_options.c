@@ -24,6 +24,11 @@ static const char *s_usage =
 "  --retries N          default retries after a failure (default 2)\n"
 "  --skip-invalid       report, count and skip malformed job lines instead of\n"
 "                       stopping at the first (exit status 1 if any skipped)\n"
+"  --max-line BYTES     longest job line (default 4194304; 1024 to 67108864):\n"
+"                       a longer one is an error naming its line\n"
+"  --max-payload BYTES  largest task payload, after base64 (default and most:\n"
+"                       --max-frame less 1048576, 66060288): a larger one is\n"
+"                       an error naming its line\n"
 "Output:\n"
 "  --out FILE           results file, appended (default: stdout)\n"
 "  --summary FILE       write the aggregate as JSON to FILE\n"
@@ -64,8 +69,12 @@ static const char *s_usage =
 "Sockets (default tcp://*:5557, 5558, 5559, 5560):\n"
 "  --bind-tasks EP      tasks endpoint (ROUTER: tasks to workers, credit back)\n"
 "  --bind-results EP    results endpoint (PULL from workers)\n"
-"  --bind-control EP    control endpoint (PUB to workers)\n"
+"  --bind-control EP    control endpoint (XPUB to workers' SUB)\n"
 "  --bind-admin EP      admin endpoint (taskmill status and drain)\n"
+"  --max-frame BYTES    largest frame the results endpoint takes; a larger one\n"
+"                       drops its connection (default 67108864, at least\n"
+"                       4194304). Batches of tasks stay under a quarter of it:\n"
+"                       give workers the same --max-frame\n"
 "  --http [ADDR:]PORT   serve a dashboard (/), /api/status and /metrics over\n"
 "                       HTTP on ADDR (default 127.0.0.1; * for every address,\n"
 "                       [::1] for IPv6); off unless given\n"
@@ -76,7 +85,7 @@ enum {
     OPT_GENERATE, OPT_PAYLOAD_SIZE, OPT_PAYLOAD, OPT_TIMEOUT, OPT_RETRIES, OPT_SKIP_INVALID,
     OPT_WINDOW, OPT_MIN_WORKERS, OPT_LEASE_GRACE, OPT_WORKER_TIMEOUT, OPT_RETRY_BACKOFF,
     OPT_WRITE_RETRY, OPT_REDUCE, OPT_REDUCE_MAX_WORDS, OPT_SPECULATE, OPT_SPECULATE_EXEC,
-    OPT_SPECULATE_MIN, OPT_CERT, OPT_ALLOW,
+    OPT_SPECULATE_MIN, OPT_CERT, OPT_ALLOW, OPT_MAX_LINE, OPT_MAX_PAYLOAD, OPT_MAX_FRAME,
     OPT_BIND_TASKS, OPT_BIND_RESULTS,
     OPT_BIND_CONTROL, OPT_BIND_ADMIN, OPT_HTTP, OPT_QUIET, OPT_VERBOSE, OPT_HELP
 };
@@ -106,6 +115,9 @@ static const struct option s_options [] = {
     { "speculate-min", required_argument, NULL, OPT_SPECULATE_MIN },
     { "reduce-max-words", required_argument, NULL, OPT_REDUCE_MAX_WORDS },
     { "sync", required_argument, NULL, OPT_SYNC },
+    { "max-line", required_argument, NULL, OPT_MAX_LINE },
+    { "max-payload", required_argument, NULL, OPT_MAX_PAYLOAD },
+    { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
     { "cert", required_argument, NULL, OPT_CERT },
     { "allow", required_argument, NULL, OPT_ALLOW },
     { "bind-tasks", required_argument, NULL, OPT_BIND_TASKS },
@@ -172,6 +184,9 @@ s_defaults (master_options_t *options)
     options->sync_ms = MASTER_DEFAULT_SYNC_MS;
     options->write_retry_ms = MASTER_DEFAULT_WRITE_RETRY_MS;
     options->speculate_min_ms = 1000;
+    options->job.max_line_bytes = JOB_READER_MAX_LINE_BYTES;
+    options->job.max_payload_bytes = SIZE_MAX;     //  not given: the frame's room
+    options->max_frame_bytes = TM_MAX_FRAME_BYTES;
     tm_endpoint_format (options->bind_tasks, TM_ENDPOINT_MAX, "*", TM_PORT_TASKS);
     tm_endpoint_format (options->bind_results, TM_ENDPOINT_MAX, "*", TM_PORT_RESULTS);
     tm_endpoint_format (options->bind_control, TM_ENDPOINT_MAX, "*", TM_PORT_CONTROL);
@@ -263,6 +278,19 @@ s_apply (master_options_t *options, int option, const char *arg)
             if (s_number ("retry-backoff", arg, 0, 30000, &value)) return TM_EXIT_USAGE;
             options->retry_backoff_ms = (uint32_t) value;
             break;
+        case OPT_MAX_LINE:
+            if (s_number ("max-line", arg, 1024, TM_MAX_FRAME_BYTES, &value)) return TM_EXIT_USAGE;
+            options->job.max_line_bytes = (size_t) value;
+            break;
+        case OPT_MAX_PAYLOAD:
+            if (s_number ("max-payload", arg, 0, TM_MAX_PAYLOAD_BYTES, &value)) return TM_EXIT_USAGE;
+            options->job.max_payload_bytes = (size_t) value;
+            break;
+        case OPT_MAX_FRAME:
+            if (s_number ("max-frame", arg, TM_MIN_FRAME_BYTES, TM_MAX_FRAME_BYTES, &value))
+                return TM_EXIT_USAGE;
+            options->max_frame_bytes = (size_t) value;
+            break;
         case OPT_CERT: options->cert_path = arg; break;
         case OPT_ALLOW: options->allow_dir = arg; break;
         case OPT_BIND_TASKS:
@@ -294,6 +322,28 @@ s_apply (master_options_t *options, int option, const char *arg)
     return 0;
 }
 
+//  A task of the largest payload must fit a frame; so must a generated one.
+static int
+s_check_limits (master_options_t *options)
+{
+    job_reader_config_t *job = &options->job;
+    if (job->max_payload_bytes == SIZE_MAX)
+        job->max_payload_bytes = options->max_frame_bytes - TM_FRAME_OVERHEAD_BYTES;
+    if (job->max_payload_bytes + TM_FRAME_OVERHEAD_BYTES > options->max_frame_bytes) {
+        fprintf (stderr, "taskmill-master: --max-payload %zu does not fit --max-frame %zu "
+                 "(a payload may be at most the frame less %d bytes)\n",
+                 job->max_payload_bytes, options->max_frame_bytes, TM_FRAME_OVERHEAD_BYTES);
+        return -1;
+    }
+    size_t generated = job->payload ? strlen (job->payload) : job->payload_size;
+    if (job->format == JOB_FORMAT_GENERATE && generated > job->max_payload_bytes) {
+        fprintf (stderr, "taskmill-master: the generated payload (%zu bytes) is over "
+                 "--max-payload %zu\n", generated, job->max_payload_bytes);
+        return -1;
+    }
+    return 0;
+}
+
 static int
 s_check_input (master_options_t *options, int argc, char *argv [])
 {
@@ -317,7 +367,7 @@ s_check_input (master_options_t *options, int argc, char *argv [])
                                     "socket)");
     if (options->job.format == JOB_FORMAT_LINES && !options->job.default_type)
         return s_usage_error ("%s", "--format lines needs --type");
-    return 0;
+    return s_check_limits (options);
 }
 
 int

@@ -8,6 +8,7 @@
 #include "reducer.h"
 #include "tm_endpoint.h"
 #include "tm_http.h"
+#include "tm_limits.h"
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -34,6 +35,7 @@ typedef struct {
     uint32_t retry_backoff_ms;      //  --retry-backoff: wait before the first retry
     uint32_t sync_ms;               //  --sync: fdatasync interval (0: at the end only)
     uint32_t write_retry_ms;        //  --write-retry: how long a full disk is retried
+    size_t max_frame_bytes;         //  --max-frame: the largest frame the results socket takes
     reducer_kind_t reduce;          //  --reduce
     const char *reduce_path;        //  --reduce concat:FILE
     uint32_t reduce_max_words;      //  --reduce-max-words

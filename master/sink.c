@@ -3,6 +3,7 @@
     pipe as pointers, so no result is copied between threads.
 */
 #include "sink.h"
+#include "tm_tsan.h"
 #include "tm_clock.h"
 #include "tm_log.h"
 #include "tm_socket.h"
@@ -18,7 +19,6 @@ typedef struct {
     zsock_t *pipe;
     zsock_t *results;
     sink_stats_t stats;
-    tm_log_limiter_t limiter;
     bool stopping;
     uint64_t dropped_reported;      //  drops the master has heard of
     int64_t reported_us;            //  when it last heard
@@ -36,18 +36,20 @@ sink_stats_dropped (const sink_stats_t *stats)
 static void
 s_send_event (zsock_t *pipe, const sink_event_t *event)
 {
+    if (event->kind == SINK_EVENT_MESSAGE)
+        TM_TSAN_RELEASE (event->msg);
     int rc = zmq_send (zsock_resolve (pipe), event, sizeof *event, 0);
     assert (rc == (int) sizeof *event);
 }
 
+//  Counted here, logged by the master from the stats (sink_log_drops):
+//  czmq's log calls localtime, which is not safe on two threads at once.
 static void
 s_count_drop (s_state_t *self, tm_decode_status_t status, size_t size)
 {
     self->stats.dropped [status]++;
-    uint64_t suppressed;
-    if (tm_log_limiter_allow (&self->limiter, tm_clock_now_us (), &suppressed))
-        zsys_warning ("sink: dropped a %s frame of %zu bytes (%" PRIu64 " more not logged)",
-                      tm_decode_status_name (status), size, suppressed);
+    self->stats.last_drop = status;
+    self->stats.last_drop_bytes = size;
 }
 
 static void
@@ -119,6 +121,7 @@ s_report_stats (s_state_t *self)
 //  lives on its stack for as long as the actor reads it.
 typedef struct {
     const char *endpoint;
+    size_t max_frame_bytes;
     const tm_curve_t *curve;
 } s_args_t;
 
@@ -127,7 +130,7 @@ s_sink_actor (zsock_t *pipe, void *args)
 {
     s_state_t self = { .pipe = pipe };
     const s_args_t *bind = (const s_args_t *) args;
-    self.results = tm_socket_results_pull (bind->endpoint, bind->curve);
+    self.results = tm_socket_results_pull (bind->endpoint, bind->max_frame_bytes, bind->curve);
     zsock_signal (pipe, 0);
     //  The port, or -1 when the bind failed and the actor ends.
     zstr_sendf (pipe, "%d", self.results ? tm_socket_bound_port (self.results) : -1);
@@ -161,9 +164,9 @@ s_sink_actor (zsock_t *pipe, void *args)
 }
 
 sink_t *
-sink_new (const char *endpoint, const tm_curve_t *curve)
+sink_new (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve)
 {
-    s_args_t args = { .endpoint = endpoint, .curve = curve };
+    s_args_t args = { .endpoint = endpoint, .max_frame_bytes = max_frame_bytes, .curve = curve };
     //  Only the main thread should see SIGINT/SIGTERM.
     sigset_t block, previous;
     sigemptyset (&block);
@@ -193,11 +196,27 @@ sink_pipe (sink_t *self)
     return zactor_sock (self->actor);
 }
 
+void
+sink_log_drops (const sink_stats_t *stats, uint64_t *logged, tm_log_limiter_t *limiter)
+{
+    uint64_t dropped = sink_stats_dropped (stats);
+    uint64_t suppressed;
+    if (dropped == *logged || !tm_log_limiter_allow (limiter, tm_clock_now_us (), &suppressed))
+        return;
+    zsys_warning ("sink: dropped a %s frame of %zu bytes (%" PRIu64 " dropped in all)",
+                  tm_decode_status_name (stats->last_drop), stats->last_drop_bytes, dropped);
+    *logged = dropped;
+}
+
 int
 sink_recv (sink_t *self, sink_event_t *event)
 {
     int rc = zmq_recv (zsock_resolve (zactor_sock (self->actor)), event, sizeof *event, 0);
-    return rc == (int) sizeof *event ? 0 : -1;
+    if (rc != (int) sizeof *event)
+        return -1;
+    if (event->kind == SINK_EVENT_MESSAGE)
+        TM_TSAN_ACQUIRE (event->msg);
+    return 0;
 }
 
 void

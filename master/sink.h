@@ -14,6 +14,7 @@
 
 #include "tm_codec.h"
 #include "tm_curve.h"
+#include "tm_log.h"
 #include <czmq.h>
 
 //  What the sink sends to the master: one fixed-size frame per event.
@@ -30,6 +31,8 @@ typedef struct {
     uint64_t frames;                        //  frames received
     uint64_t dropped [TM_DECODE_COUNT];     //  frames dropped, by decode status
     uint64_t multipart_dropped;             //  multi-frame messages dropped
+    tm_decode_status_t last_drop;           //  why the last frame dropped was
+    size_t last_drop_bytes;                 //  and its size
 } sink_stats_t;
 
 typedef struct {
@@ -41,9 +44,10 @@ typedef struct {
 typedef struct _sink_t sink_t;
 
 //  Starts the sink actor bound to endpoint, as a CURVE server with curve
-//  (NULL: plaintext; read only while this call runs). Returns NULL (after
-//  logging) if the bind fails.
-sink_t *sink_new (const char *endpoint, const tm_curve_t *curve);
+//  (NULL: plaintext; read only while this call runs), taking frames of up
+//  to max_frame_bytes (--max-frame). Returns NULL (after logging) if the
+//  bind fails.
+sink_t *sink_new (const char *endpoint, size_t max_frame_bytes, const tm_curve_t *curve);
 //  Stops the actor, freeing any message still in flight to the master.
 void sink_destroy (sink_t **self_p);
 //  The pipe to poll for events.
@@ -57,5 +61,9 @@ int sink_recv (sink_t *self, sink_event_t *event);
 void sink_stop (sink_t *self, sink_stats_t *stats);
 //  The port the results socket is bound to.
 int sink_port (sink_t *self);
+
+//  Logs (rate-limited by limiter) that frames were dropped since *logged
+//  of them were: the sink counts, the master's thread logs.
+void sink_log_drops (const sink_stats_t *stats, uint64_t *logged, tm_log_limiter_t *limiter);
 
 #endif

@@ -133,6 +133,7 @@ s_counters (status_t *self, uint64_t garbage)
         { "stale_dropped", SUMMARY_STALE }, { "unknown_seq_dropped", SUMMARY_UNKNOWN_SEQ },
         { "leases_expired", SUMMARY_LEASES_EXPIRED }, { "reissued", SUMMARY_REISSUED },
         { "resumed_skipped", SUMMARY_RESUMED }, { "invalid_skipped", SUMMARY_INVALID_SKIPPED },
+        { "handshakes_failed", SUMMARY_HANDSHAKES_FAILED },
     };
     json_t *counters = json_object ();
     for (size_t i = 0; i < sizeof names / sizeof names [0]; i++)

@@ -235,7 +235,7 @@ s_rate (summary_t *self)
 static const char *s_counter_names [SUMMARY_COUNTER_COUNT] = {
     "retries", "duplicates_dropped", "stale_dropped", "unknown_seq_dropped",
     "garbage_dropped", "leases_expired", "reissued", "resumed_skipped", "invalid_skipped",
-    "speculative_launched", "speculative_won"
+    "speculative_launched", "speculative_won", "handshakes_failed"
 };
 
 static const char *s_quantity_names [SUMMARY_QUANTITIES] = {

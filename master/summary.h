@@ -37,6 +37,7 @@ typedef enum {
     SUMMARY_INVALID_SKIPPED,    //  malformed job lines skipped, not run (--skip-invalid)
     SUMMARY_SPECULATIVE_LAUNCHED,   //  --speculate: copies of stragglers sent
     SUMMARY_SPECULATIVE_WON,    //  ... whose result came first
+    SUMMARY_HANDSHAKES_FAILED,  //  tasks-socket peers refused or broken at the handshake (junk)
     SUMMARY_COUNTER_COUNT
 } summary_counter_t;
 

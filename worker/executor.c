@@ -16,6 +16,7 @@
 */
 #include "executor.h"
 #include "tm_clock.h"
+#include "tm_tsan.h"
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -61,6 +62,7 @@ typedef struct {
 struct _executor_t {
     handler_registry_t *registry;
     bool allow_exec;
+    size_t max_output_bytes;    //  --max-output, handed to every handler
     pthread_mutex_t lock;
     pthread_cond_t ready;
     s_item_t *ring;             //  queued tasks
@@ -87,6 +89,7 @@ static void
 s_send_block (zsock_t *push, executor_batch_t **block_p)
 {
     if (*block_p && (*block_p)->count > 0) {
+        TM_TSAN_RELEASE (*block_p);
         zmq_send (zsock_resolve (push), block_p, sizeof *block_p, 0);
         *block_p = NULL;
     }
@@ -107,6 +110,7 @@ s_run_item (executor_t *self, s_item_t item, void **states, executor_done_t *don
         .allow_exec = self->allow_exec,
         .type = done->task.type, .id = done->task.id, .attempt = done->task.attempt,
         .thread_states = states, .cancelled = &item.holder->cancelled,
+        .max_output_bytes = self->max_output_bytes,
     };
     done->start_us = tm_clock_wall_us ();
     handler_registry_run (self->registry, done->task.type, &input, &done->output);
@@ -250,12 +254,13 @@ s_spawn (executor_t *self)
 
 executor_t *
 executor_new (handler_registry_t *registry, size_t threads, size_t max_threads,
-              size_t queue_capacity, bool allow_exec)
+              size_t queue_capacity, bool allow_exec, size_t max_output_bytes)
 {
     assert (threads > 0 && max_threads >= threads && queue_capacity > 0);
     executor_t *self = (executor_t *) zmalloc (sizeof (executor_t));
     self->registry = registry;
     self->allow_exec = allow_exec;
+    self->max_output_bytes = max_output_bytes;
     pthread_mutex_init (&self->lock, NULL);
     pthread_cond_init (&self->ready, NULL);
     self->capacity = queue_capacity;
@@ -399,7 +404,10 @@ executor_recv (executor_t *self)
 {
     executor_batch_t *block = NULL;
     int rc = zmq_recv (zsock_resolve (self->completions), &block, sizeof block, ZMQ_DONTWAIT);
-    return rc == (int) sizeof block ? block : NULL;
+    if (rc != (int) sizeof block)
+        return NULL;
+    TM_TSAN_ACQUIRE (block);
+    return block;
 }
 
 void

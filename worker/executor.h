@@ -38,9 +38,10 @@ typedef struct _executor_t executor_t;
 
 //  Starts threads executor threads (room for up to max_threads) over
 //  registry (borrowed, read-only from now on) with room for
-//  queue_capacity tasks.
+//  queue_capacity tasks; a task's output is cut at max_output_bytes (0:
+//  HANDLER_MAX_OUTPUT_BYTES).
 executor_t *executor_new (handler_registry_t *registry, size_t threads, size_t max_threads,
-                          size_t queue_capacity, bool allow_exec);
+                          size_t queue_capacity, bool allow_exec, size_t max_output_bytes);
 //  Grows the pool to threads at once, or shrinks it: threads leave when
 //  they are between tasks, never in the middle of one.
 void executor_set_threads (executor_t *self, size_t threads);

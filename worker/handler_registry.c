@@ -202,8 +202,14 @@ handler_registry_run (handler_registry_t *self, const char *type,
                     input->thread_states ? input->thread_states [entry->state] : NULL,
                     input, output);
     //  The bound holds for every handler.
-    if (output->output_size > HANDLER_MAX_OUTPUT_BYTES)
-        output->output_size = HANDLER_MAX_OUTPUT_BYTES;
+    if (output->output_size > handler_output_limit (input))
+        output->output_size = handler_output_limit (input);
+}
+
+size_t
+handler_output_limit (const handler_input_t *input)
+{
+    return input->max_output_bytes ? input->max_output_bytes : HANDLER_MAX_OUTPUT_BYTES;
 }
 
 void
@@ -257,8 +263,8 @@ handler_output_set (handler_output_t *self, const void *data, size_t size)
 {
     assert (self);
     assert (data || size == 0);
-    if (size > HANDLER_MAX_OUTPUT_BYTES)
-        size = HANDLER_MAX_OUTPUT_BYTES;
+    if (size > TM_MAX_PAYLOAD_BYTES)
+        size = TM_MAX_PAYLOAD_BYTES;
     free (self->output);
     self->output = NULL;
     if (size > 0) {

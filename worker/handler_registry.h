@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HANDLER_MAX_OUTPUT_BYTES (1024 * 1024)   //  output beyond this is cut
+#define HANDLER_MAX_OUTPUT_BYTES (1024 * 1024)   //  output beyond this is cut (--max-output)
 
 //  What a handler gets: the task's payload and its deadline.
 typedef struct {
@@ -30,6 +30,7 @@ typedef struct {
     uint32_t attempt;
     void **thread_states;       //  this executor thread's plugin states (thread_init)
     const volatile int *cancelled;  //  non-zero: the worker stops at once
+    size_t max_output_bytes;    //  output beyond this is cut; 0: HANDLER_MAX_OUTPUT_BYTES
 } handler_input_t;
 
 //  What a handler returns. Output and error are heap strings owned by the
@@ -72,12 +73,15 @@ void handler_registry_run (handler_registry_t *self, const char *type,
                            const handler_input_t *input, handler_output_t *output);
 
 //  Helpers for handlers.
+//  The most output the task may return (input->max_output_bytes, or the default).
+size_t handler_output_limit (const handler_input_t *input);
 void handler_output_init (handler_output_t *self);
 void handler_output_fini (handler_output_t *self);
 //  Sets status and a copy of the message as error.
 void handler_output_fail (handler_output_t *self, tm_status_t status, const char *format, ...)
     __attribute__ ((format (printf, 3, 4)));
-//  Sets OK and a copy of size bytes as output.
+//  Sets OK and a copy of size bytes as output (cut at TM_MAX_PAYLOAD_BYTES;
+//  handler_registry_run cuts it to the task's limit).
 void handler_output_set (handler_output_t *self, const void *data, size_t size);
 
 #endif

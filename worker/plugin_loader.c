@@ -96,6 +96,7 @@ plugin_loader_registry (const char *const *paths, size_t count, plugin_loader_t 
 typedef struct {
     handler_output_t *output;
     size_t capacity;
+    size_t max;                 //  bytes kept at most (--max-output)
 } s_output_t;
 
 static int
@@ -103,14 +104,14 @@ s_write (taskmill_output_t *self, const void *data, size_t size)
 {
     s_output_t *impl = (s_output_t *) self->impl;
     handler_output_t *output = impl->output;
-    size_t room = HANDLER_MAX_OUTPUT_BYTES - output->output_size;
+    size_t room = impl->max - output->output_size;
     size_t taken = size < room ? size : room;
     if (output->output_size + taken > impl->capacity) {
         size_t capacity = impl->capacity ? impl->capacity * 2 : 256;
         while (capacity < output->output_size + taken)
             capacity *= 2;
-        if (capacity > HANDLER_MAX_OUTPUT_BYTES)
-            capacity = HANDLER_MAX_OUTPUT_BYTES;
+        if (capacity > impl->max)
+            capacity = impl->max;
         output->output = (uint8_t *) realloc (output->output, capacity);
         assert (output->output);
         impl->capacity = capacity;
@@ -143,7 +144,7 @@ plugin_run (const taskmill_handler_t *handler, void *thread_state,
         .deadline_us = input->deadline_us, .attempt = input->attempt,
         .cancelled = input->cancelled ? input->cancelled : &s_never
     };
-    s_output_t impl = { output, 0 };
+    s_output_t impl = { output, 0, handler_output_limit (input) };
     taskmill_output_t out = { s_write, s_fail, &impl };
     handler->run (thread_state, &task, &out);
 }

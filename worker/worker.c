@@ -119,7 +119,8 @@ worker_new (const worker_options_t *options, const tm_curve_t *curve,
         worker_destroy (&self);
         return NULL;
     }
-    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation, curve);
+    self->tasks = tm_socket_tasks_dealer (options->tasks, self->incarnation, options->max_frame_bytes,
+                                          curve);
     self->results = tm_socket_results_push (options->results, curve);
     self->control = tm_socket_control_sub (options->control, curve);
     if (!self->tasks || !self->results || !self->control) {
@@ -136,7 +137,7 @@ worker_new (const worker_options_t *options, const tm_curve_t *curve,
     size_t queue = options->queue + TM_MAX_BATCH_TASKS;
     size_t max_threads = options->max_threads ? options->max_threads : options->threads;
     self->executor = executor_new (self->registry, options->threads, max_threads, queue,
-                                   options->allow_exec);
+                                   options->allow_exec, options->max_output_bytes);
     //  An autoscaled pool asks for what its largest size runs: tasks must
     //  reach it and wait for a backlog to show (autoscale.h).
     credit_init (&self->credit, max_threads, options->queue, tm_clock_now_us ());
@@ -356,8 +357,8 @@ s_queue_unsent (worker_t *self, tm_result_t *results, size_t count)
 }
 
 //  Encodes one completion block into result frames, each under
-//  TM_MAX_BATCH_BYTES of output (a larger output goes alone), queued on
-//  self->unsent.
+//  TM_BATCH_BYTES (--max-frame) of output (a larger output goes alone),
+//  queued on self->unsent.
 static void
 s_encode_block (worker_t *self, executor_batch_t *block)
 {
@@ -374,7 +375,8 @@ s_encode_block (worker_t *self, executor_batch_t *block)
             .start_us = done->start_us, .duration_us = done->duration_us,
             .exit_code = done->output.exit_code
         };
-        if (i > first && bytes + done->output.output_size > TM_MAX_BATCH_BYTES) {
+        if (i > first && bytes + done->output.output_size
+                         > TM_BATCH_BYTES (self->options->max_frame_bytes)) {
             s_queue_unsent (self, self->scratch + first, i - first);
             first = i;
             bytes = 0;

@@ -1,5 +1,6 @@
 /*  worker_options: getopt_long over the documented options. */
 #include "worker_options.h"
+#include "handler_registry.h"
 #include "tm_exit.h"
 #include <czmq.h>
 #include <getopt.h>
@@ -33,6 +34,12 @@ static const char *s_usage =
 "  --queue N            the most tasks it asks to hold, queued and running\n"
 "                       (default 16384; it asks for what one round trip at\n"
 "                       its measured rate needs, and no more)\n"
+"  --max-output BYTES   a task's output is cut to its first BYTES (default\n"
+"                       1048576; at most --max-frame less 1048576)\n"
+"  --max-frame BYTES    largest frame the tasks endpoint takes; a larger one\n"
+"                       drops its connection (default 67108864, at least\n"
+"                       4194304). Batches of results stay under a quarter of\n"
+"                       it: give the master the same --max-frame\n"
 "  --plugin LIB.so      load task types from a plugin (taskmill/plugin.h);\n"
 "                       repeatable, up to 16\n"
 "  --list-handlers      print every task type (built-in and plugins), exit\n"
@@ -51,7 +58,7 @@ enum {
     OPT_TASKS = 256, OPT_RESULTS, OPT_CONTROL, OPT_THREADS, OPT_ALLOW_EXEC,
     OPT_ID, OPT_ONCE, OPT_HEARTBEAT, OPT_DRAIN_TIMEOUT, OPT_QUEUE, OPT_VERBOSE, OPT_HELP,
     OPT_PLUGIN, OPT_LIST_HANDLERS, OPT_MIN_THREADS, OPT_MAX_THREADS, OPT_SCALE_THRESHOLD,
-    OPT_SCALE_SHRINK_AFTER, OPT_CERT, OPT_SERVER_CERT, OPT_METRICS
+    OPT_SCALE_SHRINK_AFTER, OPT_CERT, OPT_SERVER_CERT, OPT_METRICS, OPT_MAX_OUTPUT, OPT_MAX_FRAME
 };
 
 static const struct option s_options [] = {
@@ -65,6 +72,8 @@ static const struct option s_options [] = {
     { "heartbeat", required_argument, NULL, OPT_HEARTBEAT },
     { "drain-timeout", required_argument, NULL, OPT_DRAIN_TIMEOUT },
     { "queue", required_argument, NULL, OPT_QUEUE },
+    { "max-output", required_argument, NULL, OPT_MAX_OUTPUT },
+    { "max-frame", required_argument, NULL, OPT_MAX_FRAME },
     { "verbose", no_argument, NULL, OPT_VERBOSE },
     { "plugin", required_argument, NULL, OPT_PLUGIN },
     { "list-handlers", no_argument, NULL, OPT_LIST_HANDLERS },
@@ -115,6 +124,16 @@ s_apply (worker_options_t *options, int option, const char *arg)
             snprintf (options->id, sizeof options->id, "%s", arg);
             return 0;
         case OPT_ONCE: options->once = true; return 0;
+        case OPT_MAX_OUTPUT:
+            if (tm_parse_int (arg, 0, TM_MAX_PAYLOAD_BYTES, &value))
+                return s_usage_error ("--max-output wants 0 to 66060288 bytes, not", arg);
+            options->max_output_bytes = (size_t) value;
+            return 0;
+        case OPT_MAX_FRAME:
+            if (tm_parse_int (arg, TM_MIN_FRAME_BYTES, TM_MAX_FRAME_BYTES, &value))
+                return s_usage_error ("--max-frame wants 4194304 to 67108864 bytes, not", arg);
+            options->max_frame_bytes = (size_t) value;
+            return 0;
         case OPT_HEARTBEAT:
             if (tm_parse_int (arg, 10, 3600000, &value))
                 return s_usage_error ("--heartbeat wants 10 to 3600000 ms, not", arg);
@@ -196,6 +215,13 @@ s_complete (worker_options_t *options, const char *host)
         }
         options->threads = options->min_threads;
     }
+    if (options->max_output_bytes + TM_FRAME_OVERHEAD_BYTES > options->max_frame_bytes) {
+        fprintf (stderr, "taskmill-worker: --max-output %zu does not fit --max-frame %zu (an "
+                         "output may be at most the frame less %d bytes)\n"
+                         "Try 'taskmill-worker --help'.\n",
+                 options->max_output_bytes, options->max_frame_bytes, TM_FRAME_OVERHEAD_BYTES);
+        return -1;
+    }
     if (!options->threads) {
         long cores = sysconf (_SC_NPROCESSORS_ONLN);
         options->threads = cores > 0 ? (size_t) cores : 1;
@@ -210,6 +236,8 @@ worker_options_parse (worker_options_t *options, int argc, char *argv [])
     options->heartbeat_ms = WORKER_DEFAULT_HEARTBEAT_MS;
     options->drain_timeout_ms = WORKER_DEFAULT_DRAIN_TIMEOUT_MS;
     options->queue = WORKER_DEFAULT_QUEUE;
+    options->max_output_bytes = HANDLER_MAX_OUTPUT_BYTES;
+    options->max_frame_bytes = TM_MAX_FRAME_BYTES;
     options->scale_threshold_ms = 50;
     options->scale_shrink_after_ms = 30000;
     optind = 1;

@@ -33,6 +33,8 @@ typedef struct {
     uint32_t heartbeat_ms;              //  --heartbeat
     uint32_t drain_timeout_ms;          //  --drain-timeout
     size_t queue;                       //  --queue: the largest credit window
+    size_t max_output_bytes;            //  --max-output: a task's output is cut here
+    size_t max_frame_bytes;             //  --max-frame: the largest tasks frame taken
     bool verbose;                       //  --verbose
     const char *plugins [WORKER_MAX_PLUGINS];   //  --plugin, in order
     size_t plugin_count;

@@ -320,6 +320,21 @@ def is_listening(port):
                and r["local"][0] in (HOST, "0.0.0.0") for r in _proc_net_tcp())
 
 
+def connect(port, timeout=5.0):
+    """A TCP connection to 127.0.0.1:port. The master binds its control
+    socket again when a peer sends it junk (master/control.h), which leaves
+    the port closed for a few milliseconds: a refused connect is tried again
+    until `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection((HOST, port), timeout=timeout)
+        except ConnectionRefusedError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.005)
+
+
 def child_pids(pid):
     """Direct children of pid (any thread)."""
     children = set()
@@ -1061,7 +1076,7 @@ class ZmtpPeer:
     speak ZMTP 3 with the NULL mechanism."""
 
     def __init__(self, port, socket_type, timeout=5.0):
-        self.sock = socket.create_connection((HOST, port), timeout=timeout)
+        self.sock = connect(port, timeout)
         self.sock.sendall(zmtp_greeting())
         peer = self._recv_exact(64)
         check(peer[0] == 0xFF and peer[9] & 1, "port %d did not answer with a ZMTP signature: %r"

@@ -354,15 +354,15 @@ def raw_garbage(ports, rng, held, ctx):
                              (ports.control, zmq.PUSH), (ports.admin, zmq.PULL)):
         if port == ports.admin and not h.is_listening(port):
             continue    # the admin socket is optional ("reserved")
-        s = socket.create_connection((h.HOST, port), timeout=5)
+        s = h.connect(port)
         s.sendall(bytes(rng.getrandbits(8) for _ in range(4096)))
         s.close()
-        s = socket.create_connection((h.HOST, port), timeout=5)      # connect, close at once
+        s = h.connect(port)      # connect, close at once
         s.close()
-        s = socket.create_connection((h.HOST, port), timeout=5)      # wrong mechanism
+        s = h.connect(port)      # wrong mechanism
         s.sendall(h.zmtp_greeting(mechanism=b"CURVE") + bytes(200))
         s.close()
-        s = socket.create_connection((h.HOST, port), timeout=5)      # ZMTP 2 style then junk
+        s = h.connect(port)      # ZMTP 2 style then junk
         s.sendall(h.ZMTP_SIGNATURE + b"\x01\x05junk" + bytes(rng.getrandbits(8) for _ in range(300)))
         s.close()
         wrong = ctx.socket(wrong_type)                                # incompatible socket type
@@ -374,7 +374,7 @@ def raw_garbage(ports, rng, held, ctx):
         wrong.disable_monitor()
         monitor.close()
         wrong.close()
-        s = socket.create_connection((h.HOST, port), timeout=5)      # half a greeting, held open
+        s = h.connect(port)      # half a greeting, held open
         s.sendall(b"\xff\x00\x00")
         held.append(s)
 

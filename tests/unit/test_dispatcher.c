@@ -112,7 +112,7 @@ s_join (s_rig_t *rig, const char *incarnation, uint32_t window, uint64_t stamp)
     assert_true (rig->peer_count < S_PEERS);
     s_peer_t *peer = &rig->peers [rig->peer_count++];
     snprintf (peer->incarnation, sizeof peer->incarnation, "%s", incarnation);
-    peer->dealer = tm_socket_tasks_dealer (rig->endpoint, incarnation, NULL);
+    peer->dealer = tm_socket_tasks_dealer (rig->endpoint, incarnation, TM_MAX_FRAME_BYTES, NULL);
     assert_non_null (peer->dealer);
     //  ZMQ_IMMEDIATE: the send waits for the connection, at most this long.
     zsock_set_sndtimeo (peer->dealer, S_WAIT_MS);

@@ -474,6 +474,37 @@ exec_cuts_stdout_at_the_bound_without_blocking_the_command (void **state)
     handler_output_fini (&output);
 }
 
+//  --max-output: a lower limit cuts what echo, exec and plugins return; a
+//  higher one lets more through.
+static void
+a_lowered_output_limit_cuts_every_handler (void **state)
+{
+    handler_input_t input = { .payload = (const uint8_t *) "0123456789", .payload_size = 10,
+                              .allow_exec = true, .max_output_bytes = 4 };
+    handler_output_t output;
+    handler_registry_run ((handler_registry_t *) *state, "echo", &input, &output);
+    assert_int_equal (output.status, TM_STATUS_OK);
+    assert_int_equal (output.output_size, 4);
+    assert_memory_equal (output.output, "0123", 4);
+    handler_output_fini (&output);
+    const char *command = "head -c 100000 /dev/zero";
+    input.payload = (const uint8_t *) command;
+    input.payload_size = strlen (command);
+    input.deadline_us = tm_clock_now_us () + 5000000;
+    input.max_output_bytes = 1000;
+    handler_registry_run ((handler_registry_t *) *state, "exec", &input, &output);
+    assert_int_equal (output.status, TM_STATUS_OK);
+    assert_int_equal (output.output_size, 1000);
+    handler_output_fini (&output);
+    command = "head -c 2000000 /dev/zero";
+    input.payload = (const uint8_t *) command;
+    input.payload_size = strlen (command);
+    input.max_output_bytes = 1500000;
+    handler_registry_run ((handler_registry_t *) *state, "exec", &input, &output);
+    assert_int_equal (output.output_size, 1500000);
+    handler_output_fini (&output);
+}
+
 static void
 exec_reads_stdin_from_dev_null (void **state)
 {
@@ -594,6 +625,7 @@ main (void)
         cmocka_unit_test (sha256_without_the_prefix_hashes_the_whole_payload),
         cmocka_unit_test (sha256_many_rounds_past_deadline_returns_timeout),
         cmocka_unit_test (exec_is_rejected_without_allow_exec),
+        cmocka_unit_test (a_lowered_output_limit_cuts_every_handler),
         cmocka_unit_test (exec_returns_stdout_and_exit_code_zero),
         cmocka_unit_test (exec_nonzero_exit_fails_with_the_status_and_stderr_tail),
         cmocka_unit_test (exec_keeps_only_the_end_of_a_long_stderr),

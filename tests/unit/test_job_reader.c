@@ -1502,6 +1502,43 @@ blocks_read_count_the_reads_of_input (void **state)
     job_reader_destroy (&reader);
 }
 
+//  --max-payload: the payload after base64, in every format, is checked
+//  against the limit and a larger one is the line's error; validation agrees.
+static void
+a_payload_over_the_limit_is_an_error_naming_its_line (void **state)
+{
+    (void) state;
+    job_reader_config_t config = s_config (JOB_FORMAT_JSONL, "t");
+    config.max_payload_bytes = 4;
+    const char *text = "{\"payload\":\"abcd\"}\n{\"payload_b64\":\"YWJjZA==\"}\n"
+                       "{\"payload\":\"abcde\"}\n";
+    s_assert_error (text, strlen (text), &config,
+                    "line 3: payload of 5 bytes is over the limit of 4 (--max-payload)");
+    text = "{\"payload_b64\":\"YWJjZGU=\"}\n";
+    s_assert_error (text, strlen (text), &config,
+                    "line 1: payload of 5 bytes is over the limit of 4 (--max-payload)");
+    config.format = JOB_FORMAT_LINES;
+    text = "abcd\nabcdef\n";
+    s_assert_error (text, strlen (text), &config,
+                    "line 2: payload of 6 bytes is over the limit of 4 (--max-payload)");
+    //  With --skip-invalid the line is skipped and the next one read.
+    config = s_skip_config (JOB_FORMAT_JSONL, "t");
+    config.max_payload_bytes = 4;
+    job_reader_t *reader = s_reader_of_text ("{\"payload\":\"abcde\"}\n{\"id\":\"x\"}\n",
+                                             &config);
+    s_assert_skips (reader, "line 1: payload of 5 bytes is over the limit of 4 (--max-payload)");
+    s_assert_task (reader, 2, "t");
+    job_reader_destroy (&reader);
+    //  A generated payload over the limit is refused at once.
+    config = s_config (JOB_FORMAT_GENERATE, "noop");
+    config.generate_count = 1;
+    config.payload_size = 5;
+    config.max_payload_bytes = 4;
+    char error [256] = "";
+    assert_null (job_reader_new (NULL, &config, error, sizeof error));
+    assert_non_null (strstr (error, "--max-payload"));
+}
+
 int
 main (void)
 {
@@ -1555,6 +1592,7 @@ main (void)
         cmocka_unit_test (generate_uses_the_given_payload),
         cmocka_unit_test (count_counts_tasks_not_lines),
         cmocka_unit_test (unusable_config_is_refused_with_a_message),
+        cmocka_unit_test (a_payload_over_the_limit_is_an_error_naming_its_line),
         cmocka_unit_test (missing_file_or_directory_cannot_be_opened),
         cmocka_unit_test (regular_file_is_seekable_and_a_device_is_not),
         cmocka_unit_test (dash_reads_stdin_and_leaves_it_open),

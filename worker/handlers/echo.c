@@ -1,4 +1,4 @@
-/*  echo: the output is the payload, cut at HANDLER_MAX_OUTPUT_BYTES.
+/*  echo: the output is the payload, cut at the task's output limit (--max-output).
     Used to test the data path end to end without any work in between.
 */
 #include "handlers.h"

@@ -3,7 +3,7 @@
 
     The command runs in a process group of its own, with stdin from
     /dev/null and every signal at its default disposition. Its stdout is
-    captured up to HANDLER_MAX_OUTPUT_BYTES (the rest is read and dropped,
+    captured up to the task's output limit (--max-output; the rest is read and dropped,
     so the command never blocks on a full pipe); the last 4 KiB of its
     stderr go into the error when it fails. exit_code is the exit status,
     or minus the signal number that killed it.
@@ -51,6 +51,7 @@ typedef struct {
     uint8_t *out;                       //  captured stdout, heap
     size_t out_size;                    //  bytes captured
     size_t out_capacity;                //  bytes allocated
+    size_t out_max;                     //  bytes kept at most (--max-output)
     char tail [S_STDERR_TAIL_BYTES];    //  last bytes of stderr
     size_t tail_size;                   //  bytes in tail
 } s_run_t;
@@ -136,11 +137,11 @@ s_pid_fd_open (pid_t pid)
 #endif
 }
 
-//  Keeps the first HANDLER_MAX_OUTPUT_BYTES of stdout.
+//  Keeps the first out_max bytes of stdout.
 static void
 s_keep_out (s_run_t *self, const char *data, size_t size)
 {
-    size_t room = HANDLER_MAX_OUTPUT_BYTES - self->out_size;
+    size_t room = self->out_max - self->out_size;
     if (size > room)
         size = room;
     if (size == 0)
@@ -149,8 +150,8 @@ s_keep_out (s_run_t *self, const char *data, size_t size)
         size_t capacity = self->out_capacity ? self->out_capacity : 4096;
         while (capacity < self->out_size + size)
             capacity *= 2;
-        if (capacity > HANDLER_MAX_OUTPUT_BYTES)
-            capacity = HANDLER_MAX_OUTPUT_BYTES;
+        if (capacity > self->out_max)
+            capacity = self->out_max;
         self->out = (uint8_t *) realloc (self->out, capacity);
         assert (self->out);
         self->out_capacity = capacity;
@@ -314,7 +315,8 @@ s_report (s_run_t *self, const handler_input_t *input, int status,
 static void
 s_run (const handler_input_t *input, const char *command, handler_output_t *output)
 {
-    s_run_t self = { .pid = -1, .pid_fd = -1, .out_fd = -1, .err_fd = -1 };
+    s_run_t self = { .pid = -1, .pid_fd = -1, .out_fd = -1, .err_fd = -1,
+                     .out_max = handler_output_limit (input) };
     int out_write = -1, err_write = -1;
     int error = s_pipe_open (&self.out_fd, &out_write);
     if (error == 0)
