@@ -355,7 +355,7 @@ s_cancel (executor_t *self, const char *job_id, bool matching)
         tm_task_t task;
         tm_task_batch_get (holder->batch, 0, &task);
         if (!job_id || (strcmp (task.job_id, job_id) == 0) == matching)
-            holder->cancelled = 1;
+            __atomic_store_n (&holder->cancelled, 1, __ATOMIC_RELEASE);   //  read by handlers
     }
 }
 

@@ -30,7 +30,7 @@ s_task (void *state, const taskmill_task_t *task, taskmill_output_t *out)
     char text [256];
     int size = snprintf (text, sizeof text, "type=%s id=%s attempt=%u deadline=%s cancelled=%d",
                          task->type, task->id, task->attempt, task->deadline_us ? "set" : "none",
-                         *task->cancelled);
+                         taskmill_cancelled (task));
     out->write (out, text, (size_t) size);
 }
 
@@ -98,9 +98,9 @@ s_cancel (void *state, const taskmill_task_t *task, taskmill_output_t *out)
     (void) state;
     s_mark (task, "started");
     time_t give_up = time (NULL) + 60;
-    while (!*task->cancelled && time (NULL) < give_up)
+    while (!taskmill_cancelled (task) && time (NULL) < give_up)
         thrd_sleep (&(struct timespec) { .tv_nsec = 1000000 }, NULL);
-    s_mark (task, *task->cancelled ? "cancelled" : "not cancelled");
+    s_mark (task, taskmill_cancelled (task) ? "cancelled" : "not cancelled");
     out->fail (out, TASKMILL_FAILED, "cancelled");
 }
 

@@ -60,7 +60,8 @@ class ConnectionWatch:
         self.gone_at = {}           # name -> when it was first seen gone
         self.exited_at = None       # when the master was first seen exited
         self.samples = 0
-        self.backlog_at = []        # monotonic times with unread bytes on tasks
+        self.backlog_since = None   # start of the present stretch of unread bytes on tasks
+        self.longest_backlog = 0.0  # the longest such stretch, seconds
         self.max_backlog = 0
         self.started = time.monotonic()
 
@@ -88,10 +89,17 @@ class ConnectionWatch:
                     % (name, now - self.started, sorted(self.first[name]), sorted(pairs)))
         if len(self.first) == len(self.ports):
             self.samples += 1
+        #  Unbroken stretches count, not the first to the last look with
+        #  unread bytes: a slow build's worker may lag briefly before and
+        #  after the long task, which says nothing about credit during it.
         backlog = sum(rx for _, _, _, rx in seen["tasks"])
         if backlog:
-            self.backlog_at.append(now)
+            if self.backlog_since is None:
+                self.backlog_since = now
+            self.longest_backlog = max(self.longest_backlog, now - self.backlog_since)
             self.max_backlog = max(self.max_backlog, backlog)
+        else:
+            self.backlog_since = None
         return False
 
     def check_gone(self, limit):
@@ -102,7 +110,7 @@ class ConnectionWatch:
                     "before the master exited" % (name, self.exited_at - at))
 
     def backlog_span(self):
-        return self.backlog_at[-1] - self.backlog_at[0] if self.backlog_at else 0.0
+        return self.longest_backlog
 
 
 def test_long_task_on_busy_worker(env):

@@ -60,8 +60,22 @@ typedef struct {
     unsigned attempt;                   //  1 for the first try
     const volatile int *cancelled;      //  becomes non-zero when the result is no longer
                                         //  wanted (see Cancellation above): a long
-                                        //  handler polls it and returns
+                                        //  handler polls it, through taskmill_cancelled
 } taskmill_task_t;
+
+//  Whether task's result is no longer wanted. The worker's main thread sets
+//  the flag while a handler thread reads it, so it is read as an atomic
+//  load (what the worker writes is an atomic store); a plain read is a
+//  data race, however harmless it looks.
+static inline int
+taskmill_cancelled (const taskmill_task_t *task)
+{
+#if defined (__GNUC__) || defined (__clang__)
+    return __atomic_load_n (task->cancelled, __ATOMIC_ACQUIRE);
+#else
+    return *task->cancelled;
+#endif
+}
 
 //  Where a handler puts its result. Output is appended and bounded by the
 //  worker (1 MiB): past it, write returns -1 and the rest is cut. A handler
