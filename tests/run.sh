@@ -10,7 +10,10 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 deploy/install-deps.sh
 deploy/build.sh build
-(cd build && ctest --output-on-failure -j1 --timeout 240)
+# The two fuzz targets (30 s each, one core each) run side by side, after
+# the rest: nothing timed runs beside them.
+(cd build && ctest --output-on-failure -j1 --timeout 240 -E '^fuzz/' \
+          && ctest --output-on-failure -j2 --timeout 240 -R '^fuzz/')
 if [ "${TASKMILL_SKIP_SANITIZE:-0}" != 1 ]; then
     deploy/build.sh build-asan -DSANITIZE=address,undefined
     # detect_leaks: no leaks allowed; abort_on_error: a report fails the test.
