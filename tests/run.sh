@@ -32,7 +32,10 @@ if [ "$tsan" != 0 ]; then
         tests="fuzz/|unit/test_dispatcher|process/test_(http|deploy|link_cut|relay_faults|progress|junk_connections|memory_bounds)"
     else
         select="-R"
-        tests="unit/test_(handlers|autoscale|credit|plugin_loader|worker_metrics)|process/test_(worker_lifecycle|worker_input|drain|plugins|autoscale)"
+        # Not the drain and autoscale process tests: their thresholds are
+        # times (a pool grows past 50 ms of waiting), which TSan's pace
+        # moves; the wide pass runs them.
+        tests="unit/test_(handlers|autoscale|credit|plugin_loader|worker_metrics)|process/test_(worker_lifecycle|worker_input|plugins)"
     fi
     deploy/build.sh build-tsan -DSANITIZE=thread
     TSAN_OPTIONS="suppressions=$top/tests/tsan/tsan.supp:halt_on_error=0" \
